@@ -1,0 +1,1 @@
+"""tenantops console: the Textual app and the command-line interface."""

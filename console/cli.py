@@ -1,0 +1,89 @@
+"""The `tenantops` command: the console with no subcommand, the CLI contract otherwise.
+
+Contract: ../shared/CLI.md. Exit 0 success, 1 failed/refused (one line on stderr), 2 usage,
+3 drift at or above --fail-on. No traceback without --debug.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+
+from tenantops.engine.errors import TenantopsError, UsageError
+
+from . import output
+from .commands import admin
+
+COMMAND_MODULES = [admin]
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other refusal
+        self.exit(2, f"tenantops: usage error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="tenantops", description="Operations console for database-per-tenant platforms")
+    common = Parser(add_help=False)
+    for target in (parser, common):
+        default = None if target is parser else argparse.SUPPRESS
+        target.add_argument("--home", type=Path, default=default, help="state directory ($TENANTOPS_HOME)")
+        target.add_argument("--config", type=Path, default=default, help="config file ($TENANTOPS_CONFIG)")
+        target.add_argument("--landlord", default=default, help="landlord URL ($TENANTOPS_LANDLORD_URL)")
+        target.add_argument("--debug", action="store_true", default=False if target is parser else argparse.SUPPRESS)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--demo", action="store_true", help="fill an empty store with demo data first")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    for module in COMMAND_MODULES:
+        module.register(sub, common)
+    return parser
+
+
+def open_context(args: argparse.Namespace):
+    from tenantops.engine.context import Context
+
+    return Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = getattr(args, "debug", False)
+    ctx = None
+    try:
+        if args.command is None:
+            from .app import run_console
+
+            return run_console(args)
+        if getattr(args, "before_open", None):
+            args.before_open(args)
+        ctx = open_context(args)
+        return int(args.handler(ctx, args) or 0)
+    except TenantopsError as exc:
+        if debug:
+            traceback.print_exc()
+        output.err.print(f"tenantops: {exc}", highlight=False, markup=False)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        output.err.print("tenantops: interrupted", highlight=False)
+        return 130
+    except Exception as exc:  # the promise: no traceback reaches a user without --debug
+        if debug:
+            traceback.print_exc()
+        output.err.print(f"tenantops: internal error: {type(exc).__name__}: {_safe(exc)} (run with --debug for details)",
+                         highlight=False, markup=False)
+        return 1
+    finally:
+        if ctx is not None:
+            ctx.close()
+
+
+def _safe(exc: Exception) -> str:
+    """First line of an unexpected error, without SQL parameters that could hold data."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return text.split("[SQL:")[0].strip()[:300]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

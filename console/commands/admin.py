@@ -1,0 +1,139 @@
+"""init, operators, servers, audit."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tenantops.engine import audit, operators, secrets, servers
+from tenantops.engine.context import Context
+from tenantops.engine.errors import UsageError
+from tenantops.engine.landlord.store import public_url
+
+from .. import output
+
+
+def read_password_stdin() -> str:
+    if sys.stdin is None or sys.stdin.closed:
+        raise UsageError("--password-stdin: standard input is closed")
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise UsageError("--password-stdin: standard input was empty")
+    return password
+
+
+def store_landlord_password(args: argparse.Namespace) -> None:
+    """Runs before the store is opened: the password must be in the keyring first."""
+    if not args.password_stdin:
+        return
+    import os
+
+    import sqlalchemy as sa
+
+    url = args.landlord or os.environ.get("TENANTOPS_LANDLORD_URL")
+    if not url:
+        raise UsageError("--password-stdin with init is for a MariaDB/MySQL landlord (--landlord URL)")
+    secrets.set_secret(secrets.landlord_key(public_url(sa.make_url(url))), read_password_stdin())
+
+
+def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
+    changed = ctx.init()
+    doc = {"landlord": ctx.landlord_label, "operator": ctx.operator, "role": ctx.role, "changed": changed}
+    output.show(args, doc, lambda d: output.note(
+        f"landlord store ready: {d['landlord']} (operator {d['operator']}, role {d['role']})"))
+    return 0
+
+
+def cmd_operators(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = operators.list_operators(ctx)
+        output.show(args, rows, lambda rs: output.table(
+            "Operators", ["user", "role", "added by", "added at"],
+            [(r["user"], r["role"], r["added_by"], r["added_at"][:19]) for r in rs]))
+    elif args.action == "add":
+        if not args.role:
+            raise UsageError("operators add USER needs --role viewer|admin|dba|owner")
+        doc = operators.add_operator(ctx, user=_need(args.user, "USER"), role=args.role)
+        output.show(args, doc, lambda d: output.note(f"operator {d['user']} now has the {d['role']} role"))
+    else:
+        operators.remove_operator(ctx, user=_need(args.user, "USER"))
+        output.show(args, {"removed": args.user}, lambda d: output.note(f"operator {args.user} removed"))
+    return 0
+
+
+def _need(value: str | None, name: str) -> str:
+    if not value:
+        raise UsageError(f"missing argument {name}")
+    return value
+
+
+def _server_rows(rows: list[dict]) -> None:
+    output.table("Servers", ["name", "dialect", "url", "version", "tenants", "capacity", "reachable", "draining"],
+                 [(r["name"], r["dialect"], r["url"], r["version"], r["tenants"], r["capacity"],
+                   {True: "yes", False: "NO", None: "?"}[r["reachable"]], "yes" if r["draining"] else "")
+                  for r in rows])
+
+
+def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        output.show(args, servers.list_servers(ctx), _server_rows)
+        return 0
+    if args.action == "add":
+        if not args.url:
+            raise UsageError("servers add NAME URL: URL is missing")
+        password = read_password_stdin() if args.password_stdin else None
+        doc = servers.add_server(ctx, name=_need(args.name, "NAME"), url=args.url,
+                                 capacity=args.capacity, password=password)
+        output.show(args, doc, lambda d: output.note(f"server {d['name']} added ({d['dialect']} {d['version']})"))
+        return 0
+    if args.action == "check":
+        doc = servers.check_server(ctx, _need(args.name, "NAME"))
+        output.show(args, doc, lambda d: _server_rows([d]))
+        if not doc["reachable"]:
+            output.note(f"server {doc['name']} is unreachable: {doc['error']}")
+            return 1
+        return 0
+    if args.action in ("drain", "undrain"):
+        servers.set_draining(ctx, name=_need(args.name, "NAME"), draining=args.action == "drain")
+        output.show(args, {"name": args.name, "draining": args.action == "drain"},
+                     lambda d: output.note(f"server {d['name']} {'drains' if d['draining'] else 'takes new tenants'}"))
+        return 0
+    servers.remove_server(ctx, name=_need(args.name, "NAME"))
+    output.show(args, {"removed": args.name}, lambda d: output.note(f"server {args.name} removed"))
+    return 0
+
+
+def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
+    since = audit.parse_since(args.since) if args.since else None
+    rows = audit.list_audit(ctx, since=since, operator=args.operator, action=args.action, target=args.target)
+    output.show(args, rows, lambda rs: output.table(
+        "Audit log", ["id", "at", "operator", "action", "target", "outcome", "error"],
+        [(r["id"], r["at"][:19], r["operator"], r["action"], r["target"], r["outcome"], r["error"]) for r in rs]))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("init", parents=[common], help="create or upgrade the landlord store")
+    p.add_argument("--password-stdin", action="store_true", help="read the landlord password from stdin")
+    p.set_defaults(handler=cmd_init, before_open=store_landlord_password)
+
+    p = sub.add_parser("operators", parents=[common], help="operators and roles")
+    p.add_argument("action", choices=["list", "add", "remove"])
+    p.add_argument("user", nargs="?")
+    p.add_argument("--role", choices=["viewer", "admin", "dba", "owner"])
+    p.set_defaults(handler=cmd_operators)
+
+    p = sub.add_parser("servers", parents=[common], help="database servers")
+    p.add_argument("action", choices=["list", "add", "check", "remove", "drain", "undrain"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("url", nargs="?")
+    p.add_argument("--capacity", type=int, default=100)
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(handler=cmd_servers)
+
+    p = sub.add_parser("audit", parents=[common], help="the audit log")
+    p.add_argument("--since")
+    p.add_argument("--operator")
+    p.add_argument("--action")
+    p.add_argument("--target")
+    p.set_defaults(handler=cmd_audit)

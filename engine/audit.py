@@ -1,0 +1,43 @@
+"""Reading the append-only audit log."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+
+from .context import Context
+from .errors import ValidationError
+from .landlord import models as m
+
+
+def audit_json(e: m.AuditEntry) -> dict[str, Any]:
+    return {"id": e.id, "at": e.at.isoformat(), "operator": e.operator, "action": e.action,
+            "target": e.target, "params": e.params, "outcome": e.outcome, "error": e.error}
+
+
+def parse_since(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError(f"--since {text!r} is not an ISO 8601 date or time") from None
+    if value.tzinfo is not None:
+        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return value
+
+
+def list_audit(ctx: Context, *, since: datetime | None = None, operator: str | None = None,
+               action: str | None = None, target: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    query = sa.select(m.AuditEntry).order_by(m.AuditEntry.id)
+    if since is not None:
+        query = query.where(m.AuditEntry.at >= since)
+    if operator:
+        query = query.where(m.AuditEntry.operator == operator)
+    if action:
+        query = query.where(m.AuditEntry.action.like(f"{action}%"))
+    if target:
+        query = query.where(m.AuditEntry.target == target)
+    if limit:
+        query = query.limit(limit)
+    with ctx.session() as s:
+        return [audit_json(e) for e in s.scalars(query)]

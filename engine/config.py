@@ -1,0 +1,177 @@
+"""Settings: a TOML file read with tomllib, then environment overrides, validated.
+
+Every error names the file, the key and the reason, and nothing is changed when the
+config is bad. Secrets never live here: they go to the keyring.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_RESERVED_SLUGS = (
+    "admin", "api", "www", "landlord", "mysql", "information_schema",
+    "performance_schema", "sys", "test", "root", "mail", "tenantops",
+)
+SEVERITIES = ("none", "low", "medium", "high", "critical")
+ENVIRONMENTS = ("development", "staging", "production")
+THEMES = ("tenantops-dark", "tenantops-light", "tenantops-contrast", "tenantops-16")
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("TENANTOPS_HOME") or Path.home() / ".local/share/tenantops")
+
+
+def default_config_path() -> Path:
+    return Path(os.environ.get("TENANTOPS_CONFIG") or Path.home() / ".config/tenantops/config.toml")
+
+
+@dataclass
+class DriftIgnore:
+    tables: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Smtp:
+    host: str = ""
+    port: int = 25
+    sender: str = "tenantops@localhost"
+    username: str = ""
+    starttls: bool = False
+
+
+@dataclass
+class Settings:
+    environment: str = "development"
+    theme: str = "tenantops-dark"
+    catalog_dir: str = ""
+    backup_dir: str = ""
+    backup_retention: int = 10
+    snapshot_retention: int = 20
+    concurrency_per_server: int = 2
+    cleanup_on_failure: bool = True
+    lease_seconds: int = 30
+    drift_check_interval_hours: int = 24
+    reserved_slugs: list[str] = field(default_factory=lambda: list(DEFAULT_RESERVED_SLUGS))
+    drift_ignore: DriftIgnore = field(default_factory=DriftIgnore)
+    smtp: Smtp = field(default_factory=Smtp)
+    setup_url: str = "https://{slug}.example.org/setup?token={token}"
+    # where the settings came from, for error messages and `doctor`
+    source: str = ""
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+
+# env var -> (key, type); env wins over the file so a runbook can override one setting.
+ENV_OVERRIDES = {
+    "TENANTOPS_ENVIRONMENT": "environment",
+    "TENANTOPS_THEME": "theme",
+    "TENANTOPS_CATALOG_DIR": "catalog_dir",
+    "TENANTOPS_BACKUP_DIR": "backup_dir",
+    "TENANTOPS_CONCURRENCY_PER_SERVER": "concurrency_per_server",
+    "TENANTOPS_LEASE_SECONDS": "lease_seconds",
+}
+
+_SECRET_KEYS = {"password", "passwd", "secret", "token", "api_key"}
+
+
+def _check(value: Any, expected: type, where: str) -> Any:
+    if expected is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if expected is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        if value < 0:
+            raise ConfigError(f"{where}: must not be negative, got {value}")
+        return value
+    if expected is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected a string, got {value!r}")
+        return value
+    if expected is list:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return list(value)
+    raise AssertionError(expected)
+
+
+def _fill(target: Any, data: dict, path: Path, prefix: str) -> None:
+    known = {f.name: f for f in fields(target) if f.name != "source"}
+    for key, value in data.items():
+        where = f"{path}: {prefix}{key}"
+        if key.lower() in _SECRET_KEYS:
+            raise ConfigError(f"{where}: secrets do not belong in the config; use --password-stdin (keyring)")
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting")
+        current = getattr(target, key)
+        if isinstance(current, (DriftIgnore, Smtp)):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a table")
+            _fill(current, value, path, f"{prefix}{key}.")
+            continue
+        expected = type(current) if not isinstance(current, list) else list
+        setattr(target, key, _check(value, expected, where))
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Read the config file (missing file = defaults), apply env overrides, validate."""
+    path = path or default_config_path()
+    settings = Settings(source=str(path))
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        # a [tenantops] table is accepted too, so the file can be shared
+        _fill(settings, data.get("tenantops", data) if "tenantops" in data else data, path, "")
+    for env, key in ENV_OVERRIDES.items():
+        if env in os.environ:
+            raw = os.environ[env]
+            current = getattr(settings, key)
+            if isinstance(current, int):
+                try:
+                    value: Any = int(raw)
+                except ValueError:
+                    raise ConfigError(f"environment {env}: expected an integer, got {raw!r}") from None
+            else:
+                value = raw
+            setattr(settings, key, value)
+    if settings.environment not in ENVIRONMENTS:
+        raise ConfigError(f"{path}: environment: must be one of {', '.join(ENVIRONMENTS)}, got {settings.environment!r}")
+    if settings.theme not in THEMES:
+        raise ConfigError(f"{path}: theme: must be one of {', '.join(THEMES)}, got {settings.theme!r}")
+    if settings.concurrency_per_server < 1:
+        raise ConfigError(f"{path}: concurrency_per_server: must be at least 1")
+    return settings
+
+
+def save_setting(path: Path, key: str, value: str) -> None:
+    """Persist one top-level string setting (the console's theme choice) in the file.
+
+    tomllib only reads, so the line is rewritten textually; other lines are kept as is.
+    """
+    lines = path.read_text().splitlines() if path.exists() else []
+    rendered = f"{key} = {value!r}".replace("'", '"')
+    for i, line in enumerate(lines):
+        if line.split("=", 1)[0].strip() == key and not line.lstrip().startswith("["):
+            lines[i] = rendered
+            break
+    else:
+        # top-level keys must precede the first table
+        first_table = next((i for i, l in enumerate(lines) if l.lstrip().startswith("[")), len(lines))
+        lines.insert(first_table, rendered)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")

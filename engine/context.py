@@ -1,0 +1,166 @@
+"""The engine's entry point: settings + landlord + the acting operator.
+
+Every mutating engine call goes through :meth:`Context.authorize` (role check) and
+:meth:`Context.audit` (one append-only row), whatever face called it.
+"""
+from __future__ import annotations
+
+import functools
+import getpass
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .config import Settings, default_config_path, default_home, load_settings
+from .errors import PermissionDenied, TenantopsError
+from .landlord import models as m
+from .landlord import store
+
+ROLES = ("viewer", "admin", "dba", "owner")
+_REDACT = ("password", "secret", "token", "passwd")
+
+
+def role_rank(role: str | None) -> int:
+    return ROLES.index(role) if role in ROLES else -1
+
+
+def current_login() -> str:
+    """The acting operator: the OS login (SUDO_USER when run through sudo)."""
+    return os.environ.get("SUDO_USER") or getpass.getuser()
+
+
+def redact(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: ("***" if any(s in k.lower() for s in _REDACT) else v) for k, v in params.items()}
+
+
+@dataclass
+class Context:
+    home: Path
+    settings: Settings
+    engine: sa.Engine
+    landlord_url: str | None
+    operator: str
+    _role: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, *, home: Path | None = None, config: Path | None = None,
+             landlord_url: str | None = None, operator: str | None = None,
+             upgrade: bool = True) -> "Context":
+        home = Path(home or default_home())
+        settings = load_settings(Path(config) if config else default_config_path())
+        landlord_url = landlord_url or os.environ.get("TENANTOPS_LANDLORD_URL") or None
+        engine = store.open_engine(landlord_url, home)
+        ctx = cls(home=home, settings=settings, engine=engine, landlord_url=landlord_url,
+                  operator=operator or current_login())
+        if upgrade:
+            ctx.init()
+        return ctx
+
+    # -- store ---------------------------------------------------------------
+    def init(self) -> bool:
+        """Create/upgrade the store; the first operator becomes owner; `local` exists."""
+        changed = store.upgrade(self.engine)
+        with self.session() as s:
+            if s.scalar(sa.select(sa.func.count()).select_from(m.Operator)) == 0:
+                s.add(m.Operator(user=self.operator, role="owner", added_by=self.operator))
+                s.add(m.AuditEntry(operator=self.operator, action="operators.bootstrap",
+                                   target=self.operator, params={"role": "owner"}, outcome="ok"))
+                changed = True
+            if s.scalar(sa.select(m.Server).where(m.Server.name == "local")) is None:
+                local_dir = self.home / "tenants"
+                local_dir.mkdir(parents=True, exist_ok=True)
+                s.add(m.Server(name="local", dialect="sqlite", url=f"sqlite:///{local_dir}",
+                               capacity=10_000, version=_sqlite_version()))
+                changed = True
+        self._role = None
+        return changed
+
+    @property
+    def landlord_label(self) -> str:
+        if not self.landlord_url:
+            return f"sqlite:{self.home / 'landlord.db'}"
+        return store.public_url(sa.make_url(self.landlord_url))
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        with Session(self.engine, expire_on_commit=False) as s:
+            with s.begin():
+                yield s
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- roles and audit -----------------------------------------------------
+    @property
+    def role(self) -> str | None:
+        if self._role is None:
+            with self.session() as s:
+                op = s.scalar(sa.select(m.Operator).where(m.Operator.user == self.operator))
+                self._role = op.role if op else ""
+        return self._role or None
+
+    def can(self, role: str) -> bool:
+        return role_rank(self.role) >= role_rank(role)
+
+    def authorize(self, action: str, role: str, target: str | None = None,
+                  params: dict[str, Any] | None = None) -> None:
+        if self.can(role):
+            return
+        have = self.role or "no role (not a registered operator)"
+        self.audit(action, target, params or {}, "denied", f"needs {role}, operator has {have}")
+        raise PermissionDenied(f"{action} needs the {role} role; {self.operator} has {have}")
+
+    def audit(self, action: str, target: str | None, params: dict[str, Any], outcome: str,
+              error: str | None = None) -> None:
+        with self.session() as s:
+            s.add(m.AuditEntry(operator=self.operator, action=action, target=target,
+                               params=redact(params), outcome=outcome, error=error))
+
+
+def _sqlite_version() -> str:
+    import sqlite3
+
+    return sqlite3.sqlite_version
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def mutating(action: str, role: str, target: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate an engine function ``fn(ctx, ...)``: role check first, audit row after.
+
+    ``target`` names the keyword (or first positional after ctx) that identifies what is
+    acted on; every other argument is recorded as a parameter (secrets redacted).
+    """
+    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def inner(ctx: Context, *args: Any, **kwargs: Any) -> R:
+            params = {k: v for k, v in kwargs.items() if _jsonable(v)}
+            tgt = kwargs.get(target) if target else (args[0] if args else None)
+            if args:
+                params.update({f"arg{i}": a for i, a in enumerate(args) if _jsonable(a)})
+            tgt = None if tgt is None else str(tgt)
+            ctx.authorize(action, role, tgt, params)
+            try:
+                result = fn(ctx, *args, **kwargs)
+            except TenantopsError as exc:
+                ctx.audit(action, tgt, params, "failed", str(exc))
+                raise
+            except Exception as exc:
+                ctx.audit(action, tgt, params, "failed", f"{type(exc).__name__}: {exc}")
+                raise
+            ctx.audit(action, tgt, params, "ok")
+            return result
+        return inner  # type: ignore[return-value]
+    return wrap
+
+
+def _jsonable(value: Any) -> bool:
+    return isinstance(value, (str, int, float, bool, type(None), list, tuple, dict))

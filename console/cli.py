@@ -13,9 +13,9 @@ from pathlib import Path
 from tenantops.engine.errors import TenantopsError, UsageError
 
 from . import output
-from .commands import admin
+from .commands import admin, catalog, day2, tenancy
 
-COMMAND_MODULES = [admin]
+COMMAND_MODULES = [admin, catalog, tenancy, day2]
 
 
 class Parser(argparse.ArgumentParser):

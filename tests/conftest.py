@@ -84,3 +84,33 @@ def make_engine(url: sa.URL) -> sa.Engine:
     if url.get_backend_name() == "mysql":
         return sa.create_engine(url, connect_args={"ssl_disabled": True}, poolclass=sa.pool.NullPool)
     return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+@pytest.fixture
+def server(dialect: str, request: pytest.FixtureRequest) -> str:
+    """The server tenants go to in this test: `local` (SQLite) or a registered MariaDB.
+
+    On MariaDB every tenant database and user the test made is dropped afterwards, so
+    tests sharing the session's server never see each other's tenants.
+    """
+    if dialect == "sqlite":
+        yield "local"
+        return
+    db: MariaDB = request.getfixturevalue("mariadb")
+    from tenantops.engine import servers
+    from tenantops.engine.context import Context
+
+    ctx = Context.open()
+    servers.add_server(ctx, name="db1", url=db.url, capacity=100, password=db.admin_password)
+    ctx.close()
+    yield "db1"
+    drop_tenants(db)
+
+
+def drop_tenants(db: MariaDB) -> None:
+    names = [r[0] for r in db.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")]
+    users = [r[0] for r in db.execute("SELECT User FROM mysql.user WHERE User LIKE 'tu\\_%'")]
+    statements = [f"DROP DATABASE `{n}`" for n in names if n.startswith(("tenant_", "shadow_", "tenantops_"))]
+    statements += [f"DROP USER `{u}`@'%'" for u in users]
+    if statements:
+        db.execute(*statements)

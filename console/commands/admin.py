@@ -112,6 +112,25 @@ def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
+    from tenantops.engine import demo
+
+    if args.reset:
+        kept = demo.reset_store(ctx)
+        output.note(f"previous store moved aside to {kept} (move it back to restore)")
+        ctx.engine.dispose()
+        from tenantops.engine.landlord.store import open_engine
+
+        ctx.engine = open_engine(ctx.landlord_url, ctx.home)
+        ctx.init()
+        ctx.audit("demo.reset", None, {"moved_to": kept}, "ok")
+    filled = demo.fill_demo(ctx, progress=output.note)
+    doc = {"filled": filled}
+    output.show(args, doc, lambda d: output.note(
+        "demo data added" if d["filled"] else "the store already has data; nothing added (use --reset)"))
+    return 0
+
+
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("init", parents=[common], help="create or upgrade the landlord store")
     p.add_argument("--password-stdin", action="store_true", help="read the landlord password from stdin")
@@ -131,9 +150,58 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(handler=cmd_servers)
 
+    p = sub.add_parser("demo", parents=[common], help="fill the store with demo data")
+    p.add_argument("--reset", action="store_true", help="move the current embedded store aside first")
+    p.set_defaults(handler=cmd_demo)
+
     p = sub.add_parser("audit", parents=[common], help="the audit log")
     p.add_argument("--since")
     p.add_argument("--operator")
     p.add_argument("--action")
     p.add_argument("--target")
     p.set_defaults(handler=cmd_audit)
+    register_more(sub, common)
+
+
+def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
+    from tenantops.engine import doctor
+
+    if args.acknowledge:
+        revisions = doctor.acknowledge_edits(ctx, slug=args.acknowledge)
+        output.note(f"acknowledged edited revisions of {args.acknowledge}: {', '.join(revisions) or 'none'}")
+    findings = doctor.diagnose(ctx)
+    output.show(args, {"findings": findings}, lambda d: output.table(
+        "Doctor", ["kind", "server", "target", "detail", "fix"],
+        [(f["kind"], f["server"], f["target"], f["detail"], f["fix"]) for f in d["findings"]]))
+    if not findings and not args.json:
+        output.note("nothing needs attention")
+    return 1 if findings else 0
+
+
+def cmd_locks(ctx: Context, args: argparse.Namespace) -> int:
+    from tenantops.engine import locks
+
+    if args.action == "break":
+        if not args.tenant:
+            raise UsageError("locks break needs TENANT")
+        doc = locks.break_lock(ctx, tenant=args.tenant, force=args.force)
+        output.show(args, doc, lambda d: output.note(f"lock of {d['tenant']} broken (was held by {d['holder']})"))
+        return 0
+    rows = locks.list_locks(ctx, args.tenant)
+    output.show(args, rows, lambda rs: output.table(
+        "Locks", ["tenant", "holder", "operation", "job", "since", "lease until", "stale"],
+        [(r["tenant"], r["holder"], r["operation"], r["job_id"], r["acquired_at"][:19], r["lease_until"][:19],
+          "STALE" if r["stale"] else "") for r in rs]))
+    return 0
+
+
+def register_more(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("doctor", parents=[common], help="what needs attention")
+    p.add_argument("--acknowledge", metavar="SLUG", help="accept edited applied revisions of a tenant (dba)")
+    p.set_defaults(handler=cmd_doctor)
+
+    p = sub.add_parser("locks", parents=[common], help="tenant locks")
+    p.add_argument("action", choices=["list", "break"])
+    p.add_argument("tenant", nargs="?")
+    p.add_argument("--force", action="store_true", help="break a live lock")
+    p.set_defaults(handler=cmd_locks)

@@ -1,0 +1,158 @@
+"""modules, custom, rollback, sync, backups."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from tenantops.engine import backups, day2, fleet
+from tenantops.engine.context import Context
+from tenantops.engine.errors import TenantopsError, UsageError
+
+from .. import output
+from .tenancy import run_job_to_end
+
+
+def _print_revisions(doc: dict[str, Any]) -> None:
+    for r in doc.get("revisions", []):
+        if isinstance(r, dict):
+            output.out.print(f"-- {r.get('layer', '')} {r['unit']} · {r['revision']}", highlight=False, markup=False)
+            for statement in r.get("sql", []):
+                output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+        else:
+            output.out.print(f"-- {r}", highlight=False, markup=False)
+
+
+def _finish(ctx: Context, args: argparse.Namespace, doc: dict[str, Any], what: str) -> int:
+    job_id = doc.get("job")
+    if job_id is None:
+        output.show(args, doc, lambda d: output.note(f"{what}: nothing to do"))
+        return 0
+    output.note(f"{what}: job {job_id}")
+    result = run_job_to_end(ctx, job_id, quiet=args.json)
+    doc = {**doc, "status": result["status"], "result": result.get("result"), "error": result.get("error")}
+    if args.json:
+        output.emit_json(doc)
+    if result["status"] != "succeeded":
+        raise TenantopsError(f"{what} failed: {result['error']} (see `tenantops jobs show {job_id}`)")
+    if not args.json:
+        output.note(f"{what}: done")
+    return 0
+
+
+def cmd_modules(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "add":
+        doc = day2.request_module_add(ctx, slug=args.slug, module=args.module, dry_run=args.dry_run)
+    else:
+        doc = day2.request_module_remove(ctx, slug=args.slug, module=args.module, dry_run=args.dry_run,
+                                         confirm=args.confirm)
+    if args.dry_run:
+        output.show(args, doc, lambda d: (output.note(f"would {args.action} {args.module} on {args.slug}"),
+                                          _print_revisions(d)))
+        return 0
+    return _finish(ctx, args, doc, f"modules {args.action} {args.module} on {args.slug}")
+
+
+def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = day2.list_custom(ctx, args.slug)
+        output.show(args, rows, lambda rs: output.table(
+            f"Custom migrations of {args.slug}", ["name", "revision", "status", "submitted by", "approved by", "error"],
+            [(r["name"], r["revision"], r["status"], r["submitted_by"], r["approved_by"], r["error"]) for r in rs]))
+        return 0
+    if not args.arg:
+        raise UsageError(f"custom {args.action} needs {'FILE' if args.action == 'submit' else 'NAME'}")
+    if args.action == "submit":
+        path = Path(args.arg)
+        try:
+            content = path.read_text()
+        except OSError as exc:
+            raise UsageError(f"custom submit: cannot read {path}: {exc.strerror}") from None
+        doc = day2.submit_custom(ctx, slug=args.slug, filename=str(path), content=content, name=args.name)
+        output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} submitted; another dba must approve it"))
+        return 0
+    if args.action == "approve":
+        doc = day2.approve_custom(ctx, slug=args.slug, name=args.arg)
+        output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} approved"))
+        return 0
+    doc = day2.request_custom_apply(ctx, slug=args.slug, name=args.arg)
+    return _finish(ctx, args, doc, f"custom apply {args.arg} on {args.slug}")
+
+
+def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
+    doc = day2.request_rollback(ctx, slug=args.slug, batch=args.batch, dry_run=args.dry_run, confirm=args.confirm)
+    if args.dry_run or "job" not in doc:
+        output.show(args, doc, lambda d: output.table(
+            f"Rollback of {args.slug} after batch {args.batch}", ["revision", "unit", "layer", "batch"],
+            [(r["revision"], r["unit"], r["layer"], r["batch"]) for r in d["revisions"]]))
+        return 0
+    return _finish(ctx, args, doc, f"rollback of {args.slug} after batch {args.batch}")
+
+
+def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
+    if not args.all and not args.slug:
+        raise UsageError("sync needs SLUG or --all")
+    report = fleet.sync(ctx, slug=None if args.all else args.slug, dry_run=args.dry_run, canary=args.canary,
+                        progress=None if args.json else output.note)
+
+    def render(d: dict) -> None:
+        output.table("Sync", ["tenant", "outcome", "pending", "versions", "error"],
+                     [(t["tenant"], t["outcome"], len(t.get("pending", [])),
+                       ", ".join(f"{u}={v or '-'}" for u, v in (t.get("versions") or {}).items()), t.get("error"))
+                      for t in d["tenants"]])
+        if d.get("stopped"):
+            output.note(f"rollout stopped after {d['stopped']} failed; the remaining tenants were left untouched")
+    output.show(args, report, render)
+    return 1 if any(t["outcome"] in ("failed", "blocked") for t in report["tenants"]) else 0
+
+
+def cmd_backups(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = backups.list_backups(ctx, args.slug)
+        output.show(args, rows, lambda rs: output.table(
+            f"Backups of {args.slug}", ["id", "created", "reason", "size", "sha256", "path"],
+            [(r["id"], r["created_at"][:19], r["reason"], r["size_bytes"], r["checksum"][:12], r["path"]) for r in rs]))
+        return 0
+    if args.backup is None:
+        raise UsageError("backups restore SLUG BACKUP --confirm SLUG")
+    doc = backups.restore_backup(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm)
+    output.show(args, doc, lambda d: output.note(f"backup {d['id']} restored into {args.slug}"))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("modules", parents=[common], help="add or remove a tenant's modules")
+    p.add_argument("action", choices=["add", "remove"])
+    p.add_argument("slug")
+    p.add_argument("module")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--confirm")
+    p.set_defaults(handler=cmd_modules)
+
+    p = sub.add_parser("custom", parents=[common], help="tenant-specific custom migrations")
+    p.add_argument("action", choices=["submit", "approve", "apply", "list"])
+    p.add_argument("slug")
+    p.add_argument("arg", nargs="?", metavar="FILE|NAME")
+    p.add_argument("--name", help="name for a submitted file (default: the file name)")
+    p.set_defaults(handler=cmd_custom)
+
+    p = sub.add_parser("rollback", parents=[common], help="undo revisions applied after a batch")
+    p.add_argument("slug")
+    p.add_argument("--batch", type=int, required=True)
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--confirm")
+    p.set_defaults(handler=cmd_rollback)
+
+    p = sub.add_parser("sync", parents=[common], help="apply new catalog revisions")
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--canary", type=int)
+    p.set_defaults(handler=cmd_sync)
+
+    p = sub.add_parser("backups", parents=[common], help="tenant backups")
+    p.add_argument("action", choices=["list", "restore"])
+    p.add_argument("slug")
+    p.add_argument("backup", nargs="?", type=int)
+    p.add_argument("--confirm")
+    p.set_defaults(handler=cmd_backups)

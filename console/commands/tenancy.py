@@ -1,0 +1,200 @@
+"""applications, provision, tenants, history, jobs, worker."""
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from tenantops.engine import applications, history, jobs, notify, provisioner, tenants, worker
+from tenantops.engine.context import Context
+from tenantops.engine.errors import TenantopsError, UsageError
+
+from .. import output
+
+ICONS = {"succeeded": "[green]✓ ok  [/]", "failed": "[red]✗ FAIL[/]", "running": "[yellow]▶ run [/]",
+         "skipped": "[dim]- skip[/]"}
+
+
+def cmd_applications(ctx: Context, args: argparse.Namespace) -> int:
+    action = args.action
+    if action == "submit":
+        missing = [flag for flag, value in (("--org", args.org), ("--slug", args.slug), ("--email", args.email),
+                                            ("--template", args.template)) if not value]
+        if missing:
+            raise UsageError(f"applications submit needs {', '.join(missing)}")
+        modules = [x for x in (args.modules or "").split(",") if x.strip()]
+        doc = applications.submit(ctx, organization=args.org, slug=args.slug, email=args.email,
+                                  template=args.template, modules=modules, contact=args.contact or "")
+        output.show(args, doc, lambda d: output.note(f"application {d['id']} ({d['slug']}) submitted, pending review"))
+    elif action == "list":
+        rows = applications.list_applications(ctx, args.status)
+        output.show(args, rows, lambda rs: output.table(
+            "Applications", ["id", "slug", "organization", "template", "modules", "status", "submitted"],
+            [(r["id"], r["slug"], r["organization"], r["template"], ",".join(r["modules"]), r["status"],
+              r["submitted_at"][:16]) for r in rs]))
+    else:
+        key = args.key
+        if not key:
+            raise UsageError(f"applications {action} needs ID or SLUG")
+        if action == "show":
+            doc = applications.get(ctx, key)
+            output.show(args, doc, output.fields)
+        elif action == "approve":
+            doc = applications.approve(ctx, key, notes=args.notes)
+            output.show(args, doc, lambda d: output.note(f"application {d['slug']} approved"))
+        elif action == "reject":
+            if not args.reason:
+                raise UsageError("applications reject needs --reason TEXT")
+            doc = applications.reject(ctx, key, reason=args.reason)
+            output.show(args, doc, lambda d: output.note(f"application {d['slug']} rejected"))
+    return 0
+
+
+def print_event(ev: dict[str, Any]) -> None:
+    if ev["status"] == "running":
+        output.err.print(f"{ICONS['running']} {ev['name']}", highlight=False)
+        return
+    duration = f"{ev['duration_s']:.2f}s" if ev.get("duration_s") is not None else ""
+    line = f"{ICONS.get(ev['status'], ev['status'])} {ev['name']} [dim]{duration}[/]"
+    if ev.get("detail") and not ev["name"].startswith("  "):
+        line += f" [dim]— {ev['detail'][:120]}[/]"
+    output.err.print(line, highlight=False)
+    if ev.get("error"):
+        output.err.print(f"         [red]{ev['error']}[/]", highlight=False, markup=True)
+
+
+def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> dict[str, Any]:
+    """Start a worker process for the job and follow its timeline on stderr."""
+    proc = worker.spawn(ctx, job_id=job_id)
+    doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event)
+    proc.wait(timeout=60)
+    return doc
+
+
+def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        doc = provisioner.plan(ctx, args.slug, args.server)
+
+        def render(d: dict) -> None:
+            output.note(f"would provision {d['slug']} on {d['server']} ({d['dialect']}) as {d['database']}")
+            output.table("Units", ["#", "unit", "kind", "version", "why"],
+                         [(i + 1, u["slug"], u["kind"], u["version"], u["auto_added"] or "selected")
+                          for i, u in enumerate(d["units"])])
+            for r in d["revisions"]:
+                output.out.print(f"-- {r['layer']} {r['unit']} · {r['revision']}", highlight=False, markup=False)
+                for statement in r["sql"]:
+                    output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+        output.show(args, doc, render)
+        return 0
+    job_id = provisioner.request(ctx, slug=args.slug, server=args.server)
+    output.note(f"provisioning {args.slug}: job {job_id}")
+    doc = run_job_to_end(ctx, job_id, quiet=args.json)
+    if doc["status"] != "succeeded":
+        if args.json:
+            output.emit_json(doc)
+        raise TenantopsError(f"provisioning {args.slug} failed: {doc['error']} (see `tenantops jobs show {job_id}`)")
+    link = notify.setup_link(ctx, args.slug)
+    tenant = tenants.show(ctx, args.slug)
+    if args.json:
+        output.emit_json({**tenant, "job": job_id})
+    else:
+        output.note(f"tenant {args.slug} is active on {tenant['server']} ({tenant['database']})")
+    if link:
+        output.note(f"setup link for {tenant['admin_user']['email']} (shown once, also in the welcome mail): {link}")
+    return 0
+
+
+def cmd_tenants(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = tenants.list_tenants(ctx)
+        output.show(args, rows, lambda rs: output.table(
+            "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
+            [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
+              (r["last_drift"] or {}).get("severity", "")) for r in rs]))
+        return 0
+    if not args.slug:
+        raise UsageError("tenants show needs SLUG")
+    doc = tenants.show(ctx, args.slug)
+    output.show(args, doc, lambda d: output.fields(d, ["slug", "organization", "status", "server", "database",
+                                                       "template", "modules", "migrations", "schema_hash",
+                                                       "last_drift", "admin_user", "error"]))
+    return 0
+
+
+def cmd_history(ctx: Context, args: argparse.Namespace) -> int:
+    rows = history.list_history(ctx, args.slug)
+    output.show(args, rows, lambda rs: output.table(
+        f"History of {args.slug}", ["batch", "action", "layer", "unit", "revision", "outcome", "duration", "operator"],
+        [(r["batch"], r["action"], r["layer"], r["unit"], r["revision"], r["outcome"],
+          f"{r['duration_s']:.3f}s" if r["duration_s"] is not None else "", r["operator"]) for r in rs]))
+    return 0
+
+
+def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = jobs.list_jobs(ctx, status=args.status)
+        output.show(args, rows, lambda rs: output.table(
+            "Jobs", ["id", "kind", "tenant", "status", "attempt", "created by", "created", "error"],
+            [(r["id"], r["kind"], r["tenant"], r["status"], r["attempt"], r["created_by"], r["created_at"][:19],
+              (r["error"] or "")[:60]) for r in rs]))
+        return 0
+    if args.id is None:
+        raise UsageError(f"jobs {args.action} needs ID")
+    if args.action == "retry":
+        new_id = jobs.retry(ctx, args.id)
+        output.show(args, {"job": new_id}, lambda d: output.note(f"job {args.id} queued again as job {new_id}"))
+        return 0
+    doc = jobs.get_job(ctx, args.id)
+
+    def render(d: dict) -> None:
+        output.note(f"job {d['id']} {d['kind']} {d['tenant'] or ''}: {d['status']} (attempt {d['attempt']})")
+        for ev in d["steps"]:
+            print_event(ev)
+    output.show(args, doc, render)
+    return 0
+
+
+def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
+    done = worker.work(ctx, once=args.once)
+    output.note(f"worker ran {done} job(s)")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("applications", parents=[common], help="tenant applications")
+    p.add_argument("action", choices=["submit", "list", "show", "approve", "reject"])
+    p.add_argument("key", nargs="?", metavar="ID|SLUG")
+    p.add_argument("--org")
+    p.add_argument("--slug")
+    p.add_argument("--email")
+    p.add_argument("--template")
+    p.add_argument("--modules")
+    p.add_argument("--contact")
+    p.add_argument("--status")
+    p.add_argument("--notes")
+    p.add_argument("--reason")
+    p.set_defaults(handler=cmd_applications)
+
+    p = sub.add_parser("provision", parents=[common], help="provision an approved application's tenant")
+    p.add_argument("slug")
+    p.add_argument("--server")
+    p.add_argument("--dry-run", action="store_true")
+    p.set_defaults(handler=cmd_provision)
+
+    p = sub.add_parser("tenants", parents=[common], help="tenants")
+    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("slug", nargs="?")
+    p.set_defaults(handler=cmd_tenants)
+
+    p = sub.add_parser("history", parents=[common], help="a tenant's migration history")
+    p.add_argument("slug")
+    p.set_defaults(handler=cmd_history)
+
+    p = sub.add_parser("jobs", parents=[common], help="jobs and their timelines")
+    p.add_argument("action", choices=["list", "show", "retry"])
+    p.add_argument("id", nargs="?", type=int)
+    p.add_argument("--status")
+    p.set_defaults(handler=cmd_jobs)
+
+    p = sub.add_parser("worker", parents=[common], help="run queued jobs")
+    p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.set_defaults(handler=cmd_worker)

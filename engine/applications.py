@@ -1,0 +1,155 @@
+"""Tenant applications: submit, review (approve/reject), and their state machine."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from .context import Context, mutating
+from .errors import ConflictError, NotFoundError, StateError, ValidationError
+from .landlord import models as m
+from .landlord.models import utcnow
+from .names import check_slug_format
+
+STATUSES = ("pending", "approved", "rejected", "provisioning", "provisioned", "failed")
+TRANSITIONS = {
+    "pending": {"approved", "rejected"},
+    "approved": {"provisioning"},
+    "provisioning": {"provisioned", "failed"},
+    "failed": {"provisioning"},  # retry
+    "rejected": set(),
+    "provisioned": set(),
+}
+# Deliberately simple: one @, no spaces, a dotted domain. Deliverability is SMTP's job.
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                      r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+
+
+def application_json(a: m.Application) -> dict[str, Any]:
+    return {"id": a.id, "slug": a.slug, "organization": a.organization, "contact": a.contact, "email": a.email,
+            "template": a.template, "modules": list(a.modules or []), "status": a.status,
+            "submitted_by": a.submitted_by, "submitted_at": a.submitted_at.isoformat(),
+            "reviewed_by": a.reviewed_by, "reviewed_at": a.reviewed_at.isoformat() if a.reviewed_at else None,
+            "notes": a.notes, "reason": a.reason, "error": a.error}
+
+
+def slug_checks(ctx: Context, slug: str) -> dict[str, str | None]:
+    """Each check's problem, or None when it passes: format, reserved, taken."""
+    checks: dict[str, str | None] = {"format": None, "reserved": None, "taken": None}
+    try:
+        check_slug_format(slug)
+    except ValidationError as exc:
+        checks["format"] = str(exc)
+    lowered = (slug or "").lower()
+    if lowered in {r.lower() for r in ctx.settings.reserved_slugs}:
+        checks["reserved"] = f"slug {slug!r} is reserved"
+    with ctx.session() as s:
+        app = s.scalar(sa.select(m.Application.slug).where(sa.func.lower(m.Application.slug) == lowered))
+        tenant = s.scalar(sa.select(m.Tenant.slug).where(sa.func.lower(m.Tenant.slug) == lowered))
+    if app or tenant:
+        checks["taken"] = f"slug {slug!r} is already taken by {'a tenant' if tenant else 'an application'} ({app or tenant})"
+    return checks
+
+
+def check_slug(ctx: Context, slug: str) -> None:
+    checks = slug_checks(ctx, slug)
+    # "taken" first: 'ACME' next to an existing 'acme' is best explained as taken
+    if checks["taken"]:
+        raise ConflictError(checks["taken"])
+    for problem in (checks["reserved"], checks["format"]):
+        if problem:
+            raise ValidationError(problem)
+
+
+def _clean_text(value: str, field: str, limit: int, required: bool = True) -> str:
+    value = (value or "").strip()
+    if required and not value:
+        raise ValidationError(f"{field} is required")
+    if len(value) > limit:
+        raise ValidationError(f"{field} is longer than {limit} characters")
+    if any(ord(c) < 32 for c in value):
+        raise ValidationError(f"{field} contains control characters")
+    return value
+
+
+@mutating("applications.submit", "admin", target="slug")
+def submit(ctx: Context, *, organization: str, slug: str, email: str, template: str,
+           modules: list[str] | None = None, contact: str = "") -> dict[str, Any]:
+    from .catalog import load_catalog, resolve
+
+    organization = _clean_text(organization, "organization", 255)
+    contact = _clean_text(contact, "contact", 255, required=False)
+    check_slug(ctx, slug)
+    if not EMAIL_RE.fullmatch(email or "") or len(email) > 254:
+        raise ValidationError(f"email {email!r} is not a valid address")
+    modules = [mod.strip() for mod in (modules or []) if mod.strip()]
+    catalog = load_catalog(_catalog_dir(ctx))
+    resolve(catalog, template, modules)  # unknown template/module, conflicts, cycles: refused now
+    with ctx.session() as s:
+        app = m.Application(slug=slug, organization=organization, contact=contact, email=email,
+                            template=template, modules=modules, submitted_by=ctx.operator)
+        s.add(app)
+        try:
+            s.flush()
+        except sa.exc.IntegrityError:
+            raise ConflictError(f"slug {slug!r} is already taken by an application") from None
+        return application_json(app)
+
+
+def _catalog_dir(ctx: Context):
+    from pathlib import Path
+
+    return Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else None
+
+
+def _find(s, key: str | int) -> m.Application:
+    key_s = str(key)
+    if key_s.isdigit():
+        app = s.get(m.Application, int(key_s))
+    else:
+        app = s.scalar(sa.select(m.Application).where(sa.func.lower(m.Application.slug) == key_s.lower()))
+    if app is None:
+        raise NotFoundError(f"application {key_s!r} does not exist")
+    return app
+
+
+def get(ctx: Context, key: str | int) -> dict[str, Any]:
+    with ctx.session() as s:
+        return application_json(_find(s, key))
+
+
+def list_applications(ctx: Context, status: str | None = None) -> list[dict[str, Any]]:
+    if status and status not in STATUSES:
+        raise ValidationError(f"status {status!r} is unknown; use one of {', '.join(STATUSES)}")
+    query = sa.select(m.Application).order_by(m.Application.submitted_at.desc(), m.Application.id.desc())
+    if status:
+        query = query.where(m.Application.status == status)
+    with ctx.session() as s:
+        return [application_json(a) for a in s.scalars(query)]
+
+
+def transition(app: m.Application, new: str) -> None:
+    if new not in TRANSITIONS.get(app.status, set()):
+        raise StateError(f"application {app.slug} cannot go from {app.status} to {new}")
+    app.status = new
+
+
+@mutating("applications.approve", "admin")
+def approve(ctx: Context, key: str | int, notes: str | None = None) -> dict[str, Any]:
+    with ctx.session() as s:
+        app = _find(s, key)
+        transition(app, "approved")
+        app.reviewed_by, app.reviewed_at = ctx.operator, utcnow()
+        app.notes = _clean_text(notes or "", "notes", 4000, required=False) or None
+        return application_json(app)
+
+
+@mutating("applications.reject", "admin")
+def reject(ctx: Context, key: str | int, reason: str) -> dict[str, Any]:
+    reason = _clean_text(reason, "reason", 4000)
+    with ctx.session() as s:
+        app = _find(s, key)
+        transition(app, "rejected")
+        app.reviewed_by, app.reviewed_at, app.reason = ctx.operator, utcnow(), reason
+        return application_json(app)

@@ -1,0 +1,226 @@
+"""Backups of tenant databases, taken before any change to an existing tenant's schema.
+
+MariaDB/MySQL: ``mariadb-dump``/``mysqldump`` (single transaction, routines, triggers),
+password passed through a private defaults file, never argv. SQLite: the backup API.
+Each backup is recorded in the landlord with size and sha256, and is restorable.
+"""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from .adapters import Adapter, MysqlAdapter, SqliteAdapter, adapter_for
+from .context import Context, mutating
+from .errors import ConflictError, NotFoundError, ServerError, TenantopsError, ValidationError
+from .landlord import models as m
+from .landlord.models import utcnow
+
+MIN_FREE_BYTES = 16 * 1024 * 1024
+
+
+def backup_dir(ctx: Context) -> Path:
+    return Path(ctx.settings.backup_dir) if ctx.settings.backup_dir else ctx.home / "backups"
+
+
+def backup_json(b: m.Backup, tenant: str) -> dict[str, Any]:
+    return {"id": b.id, "tenant": tenant, "reason": b.reason, "created_at": b.created_at.isoformat(),
+            "size_bytes": b.size_bytes, "checksum": b.checksum, "path": b.path, "created_by": b.created_by}
+
+
+def preflight(ctx: Context, expected_bytes: int = 0) -> Path:
+    """Refuse before anything starts when the backup directory can't take a backup."""
+    directory = backup_dir(ctx)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TenantopsError(f"backup directory {directory} cannot be created: {exc.strerror}; "
+                             "nothing was changed") from None
+    if not os.access(directory, os.W_OK):
+        raise TenantopsError(f"backup directory {directory} is not writable; nothing was changed")
+    free = shutil.disk_usage(directory).free
+    if free < max(MIN_FREE_BYTES, expected_bytes * 2):
+        raise TenantopsError(f"backup directory {directory} has only {free // 1024} KiB free; nothing was changed")
+    return directory
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _defaults_file(adapter: MysqlAdapter) -> str:
+    """A 0600 client option file so the password never appears in argv or ps."""
+    url = sa.make_url(adapter.url)
+    fd, path = tempfile.mkstemp(prefix="tenantops-", suffix=".cnf")
+    with os.fdopen(fd, "w") as fh:
+        fh.write("[client]\n")
+        fh.write(f"user={url.username}\n")
+        fh.write(f"password=\"{(adapter.password or '').replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}\"\n")
+        fh.write(f"host={url.host or '127.0.0.1'}\nport={url.port or 3306}\n")
+        if url.host in ("127.0.0.1", "localhost", "::1"):
+            fh.write("skip-ssl\n" if shutil.which("mariadb-dump") else "ssl-mode=DISABLED\n")
+    return path
+
+
+def _dump_tool(*names: str) -> str:
+    for name in names:
+        found = shutil.which(name)
+        if found:
+            return found
+    raise ServerError(f"{names[0]} is not installed on this machine (needed for backups)")
+
+
+def dump(adapter: Adapter, database: str, target: Path) -> None:
+    if isinstance(adapter, SqliteAdapter):
+        src = sqlite3.connect(adapter.path(database))
+        dst = sqlite3.connect(target)
+        try:
+            with dst:
+                src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        return
+    assert isinstance(adapter, MysqlAdapter)
+    tool = _dump_tool("mariadb-dump", "mysqldump")
+    defaults = _defaults_file(adapter)
+    try:
+        with gzip.open(target, "wb") as out:
+            proc = subprocess.run([tool, f"--defaults-extra-file={defaults}", "--single-transaction", "--routines",
+                                   "--triggers", "--skip-lock-tables", "--hex-blob", "--databases", database],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            if proc.returncode != 0:
+                raise ServerError(f"backup of {database} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+            out.write(proc.stdout)
+    finally:
+        os.unlink(defaults)
+
+
+def restore_file(adapter: Adapter, database: str, path: Path) -> None:
+    if isinstance(adapter, SqliteAdapter):
+        adapter.dispose()
+        src = sqlite3.connect(path)
+        dst = sqlite3.connect(adapter.path(database))
+        try:
+            with dst:
+                src.backup(dst)
+        finally:
+            src.close()
+            dst.close()
+        return
+    assert isinstance(adapter, MysqlAdapter)
+    tool = _dump_tool("mariadb", "mysql")
+    adapter.dispose()
+    adapter.drop_database(database)
+    defaults = _defaults_file(adapter)
+    try:
+        with gzip.open(path, "rb") as fh:
+            data = fh.read()
+        proc = subprocess.run([tool, f"--defaults-extra-file={defaults}"], input=data, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+        if proc.returncode != 0:
+            raise ServerError(f"restore of {database} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+    finally:
+        os.unlink(defaults)
+
+
+def take_backup(ctx: Context, slug: str, reason: str) -> dict[str, Any]:
+    """Back up a tenant database now (engine-internal: callers are already authorised)."""
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None or tenant.database is None:
+            raise NotFoundError(f"tenant {slug!r} has no database to back up")
+        server = s.get(m.Server, tenant.server_id)
+        tenant_id, database = tenant.id, tenant.database
+    directory = preflight(ctx)
+    adapter = adapter_for(server)
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S%f")
+    suffix = ".sqlite" if adapter.dialect == "sqlite" else ".sql.gz"
+    target = directory / slug / f"{stamp}{suffix}"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        dump(adapter, database, target)
+    except OSError as exc:
+        target.unlink(missing_ok=True)
+        raise TenantopsError(f"backup of {slug} failed: {exc.strerror or exc}; nothing was changed") from None
+    finally:
+        adapter.dispose()
+    with ctx.session() as s:
+        b = m.Backup(tenant_id=tenant_id, reason=reason, path=str(target), size_bytes=target.stat().st_size,
+                     checksum=_sha256(target), created_by=ctx.operator)
+        s.add(b)
+        s.flush()
+        doc = backup_json(b, slug)
+    _apply_retention(ctx, tenant_id)
+    return doc
+
+
+def _apply_retention(ctx: Context, tenant_id: int) -> None:
+    keep = ctx.settings.backup_retention
+    with ctx.session() as s:
+        old = list(s.scalars(sa.select(m.Backup).where(m.Backup.tenant_id == tenant_id)
+                             .order_by(m.Backup.id.desc()).offset(keep)))
+        for b in old:
+            Path(b.path).unlink(missing_ok=True)
+            s.delete(b)
+
+
+def list_backups(ctx: Context, slug: str) -> list[dict[str, Any]]:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        return [backup_json(b, slug) for b in s.scalars(sa.select(m.Backup).where(m.Backup.tenant_id == tenant.id)
+                                                        .order_by(m.Backup.id.desc()))]
+
+
+def restore_backup_now(ctx: Context, slug: str, backup_id: int) -> dict[str, Any]:
+    """Restore without the role check (used by the engine after a failed change)."""
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        b = s.get(m.Backup, backup_id)
+        if tenant is None or b is None or b.tenant_id != tenant.id:
+            raise NotFoundError(f"backup {backup_id} of tenant {slug!r} does not exist")
+        server = s.get(m.Server, tenant.server_id)
+        path, checksum, database = Path(b.path), b.checksum, tenant.database
+        doc = backup_json(b, slug)
+    if not path.exists():
+        raise NotFoundError(f"backup file {path} is missing")
+    if _sha256(path) != checksum:
+        raise ValidationError(f"backup file {path} does not match its recorded checksum; refusing to restore")
+    adapter = adapter_for(server)
+    try:
+        restore_file(adapter, database, path)
+    finally:
+        adapter.dispose()
+    return doc
+
+
+@mutating("backups.restore", "dba", target="slug")
+def restore_backup(ctx: Context, *, slug: str, backup_id: int, confirm: str | None = None) -> dict[str, Any]:
+    if confirm != slug:
+        raise ConflictError(f"restoring a backup replaces the database of {slug}: repeat the slug with --confirm {slug}")
+    from .locks import acquire, release
+
+    with ctx.session() as s:
+        acquire(s, slug, holder=ctx.operator, operation="restore", job_id=None,
+                lease_seconds=ctx.settings.lease_seconds * 10)
+    try:
+        # the current state is kept too: a restore is itself a change
+        take_backup(ctx, slug, reason=f"before restoring backup {backup_id}")
+        return restore_backup_now(ctx, slug, backup_id)
+    finally:
+        with ctx.session() as s:
+            release(s, slug, None)

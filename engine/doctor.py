@@ -1,0 +1,122 @@
+"""`tenantops doctor`: what needs attention, each finding with the command that fixes it."""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from .adapters import adapter_for
+from .context import Context, mutating
+from .errors import NotFoundError, ServerError, TenantopsError
+from .landlord import models as m
+from .landlord.models import utcnow
+from .locks import _valid as lock_is_valid
+
+QUEUED_TOO_LONG = timedelta(minutes=10)
+
+
+def _finding(kind: str, server: str | None, target: str, detail: str, fix: str) -> dict[str, Any]:
+    return {"kind": kind, "server": server, "target": target, "detail": detail, "fix": fix}
+
+
+def diagnose(ctx: Context) -> list[dict[str, Any]]:
+    findings: list[dict[str, Any]] = []
+    now = utcnow()
+    with ctx.session() as s:
+        servers = list(s.scalars(sa.select(m.Server).order_by(m.Server.name)))
+        tenants = list(s.scalars(sa.select(m.Tenant)))
+        jobs = list(s.scalars(sa.select(m.Job).where(m.Job.status.in_(("queued", "running")))))
+        locks = [(lock, lock_is_valid(s, lock)) for lock in s.scalars(sa.select(m.TenantLock))]
+    for server in servers:
+        known = {t.database: t for t in tenants if t.server_id == server.id and t.database}
+        users = {t.db_user for t in tenants if t.server_id == server.id and t.db_user}
+        adapter = adapter_for(server)
+        try:
+            try:
+                databases = set(adapter.list_databases("tenant_"))
+                server_users = set(adapter.list_users("tu_"))
+            except ServerError as exc:
+                findings.append(_finding("unreachable_server", server.name, server.name, str(exc),
+                                         f"tenantops servers check {server.name}"))
+                continue
+        finally:
+            adapter.dispose()
+        for db in sorted(databases - set(known)):
+            findings.append(_finding("orphan_database", server.name, db,
+                                     f"database {db} exists on {server.name} but no tenant owns it",
+                                     f"inspect it, back it up, then drop it on {server.name}"))
+        for user in sorted(server_users - users):
+            findings.append(_finding("orphan_user", server.name, user,
+                                     f"user {user} exists on {server.name} but no tenant uses it",
+                                     f"DROP USER `{user}`@'%' on {server.name}"))
+        for db, tenant in sorted(known.items()):
+            if db not in databases and tenant.status in ("active", "suspended"):
+                findings.append(_finding("missing_database", server.name, tenant.slug,
+                                         f"tenant {tenant.slug} is {tenant.status} but database {db} is missing",
+                                         f"tenantops backups list {tenant.slug} then tenantops backups restore "
+                                         f"{tenant.slug} ID --confirm {tenant.slug}"))
+    for job in jobs:
+        if job.status == "running" and job.lease_until and job.lease_until < now:
+            findings.append(_finding("stale_job", None, f"job {job.id}",
+                                     f"{job.kind} of {job.tenant} stopped heartbeating at {job.heartbeat_at}",
+                                     "tenantops worker --once (reclaims and resumes it)"))
+        elif job.status == "queued" and job.created_at < now - QUEUED_TOO_LONG:
+            findings.append(_finding("stale_job", None, f"job {job.id}",
+                                     f"{job.kind} of {job.tenant} queued since {job.created_at} with no worker",
+                                     "tenantops worker --once"))
+    for lock, valid in locks:
+        if not valid:
+            findings.append(_finding("stale_lock", None, lock.tenant,
+                                     f"lock of {lock.tenant} held by {lock.holder} ({lock.operation}) expired "
+                                     f"at {lock.lease_until}", f"tenantops locks break {lock.tenant}"))
+    findings += _edited(ctx, tenants)
+    interval = timedelta(hours=ctx.settings.drift_check_interval_hours)
+    for tenant in sorted(tenants, key=lambda t: t.slug):
+        if tenant.status != "active":
+            continue
+        last = tenant.last_drift_at or tenant.activated_at
+        if last is not None and last < now - interval:
+            findings.append(_finding("stale_drift_check", None, tenant.slug,
+                                     f"last drift check {tenant.last_drift_at or 'never'}",
+                                     f"tenantops drift {tenant.slug}"))
+    return findings
+
+
+def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
+    from .day2 import _edited_units
+    from .tenant_units import units_for
+
+    out = []
+    for tenant in sorted(tenants, key=lambda t: t.slug):
+        if tenant.status != "active":
+            continue
+        try:
+            units, _ = units_for(ctx, tenant)
+        except TenantopsError:
+            continue
+        for unit, revision in _edited_units(ctx, tenant, units).items():
+            out.append(_finding("edited_migration", None, tenant.slug,
+                                f"revision {revision} of {unit} changed on disk after it was applied to {tenant.slug}",
+                                f"restore the file, or acknowledge: tenantops doctor --acknowledge {tenant.slug}"))
+    return out
+
+
+@mutating("doctor.acknowledge", "dba", target="slug")
+def acknowledge_edits(ctx: Context, *, slug: str) -> list[str]:
+    """A dba accepts the edited revision files of a tenant; sync is unblocked (audited)."""
+    from .day2 import _edited_units
+    from .tenant_units import units_for
+
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+    units, _ = units_for(ctx, tenant)
+    edited = _edited_units(ctx, tenant, units)
+    with ctx.session() as s:
+        for revision in edited.values():
+            s.execute(sa.update(m.MigrationHistory).where(m.MigrationHistory.tenant_id == tenant.id,
+                                                          m.MigrationHistory.revision == revision)
+                      .values(acknowledged_by=ctx.operator))
+    return sorted(edited.values())

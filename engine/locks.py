@@ -1,0 +1,98 @@
+"""One lock per tenant: a lease row in the landlord, never one global lock.
+
+A lock is valid while its lease runs, or while the job that holds it is still queued.
+Holders are visible (``list_locks``); a stale lease can be broken by a dba (audited).
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .context import Context, mutating
+from .errors import LockHeld, NotFoundError
+from .landlord import models as m
+from .landlord.models import utcnow
+
+
+def _valid(s: Session, lock: m.TenantLock) -> bool:
+    if lock.lease_until > utcnow():
+        return True
+    if lock.job_id is not None:
+        job = s.get(m.Job, lock.job_id)
+        return job is not None and job.status == "queued"
+    return False
+
+
+def describe(lock: m.TenantLock) -> str:
+    job = f", job {lock.job_id}" if lock.job_id else ""
+    return (f"tenant {lock.tenant} is locked by {lock.holder} ({lock.operation}{job}) "
+            f"since {lock.acquired_at.isoformat(timespec='seconds')}")
+
+
+def acquire(s: Session, tenant: str, *, holder: str, operation: str, job_id: int | None,
+            lease_seconds: int) -> None:
+    """Take the tenant's lock inside session ``s`` or raise LockHeld naming the holder.
+
+    The same job may re-acquire its own lock (a resumed job after a crash).
+    """
+    until = utcnow() + timedelta(seconds=lease_seconds)
+    lock = s.get(m.TenantLock, tenant, with_for_update=True)
+    if lock is not None:
+        if job_id is not None and lock.job_id == job_id:
+            lock.holder, lock.lease_until = holder, until
+            return
+        if _valid(s, lock):
+            raise LockHeld(describe(lock))
+        s.delete(lock)
+        s.flush()
+    s.add(m.TenantLock(tenant=tenant, holder=holder, operation=operation, job_id=job_id, lease_until=until))
+    try:
+        s.flush()
+    except sa.exc.IntegrityError:
+        # another process inserted it between our read and our write
+        s.rollback()
+        raise LockHeld(f"tenant {tenant} was locked by another operation a moment ago") from None
+
+
+def renew(s: Session, tenant: str, job_id: int, lease_seconds: int) -> None:
+    s.execute(sa.update(m.TenantLock).where(m.TenantLock.tenant == tenant, m.TenantLock.job_id == job_id)
+              .values(lease_until=utcnow() + timedelta(seconds=lease_seconds)))
+
+
+def release(s: Session, tenant: str, job_id: int | None) -> None:
+    query = sa.delete(m.TenantLock).where(m.TenantLock.tenant == tenant)
+    if job_id is not None:
+        query = query.where(m.TenantLock.job_id == job_id)
+    s.execute(query)
+
+
+def lock_json(lock: m.TenantLock, stale: bool) -> dict[str, Any]:
+    return {"tenant": lock.tenant, "holder": lock.holder, "operation": lock.operation, "job_id": lock.job_id,
+            "acquired_at": lock.acquired_at.isoformat(), "lease_until": lock.lease_until.isoformat(),
+            "stale": stale}
+
+
+def list_locks(ctx: Context, tenant: str | None = None) -> list[dict[str, Any]]:
+    with ctx.session() as s:
+        query = sa.select(m.TenantLock).order_by(m.TenantLock.tenant)
+        if tenant:
+            query = query.where(m.TenantLock.tenant == tenant)
+        return [lock_json(lock, not _valid(s, lock)) for lock in s.scalars(query)]
+
+
+@mutating("locks.break", "dba", target="tenant")
+def break_lock(ctx: Context, *, tenant: str, force: bool = False) -> dict[str, Any]:
+    """Remove a stale lock; a live one only with ``force``."""
+    with ctx.session() as s:
+        lock = s.get(m.TenantLock, tenant)
+        if lock is None:
+            raise NotFoundError(f"tenant {tenant} holds no lock")
+        stale = not _valid(s, lock)
+        if not stale and not force:
+            raise LockHeld(describe(lock) + "; it is not stale (use --force to break a live lock)")
+        doc = lock_json(lock, stale)
+        s.delete(lock)
+        return doc

@@ -1,0 +1,74 @@
+"""The notifications outbox: rows written with the change, sent by SMTP when configured.
+
+The welcome message carries the one-time setup link; once sent, the token is removed
+from the stored body so the outbox keeps no usable credential.
+"""
+from __future__ import annotations
+
+import smtplib
+from email.message import EmailMessage
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from . import secrets
+from .config import Settings
+from .context import Context
+from .landlord import models as m
+from .landlord.models import utcnow
+
+REDACTED = "[setup link sent; token removed from the outbox]"
+
+
+def queue_welcome(s: Session, settings: Settings, *, tenant_id: int, slug: str, email: str, token: str) -> int:
+    link = settings.setup_url.format(slug=slug, token=token)
+    body = (f"Welcome to your new workspace '{slug}'.\n\n"
+            f"Set your password here (the link works once): {link}\n")
+    note = m.Notification(tenant_id=tenant_id, recipient=email, subject=f"Your workspace {slug} is ready", body=body)
+    s.add(note)
+    s.flush()
+    return note.id
+
+
+def setup_link(ctx: Context, slug: str) -> str | None:
+    """The pending setup link of a tenant, for the operator to see once."""
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            return None
+        note = s.scalar(sa.select(m.Notification).where(m.Notification.tenant_id == tenant.id,
+                                                        m.Notification.status == "pending")
+                        .order_by(m.Notification.id.desc()))
+        if note is None:
+            return None
+        for line in note.body.splitlines():
+            if "http" in line:
+                return line.split(": ", 1)[-1].strip()
+    return None
+
+
+def send_pending(ctx: Context) -> int:
+    smtp = ctx.settings.smtp
+    if not smtp.host:
+        return 0
+    sent = 0
+    with ctx.session() as s:
+        pending = list(s.scalars(sa.select(m.Notification).where(m.Notification.status == "pending")))
+        for note in pending:
+            msg = EmailMessage()
+            msg["From"], msg["To"], msg["Subject"] = smtp.sender, note.recipient, note.subject
+            msg.set_content(note.body)
+            try:
+                with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
+                    if smtp.starttls:
+                        client.starttls()
+                    if smtp.username:
+                        client.login(smtp.username, secrets.get_secret(f"smtp:{smtp.host}") or "")
+                    client.send_message(msg)
+            except (OSError, smtplib.SMTPException) as exc:
+                note.error = f"{type(exc).__name__}: {exc}"
+                continue
+            note.status, note.sent_at, note.error = "sent", utcnow(), None
+            note.body = "\n".join(REDACTED if "http" in line else line for line in note.body.splitlines())
+            sent += 1
+    return sent

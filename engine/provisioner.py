@@ -1,0 +1,279 @@
+"""Provisioning a new tenant: a pipeline of named, idempotent steps run as a durable job.
+
+validate → place → create database (+ least-privilege user) → basic → template →
+modules (dependency order) → custom (approved) → seed → admin user → snapshot →
+compliance → activate → notify. Each step is an event on the job's timeline. A failed
+or crashed new tenant leaves no orphan database or user behind (unless
+``cleanup_on_failure = false`` keeps them for forensics).
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import catalog as catalog_mod
+from . import jobs, locks, migrations, names, secrets
+from .adapters import Adapter, adapter_for
+from .applications import _find as find_application
+from .applications import transition
+from .context import Context, mutating
+from .errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
+from .history import next_batch, record_revision
+from .jobs import Timeline
+from .landlord import models as m
+from .landlord.models import utcnow
+from .notify import queue_welcome, send_pending
+from .placement import choose_server
+
+
+def catalog_for(ctx: Context) -> catalog_mod.Catalog:
+    return catalog_mod.load_catalog(Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else None)
+
+
+def _approved_app(s, slug: str) -> m.Application:
+    app = find_application(s, slug)
+    if app.status not in ("approved", "failed", "provisioning"):
+        raise StateError(f"application {app.slug} is {app.status}; only approved (or failed, to retry) "
+                         "applications can be provisioned")
+    return app
+
+
+def plan(ctx: Context, slug: str, server: str | None = None) -> dict[str, Any]:
+    """The dry run: placement, ordered units and every SQL statement; changes nothing."""
+    with ctx.session() as s:
+        app = _approved_app(s, slug)
+        target = choose_server(s, server)
+        template, modules = app.template, list(app.modules or [])
+        target_name, dialect = target.name, target.dialect
+    resolution = catalog_mod.resolve(catalog_for(ctx), template, modules)
+    revisions = migrations.render_sql(resolution.units, "sqlite" if dialect == "sqlite" else "mysql")
+    return {
+        "slug": slug, "server": target_name, "dialect": dialect, "database": names.database_name(slug),
+        "units": [{"slug": u.slug, "kind": u.kind, "version": str(u.version),
+                   "auto_added": resolution.auto_added.get(u.slug)} for u in resolution.units],
+        "revisions": [_planned_json(r) for r in revisions],
+    }
+
+
+def _planned_json(r: Any) -> dict[str, Any]:
+    sql = getattr(r, "sql", None) or getattr(r, "statements", None) or []
+    if isinstance(sql, str):
+        sql = [sql]
+    return {"unit": getattr(r, "unit", None), "layer": getattr(r, "layer", None) or getattr(r, "kind", None),
+            "revision": getattr(r, "revision", None), "sql": list(sql)}
+
+
+@mutating("tenants.provision", "admin", target="slug")
+def request(ctx: Context, *, slug: str, server: str | None = None) -> int:
+    """Queue the provisioning job; the tenant's lock is taken now, so a second request for
+    the same slug is refused with who holds it."""
+    with ctx.session() as s:
+        app = find_application(s, slug)
+        slug = app.slug
+        lock = s.get(m.TenantLock, slug)
+        if lock is not None and locks._valid(s, lock):
+            raise LockHeld(locks.describe(lock))
+        if app.status not in ("approved", "failed"):
+            raise StateError(f"application {app.slug} cannot go from {app.status} to provisioning")
+        job_id = jobs.enqueue_in(s, ctx, "provision", slug, {"slug": slug, "server": server},
+                                 lock_operation="provision")
+        transition(app, "provisioning")
+        app.error = None
+        return job_id
+
+
+# -- the job -----------------------------------------------------------------------
+
+
+def _tenant(s, slug: str) -> m.Tenant | None:
+    return s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+
+
+def _adapter(ctx: Context, tenant_slug: str) -> tuple[Adapter, str]:
+    with ctx.session() as s:
+        tenant = _tenant(s, tenant_slug)
+        server = s.get(m.Server, tenant.server_id)
+        return adapter_for(server), tenant.database
+
+
+def run(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    slug, requested = job.params["slug"], job.params.get("server")
+    state: dict[str, Any] = {"adapter": None, "created": False}
+    try:
+        return _pipeline(ctx, job, tl, slug, requested, state)
+    except BaseException as exc:
+        _fail(ctx, tl, slug, exc, state)
+        raise
+    finally:
+        if state["adapter"] is not None:
+            state["adapter"].dispose()
+
+
+def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str | None,
+              state: dict[str, Any]) -> dict[str, Any]:
+    with tl.step("validate") as info:
+        with ctx.session() as s:
+            app = _approved_app(s, slug)
+            template, modules = app.template, list(app.modules or [])
+            org, email, contact, app_id = app.organization, app.email, app.contact, app.id
+        resolution = catalog_mod.resolve(catalog_for(ctx), template, modules)
+        info["detail"] = "units: " + " → ".join(u.slug for u in resolution.units)
+
+    with tl.step("place") as info:
+        with ctx.session() as s:
+            tenant = _tenant(s, slug)
+            if tenant is None:
+                tenant = m.Tenant(slug=slug, organization=org, application_id=app_id, template=template)
+                s.add(tenant)
+            if tenant.server_id is None or tenant.status == "failed":
+                tenant.server_id = choose_server(s, requested).id
+            tenant.status, tenant.error = "provisioning", None
+            tenant.database = names.database_name(slug)
+            tenant.template = template
+            tenant.template_version = str(resolution.units[1].version)
+            server = s.get(m.Server, tenant.server_id)
+            s.flush()
+            tenant_id, database, server_name = tenant.id, tenant.database, server.name
+            adapter = state["adapter"] = adapter_for(server)
+            info["detail"] = f"server {server_name} ({server.dialect}), database {database}"
+
+    with tl.step("create database") as info:
+        if job.attempt > 1 and adapter.database_exists(database):
+            # a crashed attempt of a brand-new tenant: start from a clean database, since
+            # MySQL DDL is not transactional and a half-applied revision can't be resumed
+            adapter.drop_database(database)
+            adapter.drop_user(names.user_name(slug))
+            info["detail"] = "dropped the partial database of an interrupted attempt; "
+        state["created"] = True
+        adapter.create_database(database)
+        user = names.user_name(slug)
+        password = adapter.create_user(user, database)
+        if password is not None:
+            secrets.set_secret(secrets.tenant_user_key(server_name, database), password)
+            with ctx.session() as s:
+                s.get(m.Tenant, tenant_id).db_user = user
+        info["detail"] = (info.get("detail") or "") + f"created {database}" + (f" and user {user}" if password else "")
+
+    batch = next_batch(ctx, tenant_id)
+    engine = adapter.engine(database)
+
+    def on_revision(result: Any) -> None:
+        record_revision(ctx, tl, tenant_id, batch, result)
+
+    for i, unit in enumerate(resolution.units):
+        layer = unit.kind
+        with tl.step(f"{layer} {unit.slug}") as info:
+            with engine.connect() as conn:
+                migrations.apply_units(conn, resolution.units[: i + 1], on_revision=on_revision)
+                conn.commit()
+            info["detail"] = f"{unit.slug} {unit.version}: {len(unit.revisions)} revision(s)"
+            if unit.kind == "module":
+                with ctx.session() as s:
+                    _record_module(s, tenant_id, unit, resolution, position=i)
+
+    with tl.step("custom") as info:
+        info["detail"] = "no approved custom migrations for a new tenant"
+
+    with tl.step("seed") as info:
+        with engine.connect() as conn:
+            counts = migrations.apply_seeds(conn, resolution.units)
+            conn.commit()
+        info["detail"] = _seed_detail(counts)
+
+    token = None
+    with tl.step("admin user") as info:
+        with engine.connect() as conn:
+            from .tenant_admin import ensure_admin
+
+            token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id)
+            conn.commit()
+        info["detail"] = f"{email}, must change password on first login"
+        with ctx.session() as s:
+            t = s.get(m.Tenant, tenant_id)
+            t.admin_email, t.admin_must_change_password = email, True
+
+    with tl.step("snapshot") as info:
+        from .snapshots import take_snapshot
+
+        snap = take_snapshot(ctx, slug, source="provision")
+        info["detail"] = f"schema {snap['hash'][:12]}: {snap['tables']} tables"
+
+    with tl.step("compliance") as info:
+        required = sorted(resolution.units[1].required_tables)
+        with engine.connect() as conn:
+            present = set(sa.inspect(conn).get_table_names())
+        missing = [t for t in required if t not in present]
+        if missing:
+            raise ValidationError(f"compliance: required tables missing: {', '.join(missing)}")
+        info["detail"] = f"{len(required)} required table(s) present" if required else "no required tables"
+
+    with tl.step("activate"):
+        with ctx.session() as s:
+            t = s.get(m.Tenant, tenant_id)
+            t.status, t.activated_at, t.error = "active", utcnow(), None
+            app = s.get(m.Application, app_id)
+            if app.status != "provisioned":
+                transition(app, "provisioned")
+
+    with tl.step("notify") as info:
+        if token is not None:
+            with ctx.session() as s:
+                queue_welcome(s, ctx.settings, tenant_id=tenant_id, slug=slug, email=email, token=token)
+        sent = send_pending(ctx)
+        info["detail"] = f"welcome notification to {email} queued" + (f", {sent} sent" if sent else "")
+    return {"tenant": slug, "server": server_name, "database": database}
+
+
+def _seed_detail(counts: Any) -> str:
+    if isinstance(counts, dict) and counts:
+        return ", ".join(f"{table}: {n}" for table, n in counts.items())
+    return "seed data applied"
+
+
+def _record_module(s, tenant_id: int, unit: Any, resolution: Any, position: int) -> None:
+    existing = s.scalar(sa.select(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id,
+                                                         m.TenantModule.module == unit.slug))
+    reason = resolution.auto_added.get(unit.slug)
+    if existing is None:
+        s.add(m.TenantModule(tenant_id=tenant_id, module=unit.slug, version=str(unit.version), position=position,
+                             required=bool(reason), reason=reason))
+
+
+def _fail(ctx: Context, tl: Timeline, slug: str, exc: BaseException, state: dict[str, Any]) -> None:
+    error = jobs.format_error(exc)
+    with ctx.session() as s:
+        tenant = _tenant(s, slug)
+        app = s.scalar(sa.select(m.Application).where(m.Application.slug == slug))
+        if app is not None and app.status == "provisioning":
+            app.status, app.error = "failed", error
+        fresh = tenant is not None and tenant.activated_at is None
+        if tenant is not None:
+            tenant.status, tenant.error = "failed", error
+            server = s.get(m.Server, tenant.server_id) if tenant.server_id else None
+            database, user = tenant.database, tenant.db_user
+            tenant_id = tenant.id
+    if tenant is None or not fresh or not ctx.settings.cleanup_on_failure or server is None:
+        return
+    if not state.get("created"):
+        return
+    adapter = state.get("adapter") or adapter_for(server)
+    try:
+        with tl.step("cleanup") as info:
+            adapter.drop_database(database)
+            if user:
+                adapter.drop_user(user)
+            secrets.delete_secret(secrets.tenant_user_key(server.name, database))
+            with ctx.session() as s:
+                s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
+                t = s.get(m.Tenant, tenant_id)
+                t.db_user = None
+            info["detail"] = f"removed the partial database {database}" + (f" and user {user}" if user else "")
+    except TenantopsError:
+        pass  # the cleanup event says what failed; doctor reports the orphan
+
+
+HANDLERS = {"provision": run}

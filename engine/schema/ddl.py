@@ -1,0 +1,72 @@
+"""The two MariaDB/MySQL statements repair needs that Alembic has no operation for.
+
+Both are SQLAlchemy DDL elements compiled by the dialect (identifiers quoted by its
+preparer, option words validated) and run through ``Operations.execute``, so they go
+through the same MigrationContext as every Alembic operation, offline preview included.
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+from alembic.ddl.base import AddColumn, AlterTable, alter_table, visit_add_column
+from sqlalchemy.ext.compiler import compiles
+
+from tenantops.engine.errors import ValidationError
+
+_WORD = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+
+
+def _word(value: str, what: str) -> str:
+    if not _WORD.match(value or ""):
+        raise ValidationError(f"{what} {value!r} is not a valid name")
+    return value
+
+
+class AddColumnAt(AddColumn):
+    """``ALTER TABLE t ADD COLUMN ... AFTER x`` / ``FIRST``: Alembic's add_column always
+    appends, which would leave a re-created column out of its expected position."""
+
+    def __init__(self, table_name: str, column: sa.Column, after: str | None) -> None:
+        if column.table is None:
+            sa.Table(table_name, sa.MetaData(), column)  # the compiler needs a table
+        super().__init__(table_name, column)
+        self.after = after
+
+
+@compiles(AddColumnAt, "mysql")
+@compiles(AddColumnAt, "mariadb")
+def _add_column_at(element: AddColumnAt, compiler: Any, **kw: Any) -> str:
+    text = visit_add_column(element, compiler, **kw)
+    if element.after is None:
+        return text + " FIRST"
+    return text + " AFTER " + compiler.preparer.quote(element.after)
+
+
+class AlterTableOptions(AlterTable):
+    """``ALTER TABLE t ENGINE=x`` or ``ALTER TABLE t CONVERT TO CHARACTER SET c COLLATE y``.
+
+    CONVERT (not a bare ``COLLATE=``) because canonical column collations are relative to
+    the table's: columns that follow the table default must follow it to the new value.
+    """
+
+    def __init__(self, table_name: str, *, engine: str | None = None, charset: str | None = None, collation: str | None = None) -> None:
+        super().__init__(table_name)
+        self.engine = _word(engine, "engine") if engine else None
+        self.charset = _word(charset, "character set") if charset else None
+        self.collation = _word(collation, "collation") if collation else None
+
+
+@compiles(AlterTableOptions, "mysql")
+@compiles(AlterTableOptions, "mariadb")
+def _alter_table_options(element: AlterTableOptions, compiler: Any, **kw: Any) -> str:
+    parts = []
+    if element.engine:
+        parts.append(f"ENGINE={element.engine}")
+    if element.charset or element.collation:
+        convert = "CONVERT TO CHARACTER SET " + (element.charset or element.collation.split("_", 1)[0])
+        if element.collation:
+            convert += f" COLLATE {element.collation}"
+        parts.append(convert)
+    return f"{alter_table(compiler, element.table_name, element.schema)} {', '.join(parts)}"

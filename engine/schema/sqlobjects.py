@@ -1,0 +1,168 @@
+"""SQLAlchemy schema objects (columns, tables, index elements) built from canonical dicts,
+for Alembic operations to render. Every identifier is validated on the way in."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantops.engine.errors import ValidationError
+
+from .canonical import default_kind, string_default_value
+from .coltypes import sa_type
+from .names import validate_identifier
+
+FK_RULES = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
+_INDEX_COLUMN = re.compile(r"^(?P<name>[^()\s]+)(?:\((?P<length>\d+)\))?(?P<desc> desc)?$")
+_UNSAFE_SQL = (";", "--", "/*", "*/")
+
+
+def server_default(canonical: str | None) -> str | sa.TextClause | None:
+    """Alembic/SQLAlchemy ``server_default`` for a canonical default.
+
+    Literals go in as Python strings so the dialect quotes and escapes them; only
+    expressions (``CURRENT_TIMESTAMP``) are SQL text, and those are checked first.
+    """
+    kind = default_kind(canonical)
+    if kind is None:
+        return None
+    if kind == "string":
+        return string_default_value(canonical)
+    if kind == "number":
+        return canonical
+    if any(token in canonical for token in _UNSAFE_SQL):
+        raise ValidationError(f"default expression {canonical!r} can't be replayed safely", hint="repair it by hand")
+    return sa.text(canonical)
+
+
+def column(name: str, cdef: dict, dialect: str, *, nullable: bool | None = None, with_default: bool = True,
+           autoincrement: bool | None = None, collation: str | None = None) -> sa.Column:
+    validate_identifier(name, "column")
+    auto = cdef.get("autoincrement", False) if autoincrement is None else autoincrement
+    return sa.Column(
+        name,
+        sa_type(cdef["type"], dialect, collation=collation if collation is not None else cdef.get("collation"), autoincrement=auto),
+        nullable=cdef["nullable"] if nullable is None else nullable,
+        server_default=server_default(cdef.get("default")) if with_default else None,
+        # Explicit: SQLAlchemy would otherwise make any single integer PK AUTO_INCREMENT.
+        autoincrement=bool(auto),
+    )
+
+
+def parse_index_column(entry: str) -> tuple[str, int | None, bool]:
+    """``"name"``, ``"name(10)"``, ``"name desc"`` -> (name, prefix length, descending)."""
+    match = _INDEX_COLUMN.match(entry)
+    if not match or entry.startswith("expr:"):
+        raise ValidationError(f"index column {entry!r} can't be rebuilt from its name", hint="repair it by hand")
+    name = validate_identifier(match.group("name"), "index column")
+    length = int(match.group("length")) if match.group("length") else None
+    return name, length, bool(match.group("desc"))
+
+
+def index_elements(columns: list[str], dialect: sa.engine.Dialect) -> list[str | sa.TextClause]:
+    """Index column list for ``create_index``: plain names stay names; prefixes and DESC
+    become text built from the dialect-quoted name."""
+    out: list[str | sa.TextClause] = []
+    quote = dialect.identifier_preparer.quote
+    for entry in columns:
+        name, length, desc = parse_index_column(entry)
+        if length is None and not desc:
+            out.append(name)
+            continue
+        text = quote(name)
+        if length is not None and dialect.name in ("mysql", "mariadb"):
+            text += f"({length})"
+        out.append(sa.text(text + (" DESC" if desc else "")))
+    return out
+
+
+def index_kwargs(idef: dict, dialect_name: str) -> dict:
+    if dialect_name not in ("mysql", "mariadb"):
+        return {}
+    kind = (idef.get("type") or "btree").lower()
+    if kind in ("fulltext", "spatial"):
+        return {"mysql_prefix": kind.upper()}
+    if kind == "hash":
+        return {"mysql_using": "hash"}
+    return {}
+
+
+def fk_rule_arg(rule: str | None) -> str | None:
+    """ON UPDATE/DELETE argument: the server's default rule is left out (``None``)."""
+    if rule is None or rule in ("RESTRICT", "NO ACTION"):
+        # RESTRICT is MySQL's default and NO ACTION SQLite's: spelling it would be noise,
+        # except RESTRICT on SQLite, which differs from its default.
+        return None
+    if rule not in FK_RULES:
+        raise ValidationError(f"foreign key rule {rule!r} is not valid")
+    return rule
+
+
+def fk_args(fk: dict, dialect: str) -> dict:
+    ref = fk["ref_table"]
+    schema = None
+    if "." in ref:
+        schema, ref = ref.split(".", 1)
+        validate_identifier(schema, "schema")
+    validate_identifier(ref, "table")
+    for name in fk["columns"] + fk["ref_columns"]:
+        validate_identifier(name, "column")
+    on_update, on_delete = fk.get("on_update"), fk.get("on_delete")
+    keep_restrict = dialect == "sqlite"
+    return {
+        "referent_table": ref,
+        "referent_schema": schema,
+        "local_cols": list(fk["columns"]),
+        "remote_cols": list(fk["ref_columns"]),
+        "onupdate": on_update if keep_restrict and on_update == "RESTRICT" else fk_rule_arg(on_update),
+        "ondelete": on_delete if keep_restrict and on_delete == "RESTRICT" else fk_rule_arg(on_delete),
+    }
+
+
+def foreign_key_constraint(name: str, fk: dict, dialect: str) -> sa.ForeignKeyConstraint:
+    args = fk_args(fk, dialect)
+    prefix = f"{args['referent_schema']}." if args["referent_schema"] else ""
+    return sa.ForeignKeyConstraint(
+        args["local_cols"],
+        [f"{prefix}{args['referent_table']}.{c}" for c in args["remote_cols"]],
+        name=validate_identifier(name, "foreign key"),
+        onupdate=args["onupdate"],
+        ondelete=args["ondelete"],
+    )
+
+
+def ordered_columns(tdef: dict) -> list[str]:
+    return sorted(tdef["columns"], key=lambda n: tdef["columns"][n]["position"])
+
+
+def table(name: str, tdef: dict, dialect: str, metadata: sa.MetaData | None = None, *, with_indexes: bool = True) -> sa.Table:
+    """A full Table (columns, keys, indexes) for Alembic's offline batch ``copy_from``.
+
+    Referenced tables get stub definitions in the same MetaData so the foreign keys
+    resolve when rendered.
+    """
+    metadata = metadata if metadata is not None else sa.MetaData()
+    validate_identifier(name, "table")
+    for fk in tdef["foreign_keys"].values():
+        ref = fk["ref_table"].split(".")[-1]
+        if ref != name and ref not in metadata.tables:
+            sa.Table(ref, metadata, *[sa.Column(c, sa.Integer) for c in fk["ref_columns"]])
+        elif ref in metadata.tables and ref != name:
+            for c in fk["ref_columns"]:
+                if c not in metadata.tables[ref].c:
+                    metadata.tables[ref].append_column(sa.Column(c, sa.Integer))
+    items: list[Any] = [column(c, tdef["columns"][c], dialect) for c in ordered_columns(tdef)]
+    if tdef["primary_key"]:
+        items.append(sa.PrimaryKeyConstraint(*tdef["primary_key"]))
+    items += [foreign_key_constraint(n, fk, dialect) for n, fk in sorted(tdef["foreign_keys"].items())]
+    result = sa.Table(name, metadata, *items)
+    if with_indexes:
+        for iname, idef in sorted(tdef["indexes"].items()):
+            try:
+                cols = [parse_index_column(c) for c in idef["columns"]]
+            except ValidationError:
+                continue  # expression index: not reproducible from the canonical dict
+            elements = [result.c[n].desc() if desc else result.c[n] for n, _, desc in cols]
+            sa.Index(validate_identifier(iname, "index"), *elements, unique=idef["unique"])
+    return result

@@ -1,0 +1,106 @@
+"""Schema snapshots of tenants, stored in the landlord with hash, counts and source."""
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from .adapters import Adapter, adapter_for
+from .context import Context, mutating
+from .errors import NotFoundError, ValidationError
+from .landlord import models as m
+from .schema.canonical import schema_hash
+from .schema.capture import capture
+
+SOURCES = ("provision", "manual", "after-repair", "after-migration", "scheduled")
+
+
+def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        if tenant.server_id is None or tenant.database is None:
+            raise ValidationError(f"tenant {slug} has no database yet (status {tenant.status})")
+        server = s.get(m.Server, tenant.server_id)
+    return tenant, adapter_for(server)
+
+
+def capture_tenant(adapter: Adapter, database: str) -> tuple[dict[str, Any], dict[str, int]]:
+    """The tenant's canonical schema, and its row counts (information only, never drift)."""
+    with adapter.engine(database).connect() as conn:
+        schema = capture(conn, None if adapter.dialect == "sqlite" else database)
+        prep = conn.dialect.identifier_preparer
+        rows = {table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {prep.quote(table)}")).scalar_one()
+                for table in schema["tables"]}
+    return schema, rows
+
+
+def counts(schema: dict[str, Any]) -> dict[str, int]:
+    tables = schema.get("tables", {})
+    return {"tables": len(tables),
+            "columns": sum(len(t.get("columns", {})) for t in tables.values()),
+            "indexes": sum(len(t.get("indexes", {})) for t in tables.values())}
+
+
+def snapshot_json(snap: m.Snapshot, *, with_schema: bool = False) -> dict[str, Any]:
+    doc = {"id": snap.id, "hash": snap.hash, "source": snap.source, "tables": snap.tables,
+           "columns": snap.columns, "indexes": snap.indexes, "created_at": snap.created_at.isoformat(),
+           "created_by": snap.created_by}
+    if with_schema:
+        doc["schema"], doc["rows"] = snap.schema, snap.rows
+    return doc
+
+
+def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: dict[str, int] | None,
+                   source: str) -> dict[str, Any]:
+    if source not in SOURCES:
+        raise ValidationError(f"snapshot source {source!r} is unknown")
+    digest = schema_hash(schema)
+    with ctx.session() as s:
+        snap = m.Snapshot(tenant_id=tenant_id, hash=digest, source=source, schema=schema, rows=rows,
+                          created_by=ctx.operator, **counts(schema))
+        s.add(snap)
+        tenant = s.get(m.Tenant, tenant_id)
+        tenant.schema_hash = digest
+        s.flush()
+        doc = snapshot_json(snap)
+        keep = ctx.settings.snapshot_retention
+        old = list(s.scalars(sa.select(m.Snapshot.id).where(m.Snapshot.tenant_id == tenant_id)
+                             .order_by(m.Snapshot.id.desc()).offset(keep)))
+        if old:
+            s.execute(sa.delete(m.Snapshot).where(m.Snapshot.id.in_(old)))
+    return {**doc, "tenant": tenant.slug}
+
+
+def take_snapshot(ctx: Context, slug: str, *, source: str = "manual") -> dict[str, Any]:
+    tenant, adapter = tenant_adapter(ctx, slug)
+    try:
+        schema, rows = capture_tenant(adapter, tenant.database)
+    finally:
+        adapter.dispose()
+    return store_snapshot(ctx, tenant.id, schema, rows, source)
+
+
+@mutating("snapshot", "admin", target="slug")
+def snapshot(ctx: Context, *, slug: str) -> dict[str, Any]:
+    """A manual snapshot (reads the tenant, writes the landlord: audited)."""
+    return take_snapshot(ctx, slug, source="manual")
+
+
+def list_snapshots(ctx: Context, slug: str) -> list[dict[str, Any]]:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        return [snapshot_json(x) for x in s.scalars(sa.select(m.Snapshot).where(m.Snapshot.tenant_id == tenant.id)
+                                                    .order_by(m.Snapshot.id.desc()))]
+
+
+def get_snapshot(ctx: Context, slug: str, snapshot_id: int) -> dict[str, Any]:
+    with ctx.session() as s:
+        snap = s.get(m.Snapshot, snapshot_id)
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if snap is None or tenant is None or snap.tenant_id != tenant.id:
+            raise NotFoundError(f"snapshot {snapshot_id} of tenant {slug!r} does not exist")
+        return snapshot_json(snap, with_schema=True)

@@ -1,0 +1,36 @@
+"""A live tenant's units: its template, its installed modules and its custom set."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from . import catalog as catalog_mod
+from .context import Context
+from .landlord import models as m
+
+
+def custom_dir(ctx: Context, slug: str) -> Path:
+    return ctx.home / "custom" / slug / "versions"
+
+
+def module_slugs(s, tenant: m.Tenant) -> list[str]:
+    return [tm.module for tm in s.scalars(sa.select(m.TenantModule).where(m.TenantModule.tenant_id == tenant.id)
+                                          .order_by(m.TenantModule.position))]
+
+
+def units_for(ctx: Context, tenant: m.Tenant, modules: list[str] | None = None,
+              catalog: catalog_mod.Catalog | None = None) -> tuple[list[catalog_mod.Unit], catalog_mod.Resolution]:
+    """basic → template → modules (dependency order) → custom, for this tenant."""
+    from .provisioner import catalog_for
+
+    catalog = catalog or catalog_for(ctx)
+    if modules is None:
+        with ctx.session() as s:
+            modules = module_slugs(s, tenant)
+    resolution = catalog_mod.resolve(catalog, tenant.template, modules)
+    units = list(resolution.units)
+    custom = custom_dir(ctx, tenant.slug)
+    if custom.is_dir() and any(custom.glob("*.py")):
+        units.append(catalog_mod.custom_unit(tenant.slug, custom))
+    return units, resolution

@@ -1,0 +1,41 @@
+"""Small helpers shared by engine tests: approved applications, tenant connections."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from tenantops.engine import applications
+from tenantops.engine.adapters import adapter_for
+from tenantops.engine.context import Context
+from tenantops.engine.landlord import models as m
+
+CATALOG = Path(__file__).resolve().parent.parent / "catalog"
+
+
+def approved(ctx: Context, slug: str, template: str = "political_party_nepal",
+             modules: list[str] | None = None) -> None:
+    applications.submit(ctx, organization=f"Org {slug}", slug=slug, email=f"admin@{slug}.example.org",
+                        template=template, modules=modules or [], contact="Sita Sharma")
+    applications.approve(ctx, slug, notes="ok")
+
+
+def tenant_engine(ctx: Context, slug: str) -> sa.Engine:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        server = s.get(m.Server, tenant.server_id)
+    return adapter_for(server).engine(tenant.database)
+
+
+def copy_catalog(tmp_path: Path) -> Path:
+    target = tmp_path / "catalog"
+    shutil.copytree(CATALOG, target, ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+    return target
+
+
+def use_catalog(config: Path, catalog: Path, **extra: object) -> None:
+    lines = [f'catalog_dir = "{catalog}"'] + [f"{k} = {v!r}".replace("'", '"') if isinstance(v, str)
+                                              else f"{k} = {str(v).lower() if isinstance(v, bool) else v}"
+                                              for k, v in extra.items()]
+    config.write_text("\n".join(lines) + "\n")

@@ -11,6 +11,7 @@ from .errors import NotFoundError
 from .jobs import Timeline
 from .landlord import models as m
 from .landlord.models import utcnow
+from .migrations import RevisionResult
 
 
 def next_batch(ctx: Context, tenant_id: int) -> int:
@@ -20,27 +21,40 @@ def next_batch(ctx: Context, tenant_id: int) -> int:
     return (current or 0) + 1
 
 
-def record_revision(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int, result: Any,
+def record_revision(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int, result: RevisionResult,
                     action: str = "apply") -> None:
     """Persist one revision outcome (history row + a timeline entry)."""
-    duration = float(getattr(result, "duration_s", 0.0) or 0.0)
-    started = utcnow() - timedelta(seconds=duration)
-    outcome = getattr(result, "outcome", "ok")
-    error = getattr(result, "error", None)
-    unit = getattr(result, "unit", None)
-    layer = getattr(result, "layer", None) or getattr(result, "kind", None) or "?"
-    with ctx.session() as s:
-        s.add(m.MigrationHistory(tenant_id=tenant_id, batch=batch, layer=layer, unit=unit,
-                                 revision=result.revision, action=action,
-                                 checksum=getattr(result, "checksum", None), operator=ctx.operator,
-                                 started_at=started, duration_s=round(duration, 4), outcome=outcome, error=error))
-    if tl is not None:
-        statements = getattr(result, "sql", None) or getattr(result, "statements", None)
-        detail = None
-        if statements:
-            detail = ";\n".join(statements) if isinstance(statements, (list, tuple)) else str(statements)
-        tl.record(f"  {action} {unit} · {result.revision}", "succeeded" if outcome == "ok" else "failed",
-                  started=started, duration_s=duration, detail=detail, error=error)
+    record_revisions(ctx, tl, tenant_id, batch, [result], action)
+
+
+def record_revisions(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int,
+                     results: list[RevisionResult], action: str = "apply") -> None:
+    """Persist revision outcomes in one landlord transaction: history rows and, when a
+    timeline is given, one timeline entry per revision with its SQL and error."""
+    if results:
+        with ctx.session() as s:
+            s.add_all(revision_rows(ctx, tl, tenant_id, batch, results, action))
+
+
+def revision_rows(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int,
+                  results: list[RevisionResult], action: str = "apply") -> list[Any]:
+    """History rows (and timeline entries) for revision outcomes, not yet written."""
+    now = utcnow()
+    rows: list[Any] = []
+    for result in results:
+        started = now - timedelta(seconds=result.duration_s)
+        rows.append(m.MigrationHistory(tenant_id=tenant_id, batch=batch, layer=result.kind, unit=result.unit,
+                                     revision=result.revision, action=action, checksum=result.checksum,
+                                     operator=ctx.operator, started_at=started,
+                                     duration_s=round(result.duration_s, 4), outcome=result.outcome,
+                                     error=result.error))
+        if tl is not None:
+            rows.append(m.JobEvent(job_id=tl.job_id, name=f"  {action} {result.unit} · {result.revision}",
+                                   status="succeeded" if result.outcome == "ok" else "failed",
+                                   started_at=started, finished_at=started + timedelta(seconds=result.duration_s),
+                                   duration_s=round(result.duration_s, 4),
+                                   detail=";\n".join(result.statements) or None, error=result.error))
+    return rows
 
 
 def history_json(h: m.MigrationHistory) -> dict[str, Any]:

@@ -79,6 +79,11 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     lease = timedelta(seconds=ctx.settings.lease_seconds)
     claimable = sa.or_(m.Job.status == "queued", sa.and_(m.Job.status == "running", m.Job.lease_until < now))
     query = sa.select(m.Job.id).where(claimable).order_by(m.Job.id).limit(1)
+    busy = _busy_servers(ctx, now)
+    if busy and job_id is None:
+        # one busy server never gets more than its share: skip its tenants' jobs for now
+        on_busy = sa.select(m.Tenant.slug).where(m.Tenant.server_id.in_(busy))
+        query = query.where(sa.or_(m.Job.tenant.is_(None), m.Job.tenant.not_in(on_busy)))
     if job_id is not None:
         query = query.where(m.Job.id == job_id)
     if kinds:
@@ -102,6 +107,16 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
         if job_id is not None:
             return None
     return None
+
+
+def _busy_servers(ctx: Context, now: datetime) -> list[int]:
+    """Servers already running ``concurrency_per_server`` live jobs."""
+    with ctx.session() as s:
+        rows = s.execute(sa.select(m.Tenant.server_id, sa.func.count())
+                         .join(m.Job, m.Job.tenant == m.Tenant.slug)
+                         .where(m.Job.status == "running", m.Job.lease_until >= now)
+                         .group_by(m.Tenant.server_id))
+        return [sid for sid, n in rows if sid is not None and n >= ctx.settings.concurrency_per_server]
 
 
 def heartbeat(ctx: Context, job_id: int) -> bool:
@@ -141,8 +156,11 @@ class Timeline:
             s.flush()
             return ev.id
 
-    def end(self, event_id: int, status: str, *, detail: str | None = None, error: str | None = None) -> None:
+    def end(self, event_id: int, status: str, *, detail: str | None = None, error: str | None = None,
+            rows: list[Any] | None = None) -> None:
+        """Close an event; ``rows`` (history, module rows ...) commit in the same transaction."""
         with self.ctx.session() as s:
+            s.add_all(rows or [])
             ev = s.get(m.JobEvent, event_id)
             ev.status, ev.finished_at = status, utcnow()
             ev.duration_s = round((ev.finished_at - ev.started_at).total_seconds(), 4)
@@ -150,33 +168,27 @@ class Timeline:
                 ev.detail = detail
             ev.error = error
 
-    def record(self, name: str, status: str, *, started: datetime, duration_s: float,
-               detail: str | None = None, error: str | None = None) -> None:
-        """A finished event in one write (per-revision entries)."""
-        with self.ctx.session() as s:
-            s.add(m.JobEvent(job_id=self.job_id, name=name, status=status, started_at=started,
-                             finished_at=started + timedelta(seconds=duration_s),
-                             duration_s=round(duration_s, 4), detail=detail, error=error))
-
-    def done_steps(self) -> set[str]:
-        with self.ctx.session() as s:
-            return set(s.scalars(sa.select(m.JobEvent.name).where(
-                m.JobEvent.job_id == self.job_id, m.JobEvent.status == "succeeded")))
-
     @contextmanager
     def step(self, name: str, detail: str | None = None) -> Iterator[dict[str, Any]]:
-        """Run a block as a named step; ``info['detail']`` may be set by the block."""
+        """Run a block as a named step. The block may set ``info['detail']`` and append
+        landlord rows to ``info['rows']``, written with the step's end in one transaction."""
         event_id = self.start(name, detail)
-        info: dict[str, Any] = {"detail": detail}
+        _failpoint(name)
+        info: dict[str, Any] = {"detail": detail, "rows": []}
         try:
             yield info
-        except TenantopsError as exc:
-            self.end(event_id, "failed", detail=info.get("detail"), error=str(exc))
-            raise
         except Exception as exc:
-            self.end(event_id, "failed", detail=info.get("detail"), error=f"{type(exc).__name__}: {exc}")
+            self.end(event_id, "failed", detail=info.get("detail"), error=format_error(exc), rows=info["rows"])
             raise
-        self.end(event_id, "succeeded", detail=info.get("detail"))
+        self.end(event_id, "succeeded", detail=info.get("detail"), rows=info["rows"])
+
+
+def _failpoint(step: str) -> None:
+    """Fault-injection for tests: TENANTOPS_FAILPOINT="pause:<step>" parks the worker
+    inside that step (so a test can SIGKILL it there); off unless the variable is set."""
+    point = os.environ.get("TENANTOPS_FAILPOINT", "")
+    if point and point == f"pause:{step}":
+        time.sleep(float(os.environ.get("TENANTOPS_FAILPOINT_SECONDS", "60")))
 
 
 def list_jobs(ctx: Context, *, status: str | None = None, tenant: str | None = None,

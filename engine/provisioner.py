@@ -22,7 +22,8 @@ from .applications import _find as find_application
 from .applications import transition
 from .context import Context, mutating
 from .errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
-from .history import next_batch, record_revision
+from . import plans
+from .history import next_batch, revision_rows
 from .jobs import Timeline
 from .landlord import models as m
 from .landlord.models import utcnow
@@ -30,8 +31,18 @@ from .notify import queue_welcome, send_pending
 from .placement import choose_server
 
 
+_CATALOGS: dict[tuple, catalog_mod.Catalog] = {}
+
+
 def catalog_for(ctx: Context) -> catalog_mod.Catalog:
-    return catalog_mod.load_catalog(Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else None)
+    """The configured catalog, parsed once per process until one of its files changes."""
+    root = Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else catalog_mod.shipped_catalog_root()
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
+    key = (str(root), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    if key not in _CATALOGS:
+        _CATALOGS.clear()
+        _CATALOGS[key] = catalog_mod.load_catalog(root)
+    return _CATALOGS[key]
 
 
 def _approved_app(s, slug: str) -> m.Application:
@@ -115,6 +126,12 @@ def run(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
 
 def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str | None,
               state: dict[str, Any]) -> dict[str, Any]:
+    if job.attempt > 1:
+        with ctx.session() as s:
+            tenant = _tenant(s, slug)
+            activated = tenant is not None and tenant.activated_at is not None
+        if activated:
+            return _finish_after_activation(ctx, tl, slug)
     with tl.step("validate") as info:
         with ctx.session() as s:
             app = _approved_app(s, slug)
@@ -147,6 +164,8 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             # MySQL DDL is not transactional and a half-applied revision can't be resumed
             adapter.drop_database(database)
             adapter.drop_user(names.user_name(slug))
+            with ctx.session() as s:
+                s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
             info["detail"] = "dropped the partial database of an interrupted attempt; "
         state["created"] = True
         adapter.create_database(database)
@@ -160,20 +179,21 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
 
     batch = next_batch(ctx, tenant_id)
     engine = adapter.engine(database)
-
-    def on_revision(result: Any) -> None:
-        record_revision(ctx, tl, tenant_id, batch, result)
+    plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql")
 
     for i, unit in enumerate(resolution.units):
-        layer = unit.kind
-        with tl.step(f"{layer} {unit.slug}") as info:
-            with engine.connect() as conn:
-                migrations.apply_units(conn, resolution.units[: i + 1], on_revision=on_revision)
-                conn.commit()
+        with tl.step(f"{unit.kind} {unit.slug}") as info:
+            results: list[Any] = []
+            try:
+                with engine.connect() as conn:
+                    plans.replay(conn, [p for p in plan_all if p.unit == unit.slug], on_revision=results.append)
+            finally:
+                info["rows"] += revision_rows(ctx, tl, tenant_id, batch, results)
             info["detail"] = f"{unit.slug} {unit.version}: {len(unit.revisions)} revision(s)"
             if unit.kind == "module":
-                with ctx.session() as s:
-                    _record_module(s, tenant_id, unit, resolution, position=i)
+                reason = resolution.auto_added.get(unit.slug)
+                info["rows"].append(m.TenantModule(tenant_id=tenant_id, module=unit.slug, version=str(unit.version),
+                                                   position=i, required=bool(reason), reason=reason))
 
     with tl.step("custom") as info:
         info["detail"] = "no approved custom migrations for a new tenant"
@@ -228,19 +248,42 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
     return {"tenant": slug, "server": server_name, "database": database}
 
 
+def _finish_after_activation(ctx: Context, tl: Timeline, slug: str) -> dict[str, Any]:
+    """A crash after activation: the tenant is live and holds data, so nothing is redone;
+    only the welcome notification is made sure of (with a fresh setup token, since the
+    first one was never delivered and only its hash was kept)."""
+    from .tenant_admin import reset_setup_token
+
+    with tl.step("resume") as info:
+        with ctx.session() as s:
+            tenant = _tenant(s, slug)
+            app = s.get(m.Application, tenant.application_id) if tenant.application_id else None
+            if app is not None and app.status == "provisioning":
+                transition(app, "provisioned")
+            tenant.status = "active"
+            queued = s.scalar(sa.select(sa.func.count()).select_from(m.Notification)
+                              .where(m.Notification.tenant_id == tenant.id))
+            server = s.get(m.Server, tenant.server_id)
+            tenant_id, database, email = tenant.id, tenant.database, tenant.admin_email
+        info["detail"] = "tenant was already active; finishing the remaining steps"
+    with tl.step("notify") as info:
+        if not queued and email:
+            adapter = adapter_for(server)
+            try:
+                with adapter.engine(database).begin() as conn:
+                    token = reset_setup_token(conn, email)
+            finally:
+                adapter.dispose()
+            with ctx.session() as s:
+                queue_welcome(s, ctx.settings, tenant_id=tenant_id, slug=slug, email=email, token=token)
+        info["detail"] = "welcome notification queued" if not queued else "welcome notification already queued"
+    return {"tenant": slug, "server": server.name, "database": database, "resumed": True}
+
+
 def _seed_detail(counts: Any) -> str:
     if isinstance(counts, dict) and counts:
         return ", ".join(f"{table}: {n}" for table, n in counts.items())
     return "seed data applied"
-
-
-def _record_module(s, tenant_id: int, unit: Any, resolution: Any, position: int) -> None:
-    existing = s.scalar(sa.select(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id,
-                                                         m.TenantModule.module == unit.slug))
-    reason = resolution.auto_added.get(unit.slug)
-    if existing is None:
-        s.add(m.TenantModule(tenant_id=tenant_id, module=unit.slug, version=str(unit.version), position=position,
-                             required=bool(reason), reason=reason))
 
 
 def _fail(ctx: Context, tl: Timeline, slug: str, exc: BaseException, state: dict[str, Any]) -> None:

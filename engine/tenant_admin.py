@@ -58,6 +58,15 @@ def ensure_admin(connection: sa.Connection, *, email: str, contact: str, tenant_
     return token
 
 
+def reset_setup_token(connection: sa.Connection, email: str) -> str:
+    """A new one-time setup token for an existing user (the old one stops working)."""
+    users = sa.Table("tenant_users", sa.MetaData(), autoload_with=connection)
+    token = _random.token_urlsafe(24)
+    connection.execute(users.update().where(users.c.email == email)
+                       .values(password_hash=hash_secret(token), must_change_password=True))
+    return token
+
+
 def _grant_admin_role(connection: sa.Connection, email: str) -> None:
     """Assign the basic layer's seeded ``tenant_admin`` role to the new user."""
     meta = sa.MetaData()

@@ -1,0 +1,123 @@
+"""Benchmark 1: provisioning one tenant (basic + political_party_nepal + its 2 required
+modules) on a private MariaDB, against
+
+* the floor: the same statements (the engine's own SQL preview) sent raw through one
+  connection, with CREATE DATABASE;
+* the peer a user would script today: a loop running the `alembic` command line once per
+  tenant (`alembic upgrade heads` over the same revision files).
+
+All three run in the same process run on the same server. Prints medians and ratios.
+
+    python bench/bench_provision.py [--runs 15]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import isolated_home, machine, mariadb_servers, median, ratio_line
+
+TEMPLATE, MODULES = "political_party_nepal", []  # its required modules: membership_management, financial_tracking
+MIGRATION_STEPS = ("create database",)
+
+ENV_PY = '''
+from alembic import context
+from sqlalchemy import create_engine, pool
+url = context.get_x_argument(as_dictionary=True)["url"]
+engine = create_engine(url, poolclass=pool.NullPool, connect_args={"ssl_disabled": True})
+with engine.connect() as connection:
+    context.configure(connection=connection, transaction_per_migration=True)
+    with context.begin_transaction():
+        context.run_migrations()
+'''
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--peer-runs", type=int, default=5)
+    args = parser.parse_args()
+
+    with isolated_home(), mariadb_servers(1) as (db,):
+        import sqlalchemy as sa
+
+        from tenantops.engine import applications, jobs, provisioner, servers
+        from tenantops.engine.catalog import resolve
+        from tenantops.engine.context import Context
+        from tenantops.engine.worker import work
+
+        ctx = Context.open()
+        servers.add_server(ctx, name="db1", url=db.url, password=db.admin_password)
+        catalog = provisioner.catalog_for(ctx)
+        units = resolve(catalog, TEMPLATE, MODULES).units
+        planned = provisioner.plans.compiled(units, "mysql")
+        statements = [s for p in planned for s in (*p.sql, *p.version_sql)]
+        admin = sa.create_engine(sa.URL.create("mysql+pymysql", username=db.admin_user, password=db.admin_password,
+                                               host="127.0.0.1", port=db.port), connect_args={"ssl_disabled": True})
+
+        migration, full = [], []
+        for i in range(args.runs):
+            slug = f"bench-{i:03d}"
+            applications.submit(ctx, organization=slug, slug=slug, email=f"a@{slug}.example.org", template=TEMPLATE,
+                                modules=MODULES, contact="Bench Mark")
+            applications.approve(ctx, slug)
+            started = time.perf_counter()
+            job_id = provisioner.request(ctx, slug=slug, server="db1")
+            work(ctx, job_id=job_id)
+            full.append(time.perf_counter() - started)
+            doc = jobs.get_job(ctx, job_id)
+            assert doc["status"] == "succeeded", doc["error"]
+            # the migration phase measured inside the pipeline: create database + every layer,
+            # including the engine's history and timeline writes
+            migration.append(sum(s["duration_s"] for s in doc["steps"] if not s["name"].startswith("  ")
+                                 and (s["name"] in MIGRATION_STEPS or s["name"].split()[0] in
+                                      ("basic", "template", "module"))))
+
+        floor = []
+        for i in range(args.runs):
+            name = f"floor_{i:03d}"
+            started = time.perf_counter()
+            with admin.connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                conn.exec_driver_sql(f"USE {name}")
+                for statement in statements:
+                    conn.exec_driver_sql(statement.replace("%", "%%"))
+                conn.commit()
+            floor.append(time.perf_counter() - started)
+
+        peer = []
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "env"
+            script.mkdir()
+            (script / "env.py").write_text(ENV_PY)
+            (script / "script.py.mako").write_text("")
+            ini = Path(tmp) / "alembic.ini"
+            locations = " ".join(str(u.versions_dir) for u in units)
+            ini.write_text(f"[alembic]\nscript_location = {script}\nversion_locations = {locations}\n"
+                           "path_separator = space\n")
+            for i in range(args.peer_runs):
+                name = f"peer_{i:03d}"
+                started = time.perf_counter()
+                with admin.connect() as conn:
+                    conn.exec_driver_sql(f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+                url = f"mysql+pymysql://{db.admin_user}:{db.admin_password}@127.0.0.1:{db.port}/{name}"
+                subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}",
+                                "upgrade", "heads"], check=True, capture_output=True)
+                peer.append(time.perf_counter() - started)
+        ctx.close()
+
+    print(f"# bench_provision — {machine()}")
+    print(f"# {len(units)} units, {len(planned)} revisions, {len(statements)} statements; MariaDB on tmpfs")
+    print(ratio_line("migration phase (engine) vs raw-DDL floor", median(migration), median(floor), "<= 1.3x"))
+    print(ratio_line("full provisioning pipeline vs raw-DDL floor", median(full), median(floor), "informational"))
+    print(ratio_line("alembic CLI loop (peer) vs full pipeline", median(peer), median(full), ">= 3x"))
+    print(f"medians: floor {median(floor) * 1000:.1f} ms · migration phase {median(migration) * 1000:.1f} ms · "
+          f"full pipeline {median(full) * 1000:.1f} ms · alembic CLI {median(peer) * 1000:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

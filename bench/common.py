@@ -1,0 +1,63 @@
+"""Shared set-up for benchmarks: a private MariaDB, an isolated tenantops home, stats."""
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import sys
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from mariadb import MariaDB, start_mariadb  # noqa: E402
+
+
+@contextmanager
+def isolated_home():
+    """A throwaway TENANTOPS_HOME, config and plaintext keyring file (benchmarks only)."""
+    with tempfile.TemporaryDirectory(prefix="tenantops-bench-") as tmp:
+        env = {"TENANTOPS_HOME": f"{tmp}/home", "TENANTOPS_CONFIG": f"{tmp}/config.toml",
+               "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring", "XDG_DATA_HOME": f"{tmp}/xdg"}
+        old = {k: os.environ.get(k) for k in env}
+        os.environ.update(env)
+        try:
+            yield Path(tmp)
+        finally:
+            for k, v in old.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+
+
+@contextmanager
+def mariadb_servers(count: int = 1):
+    servers = [start_mariadb(prefix="tenantops-bench-") for _ in range(count)]
+    try:
+        yield servers
+    finally:
+        for s in servers:
+            s.cleanup()
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+
+
+def machine() -> str:
+    return f"{platform.node()} · {os.cpu_count()} cores · Python {platform.python_version()} · {platform.machine()}"
+
+
+def ratio_line(name: str, ours: float, other: float, target: str) -> str:
+    return f"{name:<44} {ours * 1000:9.1f} ms vs {other * 1000:9.1f} ms  ratio {ours / other:5.2f}x  (target {target})"
+
+
+__all__ = ["MariaDB", "isolated_home", "mariadb_servers", "median", "p95", "machine", "ratio_line", "ROOT"]

@@ -13,9 +13,9 @@ from pathlib import Path
 from tenantops.engine.errors import TenantopsError, UsageError
 
 from . import output
-from .commands import admin, catalog, day2, tenancy
+from .commands import admin, catalog, day2, health, tenancy
 
-COMMAND_MODULES = [admin, catalog, tenancy, day2]
+COMMAND_MODULES = [admin, catalog, tenancy, day2, health]
 
 
 class Parser(argparse.ArgumentParser):

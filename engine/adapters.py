@@ -206,12 +206,16 @@ class MysqlAdapter(Adapter):
 
     def create_user(self, user: str, database: str) -> str:
         check_identifier(user, "user name")
+        # never adopt an existing account: it may belong to another tenant, and the grant
+        # below would open this database to it (plain CREATE USER also fails on a race)
+        if self._exec("SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (user, "%")):
+            raise ServerError(f"server {self.name}: database user {user} already exists; refusing to share it "
+                              f"(see `tenantops doctor`)")
         password = secrets.new_password()
         if self.dialect == "mysql":
-            self._exec("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (user, password))
+            self._exec("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
         else:
-            self._exec("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY PASSWORD %s",
-                       (user, native_password_hash(password)))
+            self._exec("CREATE USER %s@'%%' IDENTIFIED BY PASSWORD %s", (user, native_password_hash(password)))
         # least privilege: its own database only, no GRANT OPTION, no global privileges
         self._exec(f"GRANT ALL PRIVILEGES ON {self._q(database)}.* TO %s@'%%'", (user,))
         return password

@@ -10,7 +10,7 @@ from .context import Context, mutating
 from .errors import ConflictError, NotFoundError, StateError, ValidationError
 from .landlord import models as m
 from .landlord.models import utcnow
-from .names import check_slug_format
+from .names import check_slug_format, database_name, user_name
 
 STATUSES = ("pending", "approved", "rejected", "provisioning", "provisioned", "failed")
 TRANSITIONS = {
@@ -43,13 +43,36 @@ def slug_checks(ctx: Context, slug: str) -> dict[str, str | None]:
         checks["format"] = str(exc)
     lowered = (slug or "").lower()
     if lowered in {r.lower() for r in ctx.settings.reserved_slugs}:
-        checks["reserved"] = f"slug {slug!r} is reserved"
+        checks["reserved"] = f"slug {ascii(slug)} is reserved"
     with ctx.session() as s:
         app = s.scalar(sa.select(m.Application.slug).where(sa.func.lower(m.Application.slug) == lowered))
         tenant = s.scalar(sa.select(m.Tenant.slug).where(sa.func.lower(m.Tenant.slug) == lowered))
+        clash = _name_clash(s, slug) if not (app or tenant or checks["format"]) else None
     if app or tenant:
-        checks["taken"] = f"slug {slug!r} is already taken by {'a tenant' if tenant else 'an application'} ({app or tenant})"
+        checks["taken"] = f"slug {ascii(slug)} is already taken by {'a tenant' if tenant else 'an application'} ({app or tenant})"
+    elif clash:
+        checks["taken"] = f"slug {ascii(slug)} is already taken: {clash}"
     return checks
+
+
+def _name_clash(s, slug: str) -> str | None:
+    """Long slugs are shortened with a hash to fit the database (64) and user (32) name
+    limits, so two different slugs can map to one database or user name (a shortened
+    long slug vs. a short slug spelling out the same prefix and hash). Such a slug would
+    share another tenant's database or user: refuse it like a taken slug."""
+    db, user = database_name(slug), user_name(slug)
+    prefix = slug[:20]  # user names keep 20 characters of the slug, database names 48
+    others = set(s.scalars(sa.select(m.Application.slug).where(m.Application.slug.startswith(prefix))))
+    others |= set(s.scalars(sa.select(m.Tenant.slug).where(m.Tenant.slug.startswith(prefix))))
+    for other in sorted(others - {slug}):
+        try:
+            if database_name(other) == db:
+                return f"its database name {db} is that of {other!r}"
+            if user_name(other) == user:
+                return f"its database user name {user} is that of {other!r}"
+        except ValidationError:  # a legacy slug that no longer validates maps to no name
+            continue
+    return None
 
 
 def check_slug(ctx: Context, slug: str) -> None:
@@ -82,7 +105,7 @@ def submit(ctx: Context, *, organization: str, slug: str, email: str, template: 
     contact = _clean_text(contact, "contact", 255, required=False)
     check_slug(ctx, slug)
     if not EMAIL_RE.fullmatch(email or "") or len(email) > 254:
-        raise ValidationError(f"email {email!r} is not a valid address")
+        raise ValidationError(f"email {ascii(email)} is not a valid address")
     modules = [mod.strip() for mod in (modules or []) if mod.strip()]
     catalog = load_catalog(_catalog_dir(ctx))
     resolve(catalog, template, modules)  # unknown template/module, conflicts, cycles: refused now

@@ -203,6 +203,9 @@ class _Scanner:
         except json.JSONDecodeError as exc:
             self.problem(path, None, f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
             return None
+        except RecursionError:
+            self.problem(path, None, "invalid JSON: nested too deeply")
+            return None
 
     # -- the whole catalog ---------------------------------------------------------
 
@@ -390,6 +393,9 @@ class _Scanner:
             return None
         except (OSError, UnicodeDecodeError) as exc:
             self.problem(path, None, f"cannot read: {exc}")
+            return None
+        except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes (older Pythons), absurd nesting
+            self.problem(path, None, f"does not parse: {type(exc).__name__}")
             return None
 
         values: dict[str, Any] = {}
@@ -777,12 +783,12 @@ def resolve(
     allow, cycles and incompatible versions, ``ConflictError`` for conflicting modules.
     """
     if template not in catalog.templates:
-        raise ValidationError(f"unknown template '{template}'",
+        raise ValidationError(f"unknown template {ascii(template)}",
                               hint=f"available templates: {', '.join(sorted(catalog.templates)) or 'none'}")
     tpl = catalog.templates[template]
     unknown = [m for m in modules if m not in catalog.modules]
     if unknown:
-        raise ValidationError(f"unknown module{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}",
+        raise ValidationError(f"unknown module{'s' if len(unknown) > 1 else ''} {', '.join(map(ascii, unknown))}",
                               hint=f"available modules: {', '.join(sorted(catalog.modules)) or 'none'}")
 
     requested = list(dict.fromkeys(modules))

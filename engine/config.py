@@ -155,6 +155,12 @@ def load_settings(path: Path | None = None) -> Settings:
         raise ConfigError(f"{path}: theme: must be one of {', '.join(THEMES)}, got {settings.theme!r}")
     if settings.concurrency_per_server < 1:
         raise ConfigError(f"{path}: concurrency_per_server: must be at least 1")
+    if settings.lease_seconds < 1:
+        # a zero lease expires as it is taken: a second worker would run the same job again
+        raise ConfigError(f"{path}: lease_seconds: must be at least 1, got {settings.lease_seconds}")
+    if settings.backup_retention < 1:
+        # zero would delete the backup a change has just taken, before the change runs
+        raise ConfigError(f"{path}: backup_retention: must be at least 1, got {settings.backup_retention}")
     return settings
 
 

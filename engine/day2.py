@@ -71,10 +71,16 @@ def guarded_change(ctx: Context, tl: Timeline, slug: str, reason: str,
     except BaseException as exc:
         adapter.dispose()
         error = jobs.format_error(exc)
-        with tl.step("restore backup") as info:
-            backups.restore_backup_now(ctx, slug, backup["id"])
-            _mark_batch_restored(ctx, tenant.id, batch)
-            info["detail"] = f"restored backup {backup['id']}: the tenant is exactly as before"
+        try:
+            with tl.step("restore backup") as info:
+                backups.restore_backup_now(ctx, slug, backup["id"])
+                _mark_batch_restored(ctx, tenant.id, batch)
+                info["detail"] = f"restored backup {backup['id']}: the tenant is exactly as before"
+        except Exception as restore_exc:
+            raise TenantopsError(
+                f"{reason} failed ({error}); restoring backup {backup['id']} failed too "
+                f"({jobs.format_error(restore_exc)}): when the server is back, check the tenant and restore with "
+                f"`tenantops backups restore {slug} {backup['id']} --confirm {slug}`") from None
         raise TenantopsError(f"{reason} failed ({error}); backup {backup['id']} was restored") from None
     finally:
         adapter.dispose()
@@ -123,6 +129,7 @@ def request_module_add(ctx: Context, *, slug: str, module: str, dry_run: bool = 
            "revisions": _plan_json(planned)}
     if dry_run:
         return doc
+    backups.preflight(ctx)
     doc["job"] = jobs.enqueue(ctx, "modules.add", slug, {"module": module, "modules": current + [module]},
                               lock_operation="modules.add")
     return doc
@@ -191,6 +198,7 @@ def request_module_remove(ctx: Context, *, slug: str, module: str, dry_run: bool
     if confirm != slug:
         raise ConflictError(f"modules remove drops the tables of {module} ({', '.join(sorted(unit.tables))}): "
                             f"repeat the tenant's slug with --confirm {slug}")
+    backups.preflight(ctx)
     doc["job"] = jobs.enqueue(ctx, "modules.remove", slug, {"module": module}, lock_operation="modules.remove")
     return doc
 
@@ -253,6 +261,8 @@ def validate_custom(content: str, filename: str, catalog: catalog_mod.Catalog, u
         tree = ast.parse(content, filename)
     except SyntaxError as exc:
         return [f"{filename}:{exc.lineno}: does not parse: {exc.msg}"]
+    except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes (older Pythons), absurd nesting
+        return [f"{filename}: does not parse: {type(exc).__name__}"]
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     problems = []
     for name in ("upgrade", "downgrade"):
@@ -296,8 +306,10 @@ def submit_custom(ctx: Context, *, slug: str, filename: str, content: str, name:
     name = name or Path(filename).stem.lower()
     name = re.sub(r"^\d+_?", "", name) or name
     if not NAME_RE.fullmatch(name):
-        raise ValidationError(f"custom migration name {name!r} is invalid: lowercase letters, digits and _")
-    problems = validate_custom(content, filename, catalog_for(ctx), [])
+        raise ValidationError(f"custom migration name {ascii(name)} is invalid: lowercase letters, digits and _")
+    # the file name only labels messages: keep them one line (no NUL, newline ... from it)
+    label = filename if filename.isprintable() else ascii(filename)[1:-1]
+    problems = validate_custom(content, label, catalog_for(ctx), [])
     if problems:
         raise ValidationError(problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))
     with ctx.session() as s:
@@ -357,6 +369,7 @@ def request_custom_apply(ctx: Context, *, slug: str, name: str) -> dict[str, Any
         c = _custom(s, tenant, name)
         if c.status not in ("approved", "failed"):
             raise StateError(f"custom migration {name} is {c.status}; only approved ones can be applied")
+    backups.preflight(ctx)
     job = jobs.enqueue(ctx, "custom.apply", slug, {"name": name}, lock_operation="custom.apply")
     return {"tenant": slug, "name": name, "job": job}
 
@@ -442,6 +455,7 @@ def request_rollback(ctx: Context, *, slug: str, batch: int, dry_run: bool = Fal
         return doc
     if confirm != slug:
         raise ConflictError(f"rollback undoes {len(revisions)} revision(s) of {slug}: repeat the slug with --confirm {slug}")
+    backups.preflight(ctx)
     doc["job"] = jobs.enqueue(ctx, "rollback", slug, {"batch": batch}, lock_operation="rollback")
     return doc
 
@@ -522,6 +536,7 @@ def request_sync(ctx: Context, *, slug: str) -> int | None:
         raise ConflictError(f"sync of {slug} is blocked: {plan['blocked'][0]}")
     if not plan["pending"]:
         return None
+    backups.preflight(ctx)
     return jobs.enqueue(ctx, "sync", slug, {}, lock_operation="sync")
 
 

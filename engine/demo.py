@@ -44,7 +44,7 @@ def fill_demo(ctx: Context, *, progress: Callable[[str], None] | None = None) ->
         if s.scalar(sa.select(sa.func.count()).select_from(m.Application)):
             return False
     catalog = provisioner.catalog_for(ctx)
-    if not any(s.name == "archive" for s in (servers.list_servers(ctx))):
+    if not any(sv["name"] == "archive" for sv in servers.list_servers(ctx)):
         archive_dir = ctx.home / "archive-tenants"
         archive_dir.mkdir(parents=True, exist_ok=True)
         servers.add_server(ctx, name="archive", url=f"sqlite:///{archive_dir}", capacity=50)

@@ -121,3 +121,37 @@ def _record(entry: dict[str, Any], doc: dict[str, Any]) -> None:
         entry["versions"] = (doc.get("result") or {}).get("versions", entry["versions"])
     else:
         entry["outcome"], entry["error"] = "failed", doc["error"]
+
+
+def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]]:
+    """Snapshot every active tenant, capturing each server's tenants in bulk."""
+    from .adapters import adapter_for
+    from .drift import _capture_group
+    from .snapshots import row_counts, store_snapshot
+
+    say = progress or (lambda _m: None)
+    with ctx.session() as s:
+        tenants = list(s.scalars(sa.select(m.Tenant).where(m.Tenant.status == "active").order_by(m.Tenant.slug)))
+        servers = {sv.id: sv for sv in s.scalars(sa.select(m.Server))}
+    out = []
+    for server_id in sorted({t.server_id for t in tenants}, key=lambda i: servers[i].name):
+        group = [t for t in tenants if t.server_id == server_id]
+        adapter = adapter_for(servers[server_id])
+        try:
+            say(f"{servers[server_id].name}: {len(group)} tenant(s)")
+            try:
+                captured = _capture_group(adapter, group)
+            except (TenantopsError, sa.exc.DBAPIError) as exc:
+                out += [{"tenant": t.slug, "error": str(exc).splitlines()[0]} for t in group]
+                continue
+            for t in group:
+                if t.database not in captured:
+                    out.append({"tenant": t.slug, "error": f"database {t.database} is missing"})
+                    continue
+                schema = captured[t.database][0]
+                with adapter.engine(t.database).connect() as conn:
+                    rows = row_counts(conn, list(schema["tables"]))
+                out.append(store_snapshot(ctx, t.id, schema, rows, "scheduled"))
+        finally:
+            adapter.dispose()
+    return out

@@ -619,3 +619,13 @@ def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: li
     for names, group in groups.items():
         connection.execute(sa.insert(sa.table(table_name, *(sa.column(c) for c in names))), group)
     return len(new_rows)
+
+
+def applied_from_heads(units: Sequence[Unit], heads: Sequence[str]) -> list[str]:
+    """Applied revisions implied by a version table's heads, in unit order (the table
+    stores only the minimal set of heads; read in bulk by fleet scans)."""
+    units = list(units)
+    _, script = _script_for(units)
+    known = {r for u in units for r in u.revisions}
+    done = _ancestors(script, [h for h in heads if h in known])
+    return [r for u in units for r in u.revisions if r in done]

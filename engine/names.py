@@ -15,17 +15,16 @@ MAX_USER_NAME = 32  # MySQL's limit; MariaDB allows 80
 
 def check_slug_format(slug: str) -> None:
     if not isinstance(slug, str) or not SLUG_RE.fullmatch(slug):
-        shown = slug.encode("unicode_escape").decode("ascii") if isinstance(slug, str) else repr(slug)
+        # ascii(): quoted, one line, control characters and look-alike letters (Cyrillic, fullwidth) escaped
         raise ValidationError(
-            f"slug {shown!r} is invalid: use 2-63 characters, lowercase letters, digits and '-', "
+            f"slug {ascii(slug)} is invalid: use 2-63 characters, lowercase letters, digits and '-', "
             "starting with a letter or digit")
 
 
 def check_server_name(name: str) -> None:
     if not isinstance(name, str) or not SERVER_NAME_RE.fullmatch(name):
-        shown = name.encode("unicode_escape").decode("ascii") if isinstance(name, str) else repr(name)
         raise ValidationError(
-            f"server name {shown!r} is invalid: use up to 63 lowercase letters, digits, '_' and '-', "
+            f"server name {ascii(name)} is invalid: use up to 63 lowercase letters, digits, '_' and '-', "
             "starting with a letter")
 
 

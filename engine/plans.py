@@ -37,6 +37,8 @@ def replay(connection: sa.Connection, planned: Sequence[PlannedRevision],
            on_revision: Callable[[RevisionResult], None] | None = None) -> list[RevisionResult]:
     """Run compiled revisions on a fresh database, one transaction per revision."""
     results = []
+    if connection.in_transaction():  # a read before us autobegan one
+        connection.commit()
     mysql = connection.dialect.name in ("mysql", "mariadb")
     if mysql:
         # MySQL DDL commits implicitly anyway: skip the BEGIN/COMMIT round trips

@@ -25,7 +25,7 @@ from .landlord import models as m
 
 Handler = Callable[[Context, m.Job, Timeline], dict[str, Any] | None]
 # Modules that define HANDLERS = {kind: handler}; imported lazily to keep start-up light.
-HANDLER_MODULES = ("tenantops.engine.provisioner", "tenantops.engine.day2", "tenantops.engine.health")
+HANDLER_MODULES = ("tenantops.engine.provisioner", "tenantops.engine.day2", "tenantops.engine.repairs")
 
 
 def handlers() -> dict[str, Handler]:

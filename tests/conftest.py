@@ -35,13 +35,20 @@ def mariadb() -> MariaDB:
     server.cleanup()
 
 
+@pytest.fixture(scope="session")
+def expected_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Expected schemas are cached by content hash: one cache serves every test."""
+    return tmp_path_factory.mktemp("expected-cache")
+
+
 @pytest.fixture(autouse=True)
-def tenantops_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def tenantops_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expected_cache: Path) -> Path:
     """Every test gets its own home, config, keyring file and operator login."""
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("TENANTOPS_HOME", str(home))
     monkeypatch.setenv("TENANTOPS_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("TENANTOPS_CACHE_DIR", str(expected_cache))
     monkeypatch.delenv("TENANTOPS_LANDLORD_URL", raising=False)
     monkeypatch.delenv("SUDO_USER", raising=False)
     monkeypatch.setenv("USER", "alice")

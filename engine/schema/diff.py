@@ -14,7 +14,10 @@ Decisions worth knowing:
   sides have changed (a longest common subsequence is kept in place; the rest moved). An
   added or removed column therefore never shows up again as a shifted position of every
   column after it.
-* When a table's collation differs, the charset (derived from it) is not reported again.
+* When a table's collation differs, the charset (derived from it) is not reported again,
+  and neither are columns whose effective collation did not change (column collations
+  are stored relative to the table's, so ``ALTER TABLE t COLLATE x`` and ``ALTER TABLE t
+  CONVERT TO ... COLLATE x`` are both one ``option`` difference).
 * An extra (``added``) object inside an expected table is attributed to the unit that owns
   the table: that is where a repair or an accepted exception gets discussed.
 """
@@ -204,6 +207,8 @@ def _diff_table(table: str, e: dict, a: dict) -> list[Difference]:
                 ]
                 for attr in attributes:
                     ea, aa = ev.get(attr), av.get(attr)
+                    if obj == "column" and attr == "collation" and _same_effective_collation(ea, aa, e, a):
+                        continue
                     destructive = obj == "column" and _column_change_destructive(attr, ea, aa, e, a)
                     out.append(Difference(obj, "modified", table, name, attr, ea, aa, destructive))
     out.extend(_position_differences(table, e_cols, a_cols))
@@ -284,6 +289,13 @@ def _column_change_destructive(attribute: str, expected: Any, actual: Any, e: di
     if attribute == "collation":
         return _charset_loses(expected or e["options"].get("collation"), actual or a["options"].get("collation"))
     return False
+
+
+def _same_effective_collation(expected: str | None, actual: str | None, e: dict, a: dict) -> bool:
+    """Column collations are stored relative to the table's (None = "follows the table").
+    When only the table default moved (``ALTER TABLE t COLLATE x``) the columns keep their
+    collation but now spell it out: the table option difference already says it all."""
+    return (expected or e["options"].get("collation")) == (actual or a["options"].get("collation"))
 
 
 def _charset_loses(expected_collation: str | None, actual_collation: str | None) -> bool:

@@ -19,6 +19,7 @@ from alembic.runtime.migration import MigrationContext
 
 from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
 
+from .guards import ddl_guard
 from .names import QUARANTINE_PREFIX, validate_identifier
 
 QuarantineKind = Literal["table", "column", "values"]
@@ -90,6 +91,11 @@ def restore_quarantine(connection: sa.Connection, record: QuarantineRecord | dic
     tables = set(inspector.get_table_names())
     if qtable not in tables:
         raise NotFoundError(f"quarantine table {qtable!r} does not exist")
+    with ddl_guard(connection):
+        return _restore(connection, rec, table, qtable, tables, inspector)
+
+
+def _restore(connection: sa.Connection, rec: QuarantineRecord, table: str, qtable: str, tables: set[str], inspector: Any) -> int:
     ops = Operations(MigrationContext.configure(connection=connection))
     sqlite = connection.dialect.name == "sqlite"
 

@@ -36,6 +36,17 @@ def server_default(canonical: str | None) -> str | sa.TextClause | None:
     return sa.text(canonical)
 
 
+def default_value(canonical: str) -> sa.ColumnElement:
+    """A canonical default as an SQL value for ``UPDATE ... SET`` (strings bound)."""
+    kind = default_kind(canonical)
+    if kind == "string":
+        return sa.literal(string_default_value(canonical), sa.String())
+    if kind == "number":
+        return sa.literal_column(canonical)  # canonical numbers are digits, sign and dot only
+    value = server_default(canonical)
+    return value if isinstance(value, sa.TextClause) else sa.null()
+
+
 def column(name: str, cdef: dict, dialect: str, *, nullable: bool | None = None, with_default: bool = True,
            autoincrement: bool | None = None, collation: str | None = None) -> sa.Column:
     validate_identifier(name, "column")

@@ -1,0 +1,197 @@
+"""snapshot, snapshots, drift, repair, quarantine."""
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from tenantops.engine import drift, fleet, repairs, snapshots
+from tenantops.engine.context import Context
+from tenantops.engine.errors import DriftThreshold, TenantopsError, UsageError
+from tenantops.engine.landlord.models import utcnow
+
+from .. import output
+from .tenancy import run_job_to_end
+
+SYMBOLS = {"added": "+", "removed": "-", "modified": "~"}
+
+
+def _diff_rows(differences: list[dict[str, Any]]):
+    for i, d in enumerate(differences, 1):
+        yield (i, SYMBOLS[d["change"]] + " " + d["change"], d["object"], d["table"], d["name"], d.get("attribute") or "",
+               "" if d.get("expected") is None else str(d["expected"])[:40],
+               "" if d.get("actual") is None else str(d["actual"])[:40], d.get("unit") or "",
+               "accepted" if d.get("accepted") else ("DESTRUCTIVE" if d.get("destructive_to_repair") else ""))
+
+
+def render_report(r: dict[str, Any]) -> None:
+    if r.get("error"):
+        output.note(f"{r['tenant']}: {r['severity']} — {r['error']}")
+        return
+    output.note(f"{r['tenant']}: severity {r['severity']} (score {r['score']})")
+    if r["differences"]:
+        output.table(None, ["#", "change", "object", "table", "name", "attribute", "expected", "actual", "unit", ""],
+                     _diff_rows(r["differences"]))
+
+
+def cmd_snapshot(ctx: Context, args: argparse.Namespace) -> int:
+    if args.all:
+        rows = fleet.snapshot_all(ctx, progress=None if args.json else output.note)
+        output.show(args, rows, lambda rs: output.table(
+            "Snapshots", ["tenant", "id", "hash", "tables", "error"],
+            [(r["tenant"], r.get("id"), (r.get("hash") or "")[:12], r.get("tables"), r.get("error")) for r in rs]))
+        return 1 if any(r.get("error") for r in rows) else 0
+    if not args.slug:
+        raise UsageError("snapshot needs SLUG or --all")
+    doc = snapshots.snapshot(ctx, slug=args.slug)
+    output.show(args, doc, lambda d: output.note(f"snapshot {d['id']} of {args.slug}: {d['hash'][:12]}, "
+                                                 f"{d['tables']} tables, {d['columns']} columns, {d['indexes']} indexes"))
+    return 0
+
+
+def cmd_snapshots(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = snapshots.list_snapshots(ctx, args.slug)
+        output.show(args, rows, lambda rs: output.table(
+            f"Snapshots of {args.slug}", ["id", "created", "source", "hash", "tables", "columns", "indexes"],
+            [(r["id"], r["created_at"][:19], r["source"], r["hash"][:12], r["tables"], r["columns"], r["indexes"])
+             for r in rs]))
+        return 0
+    if args.a is None:
+        raise UsageError("snapshots diff SLUG A [B]: compare snapshot A with B, or with the live schema")
+    diffs = drift.since_snapshot(ctx, args.slug, args.a, args.b)
+    output.show(args, diffs, lambda ds: output.table(
+        f"{args.slug}: snapshot {args.a} → {'snapshot ' + str(args.b) if args.b else 'now'}",
+        ["#", "change", "object", "table", "name", "attribute", "before", "after", "", "", ""],
+        [row[:8] + ("", "", "") for row in _diff_rows(ds)]) if ds else output.note("no changes"))
+    return 0
+
+
+def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
+    if args.all:
+        result = drift.check_all(ctx, progress=None if args.json else output.note)
+        reports = result["reports"]
+        if args.json:
+            output.emit_json(result if args.clusters else reports)
+        else:
+            for r in reports:
+                render_report(r)
+            output.table("Clusters", ["tenants", "hash", "summary"],
+                         [(len(c["tenants"]), c["hash"][:12], c["summary"]) for c in result["clusters"]])
+    else:
+        if not args.slug:
+            raise UsageError("drift needs SLUG or --all")
+        if args.accept is not None:
+            return _accept(ctx, args)
+        report = drift.check_drift(ctx, slug=args.slug)
+        reports = [report]
+        output.show(args, report, render_report)
+    failed = any(r["severity"] == "unknown" for r in reports)
+    if args.fail_on:
+        worst = [r for r in reports if r["severity"] in drift.LEVELS and drift.at_or_above(r["severity"], args.fail_on)]
+        if worst:
+            raise DriftThreshold(f"drift at or above {args.fail_on}: "
+                                 + ", ".join(f"{r['tenant']} ({r['severity']})" for r in worst[:10]))
+    return 1 if failed else 0
+
+
+def _accept(ctx: Context, args: argparse.Namespace) -> int:
+    report = drift.latest_report(ctx, args.slug)
+    if report is None or not (1 <= args.accept <= len(report["differences"])):
+        raise UsageError(f"--accept N: N is the number of a difference in the latest drift report of {args.slug} "
+                         "(run `tenantops drift SLUG` first)")
+    if not args.reason:
+        raise UsageError("--accept needs --reason TEXT")
+    d = report["differences"][args.accept - 1]
+    expires = args.expires or (utcnow() + timedelta(days=30)).date().isoformat()
+    doc = drift.accept_difference(ctx, slug=args.slug, object=d["object"], change=d["change"], table=d["table"],
+                                  name=d["name"], attribute=d.get("attribute"), reason=args.reason, expires=expires)
+    output.show(args, doc, lambda x: output.note(f"accepted {d['change']} {d['object']} {d['table']}.{d['name']} "
+                                                 f"until {x['expires_at'][:10]}"))
+    return 0
+
+
+def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
+    doc = repairs.request_repair(ctx, slug=args.slug, strategy=args.strategy, dry_run=args.dry_run,
+                                 confirm=args.confirm)
+
+    def render_plan(d: dict[str, Any]) -> None:
+        output.note(f"{d['tenant']}: {d['strategy']} repair, {len(d['operations'])} operation(s)")
+        for op in d["operations"]:
+            output.out.print(f"-- {'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}",
+                             highlight=False, markup=False)
+            for statement in op["sql"]:
+                output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+        for s in d.get("skipped", []):
+            output.note(f"skipped: {s.get('change')} {s.get('object')} {s.get('table')}.{s.get('name')}"
+                        f" — {s.get('reason')}")
+        if d.get("script"):
+            output.note(f"SQL written to {d['script']}; nothing was applied")
+    if args.dry_run or args.strategy == "manual" or not doc.get("job"):
+        output.show(args, doc, render_plan)
+        return 0
+    output.note(f"repair of {args.slug}: job {doc['job']}")
+    job = run_job_to_end(ctx, doc["job"], quiet=args.json)
+    if job["status"] != "succeeded":
+        if args.json:
+            output.emit_json({**doc, "error": job["error"]})
+        raise TenantopsError(f"repair of {args.slug} failed: {job['error']} (see `tenantops jobs show {doc['job']}`)")
+    result = job["result"]
+    output.show(args, result, lambda r: output.note(
+        f"repair of {r['tenant']}: {len(r['applied'])} applied, {len(r['skipped'])} skipped, "
+        f"{len(r['quarantine'])} quarantined, backup {r['backup']}; severity now {r['severity_after']}"))
+    return 0
+
+
+def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "list":
+        rows = repairs.list_quarantine(ctx, args.slug)
+        output.show(args, rows, lambda rs: output.table(
+            f"Quarantine of {args.slug}", ["id", "kind", "table", "column", "rows", "quarantined as", "repair",
+                                           "restored"],
+            [(r["id"], r["kind"], r["table"], r["column"], r["rows"], r["quarantined_as"], r["repair_id"],
+              (r["restored_at"] or "")[:19]) for r in rs]))
+        return 0
+    if args.item is None:
+        raise UsageError("quarantine restore SLUG ITEM")
+    doc = repairs.restore(ctx, slug=args.slug, item_id=args.item)
+    output.show(args, doc, lambda d: output.note(f"restored {d['restored_rows']} row(s) of {d['table']}"
+                                                 + (f".{d['column']}" if d["column"] else "")))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("snapshot", parents=[common], help="capture a tenant's schema")
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--all", action="store_true")
+    p.set_defaults(handler=cmd_snapshot)
+
+    p = sub.add_parser("snapshots", parents=[common], help="list or compare a tenant's snapshots")
+    p.add_argument("action", choices=["list", "diff"])
+    p.add_argument("slug")
+    p.add_argument("a", nargs="?", type=int)
+    p.add_argument("b", nargs="?", type=int)
+    p.set_defaults(handler=cmd_snapshots)
+
+    p = sub.add_parser("drift", parents=[common], help="compare tenants with their migrations")
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--all", action="store_true")
+    p.add_argument("--fail-on", choices=["low", "medium", "high", "critical"])
+    p.add_argument("--clusters", action="store_true", help="with --all --json: {reports, clusters}")
+    p.add_argument("--accept", type=int, metavar="N", help="accept difference N of the latest report (dba)")
+    p.add_argument("--reason")
+    p.add_argument("--expires", help="ISO date; default 30 days")
+    p.set_defaults(handler=cmd_drift)
+
+    p = sub.add_parser("repair", parents=[common], help="repair drift")
+    p.add_argument("slug")
+    p.add_argument("--strategy", choices=["conservative", "aggressive", "manual"], default="conservative")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--confirm")
+    p.set_defaults(handler=cmd_repair)
+
+    p = sub.add_parser("quarantine", parents=[common], help="data moved aside by repairs")
+    p.add_argument("action", choices=["list", "restore"])
+    p.add_argument("slug")
+    p.add_argument("item", nargs="?", type=int)
+    p.set_defaults(handler=cmd_quarantine)

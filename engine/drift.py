@@ -1,0 +1,387 @@
+"""Drift: the tenant's actual schema against the schema its own migrations produce.
+
+The expectation is never "the last snapshot": the tenant's exact applied revision set is
+replayed into a shadow database on the same kind of server (a scratch database on that
+server for MariaDB/MySQL, a temp file for SQLite), captured after each unit so every
+expected object knows which unit created it, cached by the set's hash, and dropped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import plans
+from .adapters import Adapter, adapter_for
+from .catalog import Unit
+from .context import Context, mutating
+from .errors import NotFoundError, ServerError, TenantopsError, ValidationError
+from .landlord import models as m
+from .landlord.models import utcnow
+from .migrations import applied_from_heads, applied_revisions, revision_checksum
+from .schema.canonical import schema_hash
+from .schema.capture import capture, capture_mysql
+from .schema.diff import Difference, IgnoreRules, attribute_owners, diff_schemas, severity
+from .tenant_units import units_for
+
+LEVELS = ("none", "low", "medium", "high", "critical")
+
+
+# -- expected schema ---------------------------------------------------------------------
+
+
+def _set_key(units: list[Unit], applied: list[str], dialect: str) -> str:
+    done = set(applied)
+    parts = [dialect] + [f"{u.slug}:{r}:{revision_checksum(u.revision_path(r))}"
+                         for u in units for r in u.revisions if r in done]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _cache_path(ctx: Context, key: str) -> Path:
+    # keyed by content, so one cache can safely serve several homes (TENANTOPS_CACHE_DIR)
+    root = Path(os.environ["TENANTOPS_CACHE_DIR"]) if os.environ.get("TENANTOPS_CACHE_DIR") else ctx.home / "cache"
+    return root / "expected" / f"{key}.json"
+
+
+def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: list[str]) -> tuple[dict, dict]:
+    """(expected canonical schema, owners) for exactly these applied revisions."""
+    family = "sqlite" if adapter.dialect == "sqlite" else "mysql"
+    key = _set_key(units, applied, family)
+    cached = _cache_path(ctx, key)
+    if cached.exists():
+        data = json.loads(cached.read_text())
+        return data["schema"], {tuple(k): v for k, v in data["owners"]}
+    done = set(applied)
+    planned = [p for p in plans.compiled(units, family) if p.revision in done]
+    captures: list[tuple[str, dict]] = []
+    with _shadow(adapter, key) as engine:
+        with engine.connect() as conn:
+            for unit in units:
+                mine = [p for p in planned if p.unit == unit.slug]
+                if not mine:
+                    continue
+                plans.replay(conn, mine)
+                captures.append((unit.slug, capture(conn, _schema_name(conn))))
+    schema = captures[-1][1] if captures else {"tables": {}, "views": {}, "triggers": {}}
+    owners = attribute_owners(captures)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"schema": schema, "owners": [[list(k), v] for k, v in owners.items()]}))
+    tmp.replace(cached)
+    return schema, owners
+
+
+def _schema_name(conn: sa.Connection) -> str | None:
+    if conn.dialect.name == "sqlite":
+        return None
+    return conn.execute(sa.text("SELECT DATABASE()")).scalar()
+
+
+class _shadow:
+    """A scratch database for one expectation, always dropped afterwards."""
+
+    def __init__(self, adapter: Adapter, key: str) -> None:
+        self.adapter, self.key = adapter, key
+        self.name = f"shadow_{key[:16]}_{os.getpid()}"
+        self.tmp: tempfile.TemporaryDirectory | None = None
+        self.engine: sa.Engine | None = None
+
+    def __enter__(self) -> sa.Engine:
+        if self.adapter.dialect == "sqlite":
+            self.tmp = tempfile.TemporaryDirectory(prefix="tenantops-shadow-")
+            self.engine = sa.create_engine(f"sqlite:///{self.tmp.name}/shadow.sqlite", poolclass=sa.pool.NullPool)
+            return self.engine
+        self.adapter.drop_database(self.name)
+        self.adapter.create_database(self.name)
+        self.engine = sa.create_engine(self.adapter.tenant_url(self.name), poolclass=sa.pool.NullPool,
+                                       connect_args=self.adapter._connect_args())  # type: ignore[attr-defined]
+        return self.engine
+
+    def __exit__(self, *exc: object) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+        else:
+            self.adapter.drop_database(self.name)
+
+
+# -- checking ------------------------------------------------------------------------------
+
+
+def _ignore(ctx: Context) -> IgnoreRules:
+    rules = ctx.settings.drift_ignore
+    return IgnoreRules(tables=tuple(rules.tables), columns=tuple(rules.columns), attributes=tuple(rules.attributes))
+
+
+def _accepted(s, tenant_id: int) -> list[dict[str, Any]]:
+    now = utcnow()
+    out = []
+    for a in s.scalars(sa.select(m.DriftAcceptance).where(m.DriftAcceptance.tenant_id == tenant_id,
+                                                          m.DriftAcceptance.expires_at > now)):
+        rule = {"object": a.object, "change": a.change, "table": a.table, "name": a.name}
+        if a.attribute:
+            rule["attribute"] = a.attribute
+        out.append(rule)
+    return out
+
+
+def _tenant_and_server(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server]:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        if tenant.database is None or tenant.server_id is None or tenant.status not in ("active", "suspended"):
+            raise ValidationError(f"tenant {slug} is {tenant.status}: there is no live schema to check")
+        return tenant, s.get(m.Server, tenant.server_id)
+
+
+def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
+            units: list[Unit] | None = None, applied: list[str] | None = None) -> dict[str, Any]:
+    """Diff one tenant's captured schema against its expectation; nothing is stored."""
+    if units is None:
+        units, _ = units_for(ctx, tenant)
+    if applied is None:
+        with adapter.engine(tenant.database).connect() as conn:
+            applied = applied_revisions(conn, units)
+    expected, owners = expected_schema(ctx, adapter, units, applied)
+    with ctx.session() as s:
+        accepted = _accepted(s, tenant.id)
+    differences = diff_schemas(expected, actual, owners=owners, ignore=_ignore(ctx), accepted=accepted)
+    score, level = severity(differences)
+    return {"tenant": tenant.slug, "checked_at": utcnow().isoformat(), "severity": level, "score": score,
+            "expected_hash": schema_hash(expected), "actual_hash": schema_hash(actual),
+            "differences": [d.to_json() for d in differences], "_expected": expected, "_actual": actual}
+
+
+def store_report(ctx: Context, tenant_id: int, report: dict[str, Any]) -> dict[str, Any]:
+    public = {k: v for k, v in report.items() if not k.startswith("_")}
+    with ctx.session() as s:
+        s.add(m.DriftReport(tenant_id=tenant_id, severity=public["severity"], score=public["score"],
+                            expected_hash=public["expected_hash"], actual_hash=public["actual_hash"],
+                            differences=public["differences"],
+                            checked_at=datetime.fromisoformat(public["checked_at"])))
+        t = s.get(m.Tenant, tenant_id)
+        t.last_drift_severity, t.last_drift_at = public["severity"], datetime.fromisoformat(public["checked_at"])
+    return public
+
+
+def check_drift(ctx: Context, *, slug: str, keep_schemas: bool = False) -> dict[str, Any]:
+    """Check one tenant and store the report (read-only on the tenant)."""
+    tenant, server = _tenant_and_server(ctx, slug)
+    adapter = adapter_for(server)
+    try:
+        with adapter.engine(tenant.database).connect() as conn:
+            actual = capture(conn, None if adapter.dialect == "sqlite" else tenant.database)
+        report = compare(ctx, tenant, adapter, actual)
+    finally:
+        adapter.dispose()
+    public = store_report(ctx, tenant.id, report)
+    return {**public, "expected": report["_expected"], "actual": report["_actual"]} if keep_schemas else public
+
+
+def latest_report(ctx: Context, slug: str) -> dict[str, Any] | None:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        r = s.scalar(sa.select(m.DriftReport).where(m.DriftReport.tenant_id == tenant.id)
+                     .order_by(m.DriftReport.id.desc()))
+        if r is None:
+            return None
+        return {"tenant": slug, "checked_at": r.checked_at.isoformat(), "severity": r.severity, "score": r.score,
+                "expected_hash": r.expected_hash, "actual_hash": r.actual_hash, "differences": r.differences}
+
+
+def at_or_above(level: str, threshold: str) -> bool:
+    return LEVELS.index(level) >= LEVELS.index(threshold)
+
+
+@mutating("drift.accept", "dba", target="slug")
+def accept_difference(ctx: Context, *, slug: str, object: str, change: str, table: str, name: str | None = None,
+                      attribute: str | None = None, reason: str, expires: str) -> dict[str, Any]:
+    """Accept one difference for a tenant until ``expires`` (ISO date); audited."""
+    if not reason or not reason.strip():
+        raise ValidationError("accepting drift needs a reason")
+    try:
+        until = datetime.fromisoformat(expires)
+    except ValueError:
+        raise ValidationError(f"expiry {expires!r} is not an ISO 8601 date") from None
+    if until.tzinfo is not None:
+        until = until.replace(tzinfo=None)
+    if until <= utcnow():
+        raise ValidationError(f"expiry {expires} is in the past")
+    if until > utcnow() + timedelta(days=366):
+        raise ValidationError("accepted drift may last at most a year; accept it again when it expires")
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        a = m.DriftAcceptance(tenant_id=tenant.id, object=object, change=change, table=table, name=name,
+                              attribute=attribute, reason=reason.strip(), expires_at=until, accepted_by=ctx.operator)
+        s.add(a)
+        s.flush()
+        return {"id": a.id, "tenant": slug, "object": object, "change": change, "table": table, "name": name,
+                "attribute": attribute, "reason": a.reason, "expires_at": until.isoformat(),
+                "accepted_by": ctx.operator}
+
+
+def since_snapshot(ctx: Context, slug: str, snapshot_id: int, other_id: int | None = None) -> list[dict[str, Any]]:
+    """What changed between snapshot X and now (or snapshot Y)."""
+    from .schema.diff import diff_snapshots
+    from .snapshots import capture_tenant, get_snapshot, tenant_adapter
+
+    before = get_snapshot(ctx, slug, snapshot_id)["schema"]
+    if other_id is not None:
+        after = get_snapshot(ctx, slug, other_id)["schema"]
+    else:
+        tenant, adapter = tenant_adapter(ctx, slug)
+        try:
+            after, _ = capture_tenant(adapter, tenant.database)
+        finally:
+            adapter.dispose()
+    return [d.to_json() for d in diff_snapshots(before, after)]
+
+
+# -- the fleet ------------------------------------------------------------------------------
+
+
+def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
+    """Every active tenant: a handful of bulk information_schema queries per MariaDB server
+    (not per-table reflection), expected schemas cached per distinct unit set, reports
+    stored, and tenants grouped by actual schema fingerprint."""
+    say = progress or (lambda _msg: None)
+    with ctx.session() as s:
+        tenants = list(s.scalars(sa.select(m.Tenant).where(m.Tenant.status.in_(("active", "suspended")))
+                                 .order_by(m.Tenant.slug)))
+        servers = {sv.id: sv for sv in s.scalars(sa.select(m.Server))}
+    by_server: dict[int, list[m.Tenant]] = {}
+    for t in tenants:
+        by_server.setdefault(t.server_id, []).append(t)
+    reports: list[dict[str, Any]] = []
+    actual_by_slug: dict[str, dict] = {}
+    for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):
+        server = servers[server_id]
+        adapter = adapter_for(server)
+        try:
+            say(f"{server.name}: capturing {len(group)} tenant(s)")
+            try:
+                captured = _capture_group(adapter, group)
+            except (ServerError, sa.exc.DBAPIError) as exc:
+                message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name} is unreachable"
+                for t in group:
+                    reports.append({"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown",
+                                    "score": None, "expected_hash": None, "actual_hash": None, "differences": [],
+                                    "error": message, "server": server.name})
+                continue
+            for t in group:
+                if t.database not in captured:
+                    reports.append({"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown",
+                                    "score": None, "expected_hash": None, "actual_hash": None, "differences": [],
+                                    "error": f"database {t.database} is missing on {server.name}",
+                                    "server": server.name})
+                    continue
+                actual, applied = captured[t.database]
+                try:
+                    units, _ = units_for(ctx, t)
+                    report = compare(ctx, t, adapter, actual, units=units, applied=applied(units))
+                except (TenantopsError, sa.exc.DBAPIError) as exc:
+                    reports.append({"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown",
+                                    "score": None, "expected_hash": None, "actual_hash": None, "differences": [],
+                                    "error": str(exc).splitlines()[0], "server": server.name})
+                    continue
+                public = store_report(ctx, t.id, report)
+                public["server"] = server.name
+                actual_by_slug[t.slug] = actual
+                reports.append(public)
+        finally:
+            adapter.dispose()
+    reports.sort(key=lambda r: r["tenant"])
+    return {"reports": reports, "clusters": clusters(reports)}
+
+
+def _capture_group(adapter: Adapter, tenants: list[m.Tenant]):
+    """{database: (canonical, applied_revisions_fn)} for a server's tenants."""
+    out = {}
+    if adapter.dialect == "sqlite":
+        for t in tenants:
+            if not adapter.database_exists(t.database):
+                continue
+            with adapter.engine(t.database).connect() as conn:
+                actual = capture(conn)
+                heads = _heads(conn, None)
+            out[t.database] = (actual, _applied_from(heads))
+        return out
+    names = [t.database for t in tenants]
+    with adapter.admin().connect() as conn:
+        captured = capture_mysql(conn, names)
+        heads = _bulk_heads(conn, [n for n in names if n in captured])
+    for name, schema in captured.items():
+        out[name] = (schema, _applied_from(heads.get(name, [])))
+    return out
+
+
+def _heads(conn: sa.Connection, schema: str | None) -> list[str]:
+    try:
+        return [r[0] for r in conn.execute(sa.text("SELECT version_num FROM alembic_version"))]
+    except sa.exc.DBAPIError:
+        return []
+
+
+def _bulk_heads(conn: sa.Connection, databases: list[str]) -> dict[str, list[str]]:
+    """alembic_version of many tenant databases in one round trip."""
+    if not databases:
+        return {}
+    prep = conn.dialect.identifier_preparer
+    with_table = {r[0] for r in conn.execute(
+        sa.text("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = 'alembic_version' "
+                "AND TABLE_SCHEMA IN :dbs").bindparams(sa.bindparam("dbs", expanding=True)), {"dbs": databases})}
+    present = [db for db in databases if db in with_table]
+    out: dict[str, list[str]] = {}
+    if not present:
+        return out
+    parts = [f"SELECT :n{i} AS db, version_num FROM {prep.quote(db)}.alembic_version" for i, db in enumerate(present)]
+    for db, version in conn.execute(sa.text(" UNION ALL ".join(parts)), {f"n{i}": db for i, db in enumerate(present)}):
+        out.setdefault(db, []).append(version)
+    return out
+
+
+def _applied_from(heads: list[str]):
+    return lambda units: applied_from_heads(units, heads)
+
+
+def clusters(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Tenants grouped by actual schema hash, largest group first, with what sets each
+    group apart from its expectation ("812 identical to expected; 9 missing index ...")."""
+    groups: dict[tuple, dict[str, Any]] = {}
+    for r in reports:
+        if r.get("actual_hash") is None:
+            continue
+        key = (r["actual_hash"], r["expected_hash"])
+        g = groups.setdefault(key, {"hash": r["actual_hash"], "expected_hash": r["expected_hash"], "tenants": [],
+                                    "differences": r["differences"], "severity": r["severity"]})
+        g["tenants"].append(r["tenant"])
+    out = sorted(groups.values(), key=lambda g: (-len(g["tenants"]), g["hash"]))
+    for g in out:
+        g["summary"] = summarize(len(g["tenants"]), g["differences"])
+    return out
+
+
+def summarize(count: int, differences: list[dict[str, Any]]) -> str:
+    if not differences:
+        return f"{count} identical to expected"
+    words = {"added": "with extra", "removed": "missing", "modified": "with changed"}
+    parts = []
+    for d in differences[:3]:
+        what = d["object"].replace("_", " ")
+        where = f" on {d['table']}" if d["object"] != "table" else ""
+        attr = f" {d['attribute']}" if d.get("attribute") else ""
+        parts.append(f"{words[d['change']]} {what} {d['name']}{attr}{where}")
+    more = f" (+{len(differences) - 3} more)" if len(differences) > 3 else ""
+    return f"{count} " + "; ".join(parts) + more

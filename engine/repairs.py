@@ -1,0 +1,184 @@
+"""Guarded repair of drift, and the quarantine where repairs move data instead of
+dropping it. A repair is a job (locked per tenant, timeline), takes a backup first,
+re-checks drift afterwards and stores an after-repair snapshot."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from . import backups, jobs
+from .adapters import adapter_for
+from .context import Context, mutating
+from .drift import _tenant_and_server, compare, store_report
+from .errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
+from .jobs import Timeline
+from .landlord import models as m
+from .landlord.models import utcnow
+from .schema.capture import capture
+from .schema.diff import Difference
+from .schema.quarantine import QuarantineRecord, restore_quarantine
+from .schema.repair import STRATEGIES, execute_plan, plan_repair
+from .snapshots import store_snapshot
+
+
+def _current(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server, dict[str, Any]]:
+    tenant, server = _tenant_and_server(ctx, slug)
+    adapter = adapter_for(server)
+    try:
+        with adapter.engine(tenant.database).connect() as conn:
+            actual = capture(conn, None if adapter.dialect == "sqlite" else tenant.database)
+        report = compare(ctx, tenant, adapter, actual)
+    finally:
+        adapter.dispose()
+    return tenant, server, report
+
+
+def _differences(report: dict[str, Any]) -> list[Difference]:
+    return [Difference(**d) for d in report["differences"] if not d.get("accepted")]
+
+
+def plan(ctx: Context, slug: str, strategy: str = "conservative") -> dict[str, Any]:
+    """The repair plan (every operation, safe or DESTRUCTIVE, with its exact SQL)."""
+    if strategy not in STRATEGIES:
+        raise ValidationError(f"unknown repair strategy {strategy!r}; use {', '.join(STRATEGIES)}")
+    tenant, server, report = _current(ctx, slug)
+    repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report),
+                              server.dialect, strategy=strategy)
+    return {"tenant": slug, "strategy": strategy, "dry_run": True,
+            "operations": [op.to_json() for op in repair_plan.operations],
+            "skipped": [s.to_json() for s in repair_plan.skipped],
+            "severity": report["severity"], "differences": report["differences"],
+            "applied": [], "backup": None, "quarantine": [], "severity_after": report["severity"]}
+
+
+@mutating("repair", "dba", target="slug")
+def request_repair(ctx: Context, *, slug: str, strategy: str = "conservative", dry_run: bool = False,
+                   confirm: str | None = None) -> dict[str, Any]:
+    doc = plan(ctx, slug, strategy)
+    destructive = [op for op in doc["operations"] if not op["safe"]]
+    if dry_run:
+        return doc
+    if strategy == "manual":
+        path = _write_script(ctx, slug, doc)
+        return {**doc, "script": str(path)}
+    if strategy == "aggressive" and destructive and confirm != slug:
+        raise ConflictError(f"aggressive repair of {slug} has {len(destructive)} DESTRUCTIVE operation(s) "
+                            f"(data moves to quarantine): repeat the slug with --confirm {slug}")
+    if not doc["operations"]:
+        return {**doc, "dry_run": False, "job": None}
+    backups.preflight(ctx)
+    job_id = jobs.enqueue(ctx, "repair", slug, {"strategy": strategy}, lock_operation="repair")
+    return {**doc, "dry_run": False, "job": job_id}
+
+
+def _write_script(ctx: Context, slug: str, doc: dict[str, Any]) -> Path:
+    folder = ctx.home / "repairs"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{slug}-{utcnow().strftime('%Y%m%dT%H%M%S')}.sql"
+    lines = [f"-- manual repair plan for {slug}; review, back up, then run by hand", ""]
+    for op in doc["operations"]:
+        lines.append(f"-- {'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}")
+        lines += [s.rstrip().rstrip(";") + ";" for s in op["sql"]]
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    slug, strategy = job.tenant, job.params["strategy"]
+    with tl.step("plan") as info:
+        tenant, server, report = _current(ctx, slug)
+        suffix = f"r{job.id}"
+        repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report), server.dialect,
+                                  strategy=strategy, quarantine_suffix=suffix)
+        info["detail"] = (f"{len(repair_plan.operations)} operation(s), "
+                          f"{sum(not op.safe for op in repair_plan.operations)} destructive; severity {report['severity']}")
+    with tl.step("backup") as info:
+        backup = backups.take_backup(ctx, slug, f"before repair (job {job.id})")
+        info["detail"] = f"backup {backup['id']}"
+    adapter = adapter_for(server)
+    try:
+        with tl.step("repair") as info:
+            with adapter.engine(tenant.database).connect() as conn:
+                result = execute_plan(conn, repair_plan, include_destructive=strategy == "aggressive",
+                                      quarantine_suffix=suffix)
+            rows = [m.QuarantineItem(tenant_id=tenant.id, kind=r.kind, table=r.table, column=r.column,
+                                     rows=r.rows or 0, quarantined_as=r.quarantined_as, detail=r.to_json(),
+                                     repair_id=job.id) for r in result.quarantine]
+            info["rows"] += rows
+            info["detail"] = "\n".join(f"{op.description}: " + "; ".join(op.sql) for op in result.applied) or "nothing applied"
+            if result.failed is not None:
+                raise TenantopsError(f"repair stopped at {result.failed[0].description}: {result.failed[1]}")
+        with tl.step("re-check") as info:
+            with adapter.engine(tenant.database).connect() as conn:
+                actual = capture(conn, None if adapter.dialect == "sqlite" else tenant.database)
+            after = compare(ctx, tenant, adapter, actual)
+            public = store_report(ctx, tenant.id, after)
+            snap = store_snapshot(ctx, tenant.id, actual, None, "after-repair")
+            info["detail"] = f"severity now {public['severity']}; snapshot {snap['id']}"
+    finally:
+        adapter.dispose()
+    with ctx.session() as s:
+        quarantine = [quarantine_json(q, slug) for q in s.scalars(
+            sa.select(m.QuarantineItem).where(m.QuarantineItem.repair_id == job.id))]
+    return {"tenant": slug, "strategy": strategy, "dry_run": False,
+            "operations": [op.to_json() for op in repair_plan.operations],
+            "applied": [op.to_json() for op in result.applied],
+            "skipped": [{**op.to_json(), "reason": why} for op, why in result.skipped]
+            + [s.to_json() for s in repair_plan.skipped],
+            "backup": backup["id"], "quarantine": quarantine, "severity_after": public["severity"],
+            "differences_after": public["differences"]}
+
+
+# -- quarantine ---------------------------------------------------------------------------
+
+
+def quarantine_json(q: m.QuarantineItem, slug: str) -> dict[str, Any]:
+    return {"id": q.id, "tenant": slug, "kind": q.kind, "table": q.table, "column": q.column, "rows": q.rows,
+            "quarantined_as": q.quarantined_as, "created_at": q.created_at.isoformat(), "repair_id": q.repair_id,
+            "restored_at": q.restored_at.isoformat() if q.restored_at else None}
+
+
+def list_quarantine(ctx: Context, slug: str) -> list[dict[str, Any]]:
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        return [quarantine_json(q, slug) for q in s.scalars(
+            sa.select(m.QuarantineItem).where(m.QuarantineItem.tenant_id == tenant.id).order_by(m.QuarantineItem.id))]
+
+
+@mutating("quarantine.restore", "dba", target="slug")
+def restore(ctx: Context, *, slug: str, item_id: int) -> dict[str, Any]:
+    """Bring quarantined data back row for row (under the tenant's lock)."""
+    from .locks import acquire, release
+
+    tenant, server = _tenant_and_server(ctx, slug)
+    with ctx.session() as s:
+        q = s.get(m.QuarantineItem, item_id)
+        if q is None or q.tenant_id != tenant.id:
+            raise NotFoundError(f"quarantine item {item_id} of tenant {slug!r} does not exist")
+        if q.restored_at is not None:
+            raise StateError(f"quarantine item {item_id} was already restored at {q.restored_at.isoformat()}")
+        record = QuarantineRecord.from_json(q.detail or {})
+    with ctx.session() as s:
+        acquire(s, slug, holder=ctx.operator, operation="quarantine.restore", job_id=None,
+                lease_seconds=ctx.settings.lease_seconds * 10)
+    adapter = adapter_for(server)
+    try:
+        with adapter.engine(tenant.database).connect() as conn:
+            restored = restore_quarantine(conn, record)
+            conn.commit()
+    finally:
+        adapter.dispose()
+        with ctx.session() as s:
+            release(s, slug, None)
+    with ctx.session() as s:
+        q = s.get(m.QuarantineItem, item_id)
+        q.restored_at = utcnow()
+        return {**quarantine_json(q, slug), "restored_rows": restored}
+
+
+HANDLERS = {"repair": run_repair}

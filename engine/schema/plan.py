@@ -1,0 +1,589 @@
+"""Repair plans: which operation repairs which difference, in which order.
+
+Order keeps dependencies intact: extra foreign keys and indexes go first, then extras are
+quarantined, missing tables are created (referenced tables first), columns added (in
+their expected position) and altered, then indexes, then foreign keys. The planner
+simulates the schema as the operations change it, so later operations are rendered
+against the state earlier ones leave behind.
+
+``safe`` means the operation can't lose or rewrite stored data and removes nothing that
+has no expected counterpart: creating missing objects, restoring a default, widening a
+type or nullability, re-creating a changed index/foreign key. Everything else (dropping
+extras, narrowing, collation/engine changes, auto-increment) is unsafe.
+
+Left to people (in ``plan.skipped`` with the reason): primary-key changes, the order of
+existing columns, views and triggers (the canonical dict only keeps their hashes),
+expression indexes, and narrowing on a table without a primary key to keep values by.
+"""
+from __future__ import annotations
+
+import copy
+import graphlib
+from dataclasses import dataclass, field
+from typing import Any, Callable, Literal
+
+import sqlalchemy as sa
+
+from tenantops.engine.errors import TenantopsError, ValidationError
+
+from . import sqlobjects as so
+from . import steps
+from .coltypes import repair_narrows
+from .ddl import AddColumnAt, AlterTableOptions
+from .diff import Difference
+from .names import quarantine_name, validate_identifier, validate_suffix
+from .quarantine import QuarantineRecord
+
+Strategy = Literal["conservative", "aggressive", "manual"]
+STRATEGIES = ("conservative", "aggressive", "manual")
+
+
+@dataclass
+class Operation:
+    object: str
+    change: str
+    table: str | None
+    name: str
+    description: str
+    safe: bool
+    attribute: str | None = None
+    destructive: bool = False  # moves data into quarantine or rewrites stored values
+    sql: list[str] = field(default_factory=list)
+    run: Callable[["steps.Runtime"], None] | None = field(default=None, repr=False, compare=False)
+
+    def to_json(self) -> dict:
+        return {
+            "sql": list(self.sql), "safe": self.safe, "object": self.object, "change": self.change,
+            "table": self.table, "name": self.name, "attribute": self.attribute,
+            "description": self.description, "destructive": self.destructive,
+        }
+
+
+@dataclass
+class Skipped:
+    difference: Difference
+    reason: str
+
+    def to_json(self) -> dict:
+        return {**self.difference.to_json(), "reason": self.reason}
+
+
+@dataclass
+class RepairPlan:
+    dialect: str
+    strategy: str
+    operations: list[Operation] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    @property
+    def sql(self) -> list[str]:
+        return [statement for op in self.operations for statement in op.sql]
+
+    def to_json(self) -> dict:
+        return {
+            "dialect": self.dialect, "strategy": self.strategy,
+            "operations": [op.to_json() for op in self.operations],
+            "skipped": [s.to_json() for s in self.skipped],
+        }
+
+
+def plan_repair(
+    expected: dict,
+    actual: dict,
+    differences: list[Difference],
+    dialect: str,
+    *,
+    strategy: Strategy = "conservative",
+    quarantine_suffix: str = "preview",
+) -> RepairPlan:
+    """Operations that bring ``actual`` back to ``expected`` for the given differences.
+
+    ``dialect``: "sqlite", "mysql" or "mariadb". ``conservative`` plans only safe
+    operations (the rest land in ``skipped``); ``aggressive`` plans everything;
+    ``manual`` plans everything for review and can't be executed. ``quarantine_suffix``
+    only names quarantine tables in the preview; :func:`execute_plan` uses its own.
+    """
+    if dialect not in steps.FAMILY:
+        raise ValidationError(f"repair does not support the {dialect!r} dialect")
+    if strategy not in STRATEGIES:
+        raise ValidationError(f"unknown repair strategy {strategy!r}", hint="conservative, aggressive or manual")
+    validate_suffix(quarantine_suffix)
+    planner = _Planner(expected, actual, dialect, strategy, quarantine_suffix)
+    planner.build(differences)
+    return RepairPlan(dialect, strategy, planner.operations, planner.skipped)
+
+
+class _Planner:
+    def __init__(self, expected: dict, actual: dict, dialect: str, strategy: str, suffix: str) -> None:
+        self.expected = expected
+        self.state = copy.deepcopy(actual)  # what the database looks like after the ops so far
+        self.dialect = dialect
+        self.family = steps.FAMILY[dialect]
+        self.strategy = strategy
+        self.runtime, self.recorder = steps.offline_runtime(dialect, suffix)
+        self.operations: list[Operation] = []
+        self.skipped: list[Skipped] = []
+
+    # -- driver --
+
+    def build(self, differences: list[Difference]) -> None:
+        phases: dict[int, list[Difference]] = {}
+        for diff in differences:
+            if diff.accepted:
+                self.skipped.append(Skipped(diff, "accepted drift"))
+                continue
+            phases.setdefault(_phase(diff), []).append(diff)
+        for phase in sorted(phases):
+            diffs = phases[phase]
+            if phase == 4:
+                self._create_tables(diffs)
+                continue
+            if phase == 6:
+                diffs.sort(key=self._column_order)
+            for diff in diffs:
+                self._handle(diff, lambda d=diff: self._dispatch(d))
+
+    def _handle(self, diff: Difference, make: Callable[[], tuple[Operation, Callable[[], None]] | None]) -> None:
+        try:
+            made = make()
+        except steps.Manual as reason:
+            self.skipped.append(Skipped(diff, str(reason)))
+            return
+        except TenantopsError as error:
+            self.skipped.append(Skipped(diff, str(error)))
+            return
+        if made is None:
+            return  # already covered by an earlier operation
+        op, effect = made
+        self._offer(diff, op, effect)
+
+    def _offer(self, diff: Difference, op: Operation, effect: Callable[[], None]) -> None:
+        if self.strategy == "conservative" and not op.safe:
+            self.skipped.append(Skipped(diff, "not safe: needs the aggressive strategy"))
+            return
+        start = len(self.recorder.statements)
+        try:
+            op.run(self.runtime)
+        except steps.AlreadyDone:
+            del self.recorder.statements[start:]
+            return
+        except TenantopsError as error:
+            del self.recorder.statements[start:]
+            self.skipped.append(Skipped(diff, str(error)))
+            return
+        op.sql = self.recorder.statements[start:]
+        self.operations.append(op)
+        effect()
+
+    def _dispatch(self, d: Difference) -> tuple[Operation, Callable[[], None]] | None:
+        if d.object in ("view", "trigger"):
+            raise steps.Manual(f"{d.object}s are restored by re-running the migration that defines them")
+        if d.object == "index" and d.name == "PRIMARY":
+            raise steps.Manual("primary key changes are repaired by hand")
+        validate_identifier(d.table, "table")
+        validate_identifier(d.name, d.object.replace("_", " "))
+        handler = {
+            ("foreign_key", "added"): self._drop_foreign_key,
+            ("foreign_key", "removed"): self._create_foreign_key,
+            ("foreign_key", "modified"): self._recreate_foreign_key,
+            ("index", "added"): self._drop_index,
+            ("index", "removed"): self._create_index,
+            ("index", "modified"): self._recreate_index,
+            ("column", "added"): self._quarantine_column,
+            ("column", "removed"): self._add_column,
+            ("column", "modified"): self._alter_column,
+            ("table", "added"): self._quarantine_table,
+            ("option", "modified"): self._table_options,
+        }.get((d.object, d.change))
+        if handler is None:
+            raise steps.Manual(f"no automatic repair for {d.object} {d.change}")
+        return handler(d)
+
+    def _column_order(self, d: Difference) -> tuple:
+        # Missing columns first, in expected position order, so AFTER always finds its anchor.
+        if d.change == "removed":
+            pos = self.expected["tables"][d.table]["columns"][d.name]["position"]
+            return (0, d.table, pos, "")
+        return (1, d.table, 0, d.name + (d.attribute or ""))
+
+    def _snapshot(self, table: str) -> dict:
+        return copy.deepcopy(self.state["tables"][table])
+
+    def _expected_table(self, table: str) -> dict:
+        return self.expected["tables"][table]
+
+    # -- foreign keys --
+
+    def _drop_foreign_key(self, d: Difference):
+        table, name = d.table, d.name
+        planned = self._snapshot(table)
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None or name not in current["foreign_keys"]:
+                raise steps.AlreadyDone
+            steps.drop_foreign_key(rt, table, name, planned)
+
+        op = Operation("foreign_key", "added", table, name, f"drop foreign key {name} on {table} (not expected)", safe=False, run=run)
+        return op, lambda: self.state["tables"][table]["foreign_keys"].pop(name, None)
+
+    def _create_foreign_key(self, d: Difference):
+        table, name = d.table, d.name
+        fk = self._expected_table(table)["foreign_keys"][name]
+        return self._fk_op(d, table, name, fk, recreate=False)
+
+    def _recreate_foreign_key(self, d: Difference):
+        table, name = d.table, d.name
+        if self.state["tables"][table]["foreign_keys"].get(name) == self._expected_table(table)["foreign_keys"][name]:
+            return None
+        fk = self._expected_table(table)["foreign_keys"][name]
+        return self._fk_op(d, table, name, fk, recreate=True)
+
+    def _fk_op(self, d: Difference, table: str, name: str, fk: dict, *, recreate: bool):
+        so.fk_args(fk, self.family)  # validate now, not halfway through a run
+        planned = self._snapshot(table)
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None:
+                raise TenantopsError(f"table {table} does not exist")
+            if current["foreign_keys"].get(name) == fk:
+                raise steps.AlreadyDone
+            exists = name in current["foreign_keys"]
+            args = so.fk_args(fk, rt.family)
+            if rt.family == "sqlite":
+                with rt.batch(table, planned) as batch:
+                    if exists:
+                        batch.drop_constraint(name, type_="foreignkey")
+                    batch.create_foreign_key(name, **args)
+            else:
+                if exists:
+                    rt.ops.drop_constraint(name, table, type_="foreignkey")
+                rt.ops.create_foreign_key(name, table, **args)
+
+        verb = "re-create" if recreate else "create"
+        op = Operation("foreign_key", d.change, table, name, f"{verb} foreign key {name} on {table}", safe=True,
+                       attribute=d.attribute, run=run)
+        return op, lambda: self.state["tables"][table]["foreign_keys"].__setitem__(name, copy.deepcopy(fk))
+
+    # -- indexes --
+
+    def _drop_index(self, d: Difference):
+        table, name = d.table, d.name
+        planned = self._snapshot(table)
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None or name not in current["indexes"]:
+                raise steps.AlreadyDone
+            steps.drop_index(rt, table, name, planned)
+
+        op = Operation("index", "added", table, name, f"drop index {name} on {table} (not expected)", safe=False, run=run)
+        return op, lambda: self.state["tables"][table]["indexes"].pop(name, None)
+
+    def _create_index(self, d: Difference):
+        return self._index_op(d, recreate=False)
+
+    def _recreate_index(self, d: Difference):
+        if self.state["tables"][d.table]["indexes"].get(d.name) == self._expected_table(d.table)["indexes"][d.name]:
+            return None
+        return self._index_op(d, recreate=True)
+
+    def _index_op(self, d: Difference, *, recreate: bool):
+        table, name = d.table, d.name
+        idef = self._expected_table(table)["indexes"][name]
+        for entry in idef["columns"]:
+            try:
+                so.parse_index_column(entry)
+            except ValidationError as error:
+                raise steps.Manual(str(error)) from None
+        planned = self._snapshot(table)
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None:
+                raise TenantopsError(f"table {table} does not exist")
+            if current["indexes"].get(name) == idef:
+                raise steps.AlreadyDone
+            if name in current["indexes"]:
+                steps.drop_index(rt, table, name, planned)
+            steps.create_index(rt, table, name, idef)
+
+        verb = "re-create" if recreate else "create"
+        op = Operation("index", d.change, table, name, f"{verb} index {name} on {table}", safe=True,
+                       attribute=d.attribute, run=run)
+        return op, lambda: self.state["tables"][table]["indexes"].__setitem__(name, copy.deepcopy(idef))
+
+    # -- extra tables and columns: quarantine --
+
+    def _quarantine_table(self, d: Difference):
+        table = d.table
+
+        def run(rt: steps.Runtime) -> None:
+            if rt.table(table, {}) is None:
+                raise steps.AlreadyDone
+            target = quarantine_name(rt.suffix, table)
+            rows = rt.count(table)
+            rt.ops.rename_table(table, target)
+            rt.records.append(QuarantineRecord("table", table, None, rows, target))
+
+        op = Operation("table", "added", table, table, f"move table {table} (not expected) into quarantine",
+                       safe=False, destructive=True, run=run)
+        return op, lambda: self.state["tables"].pop(table, None)
+
+    def _quarantine_column(self, d: Difference):
+        table, name = d.table, d.name
+        planned = self._snapshot(table)
+        key = planned["primary_key"]
+        if not key:
+            raise steps.Manual(f"{table} has no primary key to keep the values of {name} by")
+        if name in key:
+            raise steps.Manual(f"{name} is part of the primary key of {table}")
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None or name not in current["columns"]:
+                raise steps.AlreadyDone
+            target = quarantine_name(rt.suffix, table, name)
+            rows = steps.copy_aside(rt, table, current, name, target, where=None)
+            if rt.family == "sqlite":
+                with rt.batch(table, planned) as batch:
+                    batch.drop_column(name)
+            else:
+                rt.ops.drop_column(table, name)
+            rt.records.append(QuarantineRecord("column", table, name, rows, target, key=list(current["primary_key"])))
+
+        op = Operation("column", "added", table, name, f"move column {table}.{name} (not expected) into quarantine",
+                       safe=False, destructive=True, run=run)
+
+        def effect() -> None:
+            tdef = self.state["tables"][table]
+            tdef["columns"].pop(name, None)
+            steps.renumber(tdef, [c for c in so.ordered_columns(tdef)])
+            for iname in [i for i, idef in tdef["indexes"].items() if any(steps.index_column_name(c) == name for c in idef["columns"])]:
+                del tdef["indexes"][iname]
+
+        return op, effect
+
+    # -- missing tables --
+
+    def _create_tables(self, diffs: list[Difference]) -> None:
+        missing = {d.table: d for d in diffs}
+        graph = {
+            t: {fk["ref_table"] for fk in self._expected_table(t)["foreign_keys"].values()} & (set(missing) - {t})
+            for t in missing
+        }
+        try:
+            order = list(graphlib.TopologicalSorter(graph).static_order())
+        except graphlib.CycleError:
+            order = sorted(missing)  # a cycle: the foreign keys that can't be inline are deferred
+        deferred: list[tuple[Difference, str, str, dict]] = []
+        for table in order:
+            diff = missing[table]
+            self._handle(diff, lambda d=diff, t=table: self._create_table(d, t, deferred))
+        for diff, table, name, fk in deferred:
+            fk_diff = Difference("foreign_key", "removed", table, name, expected=fk, unit=diff.unit)
+            self._handle(fk_diff, lambda d=fk_diff, t=table, n=name, f=fk: self._fk_op(d, t, n, f, recreate=False))
+
+    def _create_table(self, d: Difference, table: str, deferred: list):
+        validate_identifier(table, "table")
+        tdef = copy.deepcopy(self._expected_table(table))
+        inline: dict[str, dict] = {}
+        for name, fk in sorted(tdef["foreign_keys"].items()):
+            # MariaDB refuses a foreign key to a table that does not exist yet; SQLite
+            # (foreign keys unchecked during DDL) takes all of them inline.
+            ref = fk["ref_table"]
+            if self.family == "sqlite" or ref == table or ref in self.state["tables"] or "." in ref:
+                inline[name] = fk
+            else:
+                deferred.append((d, table, name, fk))
+        manual_indexes = []
+        for name, idef in tdef["indexes"].items():
+            try:
+                for entry in idef["columns"]:
+                    so.parse_index_column(entry)
+            except ValidationError:
+                manual_indexes.append(name)
+        for name in manual_indexes:
+            self.skipped.append(Skipped(Difference("index", "removed", table, name, expected=tdef["indexes"][name], unit=d.unit),
+                                        "expression indexes are re-created by hand"))
+        family = self.family
+
+        def run(rt: steps.Runtime) -> None:
+            if rt.live and rt.table(table, None) is not None:
+                raise steps.AlreadyDone
+            items: list[Any] = [so.column(c, tdef["columns"][c], family) for c in so.ordered_columns(tdef)]
+            if tdef["primary_key"]:
+                items.append(sa.PrimaryKeyConstraint(*[validate_identifier(c, "column") for c in tdef["primary_key"]]))
+            items += [so.foreign_key_constraint(n, fk, family) for n, fk in inline.items()]
+            rt.ops.create_table(table, *items, **steps.table_kwargs(tdef, family))
+            for name, idef in sorted(tdef["indexes"].items()):
+                if name not in manual_indexes:
+                    steps.create_index(rt, table, name, idef)
+
+        op = Operation("table", "removed", table, table, f"create table {table}", safe=True, run=run)
+
+        def effect() -> None:
+            created = copy.deepcopy(tdef)
+            created["foreign_keys"] = copy.deepcopy(inline)
+            for name in manual_indexes:
+                created["indexes"].pop(name)
+            self.state["tables"][table] = created
+
+        return op, effect
+
+    # -- columns --
+
+    def _add_column(self, d: Difference):
+        table, name = d.table, d.name
+        expected_table = self._expected_table(table)
+        cdef = expected_table["columns"][name]
+        planned = self._snapshot(table)
+        family = self.family
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None:
+                raise TenantopsError(f"table {table} does not exist")
+            if name in current["columns"]:
+                raise steps.AlreadyDone
+            after = steps.anchor(expected_table, name, current)
+            order = so.ordered_columns(current)
+            appended = bool(order) and after == order[-1]
+            column = so.column(name, cdef, family)
+            if family == "mysql":
+                if appended:
+                    rt.ops.add_column(table, column)
+                else:
+                    rt.ops.execute(AddColumnAt(table, column, validate_identifier(after, "column") if after else None))
+                return
+            needs_copy = not appended or (not cdef["nullable"] and cdef["default"] is None)
+            with rt.batch(table, current, recreate="always" if needs_copy else "auto") as batch:
+                if appended:
+                    batch.add_column(column)
+                elif after is not None:
+                    batch.add_column(column, insert_after=after)
+                else:
+                    batch.add_column(column, insert_before=order[0])
+
+        op = Operation("column", "removed", table, name, f"add column {table}.{name}", safe=True, run=run)
+
+        def effect() -> None:
+            tdef = self.state["tables"][table]
+            after = steps.anchor(expected_table, name, tdef)
+            order = [c for c in so.ordered_columns(tdef)]
+            order.insert(order.index(after) + 1 if after else 0, name)
+            tdef["columns"][name] = copy.deepcopy(cdef)
+            steps.renumber(tdef, order)
+
+        return op, effect
+
+    def _alter_column(self, d: Difference):
+        table, name, attribute = d.table, d.name, d.attribute
+        if attribute == "position":
+            raise steps.Manual("the order of existing columns is repaired by hand")
+        if attribute == "autoincrement" and self.family == "sqlite":
+            raise steps.Manual("SQLite auto-increment (the rowid alias) changes are repaired by hand")
+        if attribute not in ("type", "nullable", "default", "collation", "autoincrement"):
+            raise steps.Manual(f"no automatic repair for column {attribute}")
+        state_col = self.state["tables"][table]["columns"].get(name)
+        if state_col is None:
+            raise steps.Manual(f"column {table}.{name} is missing")
+        target = self._expected_table(table)["columns"][name][attribute]
+        if state_col[attribute] == target:
+            return None  # an earlier operation (table options) already brought it back
+        narrowing = (attribute == "type" and repair_narrows(state_col["type"], target)) or (
+            attribute == "nullable" and not target
+        )
+        safe = attribute in ("type", "nullable", "default") and not narrowing
+        planned = self._snapshot(table)
+        if narrowing and not planned["primary_key"]:
+            raise steps.Manual(f"{table} has no primary key to keep the old values of {name} by")
+        default = self._expected_table(table)["columns"][name]["default"]
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            col = current["columns"].get(name) if current else None
+            if col is None:
+                raise TenantopsError(f"column {table}.{name} does not exist")
+            if col[attribute] == target:
+                raise steps.AlreadyDone
+            if attribute == "nullable" and not target:
+                steps.make_not_null(rt, table, current, name, default)
+            elif attribute == "type" and repair_narrows(col["type"], target):
+                target_name = quarantine_name(rt.suffix, table, f"{name}__type")
+                rows = steps.copy_aside(rt, table, current, name, target_name, where="not_null")
+                rt.records.append(QuarantineRecord("values", table, name, rows, target_name,
+                                                   key=list(current["primary_key"]), attribute="type", previous=col["type"]))
+            steps.alter_column(rt, table, current, name, attribute, target)
+
+        desc = f"change {table}.{name} {attribute} from {state_col[attribute]!r} to {target!r}"
+        op = Operation("column", "modified", table, name, desc, safe=safe, attribute=attribute,
+                       destructive=narrowing or d.destructive_to_repair, run=run)
+
+        return op, lambda: self.state["tables"][table]["columns"][name].__setitem__(attribute, target)
+
+    # -- table options --
+
+    def _table_options(self, d: Difference):
+        if self.family == "sqlite":
+            raise steps.Manual("SQLite has no table options")
+        table, option = d.table, d.name
+        expected_options = self._expected_table(table)["options"]
+        expected_columns = self._expected_table(table)["columns"]
+        planned = self._snapshot(table)
+        if planned["options"].get(option) == expected_options.get(option):
+            return None
+        if option == "engine":
+            def run_engine(rt: steps.Runtime) -> None:
+                rt.ops.execute(AlterTableOptions(table, engine=expected_options["engine"]))
+
+            op = Operation("option", "modified", table, option, f"change engine of {table} to {expected_options['engine']}",
+                           safe=False, attribute=option, run=run_engine)
+            return op, lambda: self.state["tables"][table]["options"].__setitem__("engine", expected_options["engine"])
+
+        def run(rt: steps.Runtime) -> None:
+            rt.ops.execute(AlterTableOptions(table, charset=expected_options["charset"], collation=expected_options["collation"]))
+            rt.invalidate()
+            # CONVERT re-collates every text column: put back the ones expected to differ.
+            current = rt.table(table, steps.converted(planned, expected_options))
+            for cname, cdef in sorted(expected_columns.items()):
+                col = current["columns"].get(cname) if current else None
+                if col is None or col["type"] != cdef["type"]:
+                    continue
+                if cdef["collation"] is not None and col["collation"] != cdef["collation"]:
+                    steps.alter_column(rt, table, current, cname, "collation", cdef["collation"])
+                elif cdef["type"] == "json":
+                    steps.alter_column(rt, table, current, cname, "type", "json")  # re-declares its utf8mb4_bin
+
+        op = Operation("option", "modified", table, option,
+                       f"convert {table} to {expected_options['collation']}", safe=False, attribute=option,
+                       destructive=d.destructive_to_repair, run=run)
+
+        def effect() -> None:
+            tdef = self.state["tables"][table]
+            converted = steps.converted(tdef, expected_options)
+            for cname, cdef in expected_columns.items():
+                col = converted["columns"].get(cname)
+                if col is not None and col["type"] == cdef["type"] and cdef["collation"] is not None:
+                    col["collation"] = cdef["collation"]
+            self.state["tables"][table] = converted
+
+        return op, effect
+
+
+def _phase(d: Difference) -> int:
+    return {
+        ("foreign_key", "added"): 1,
+        ("index", "added"): 2,
+        ("column", "added"): 3,
+        ("table", "added"): 3,
+        ("table", "removed"): 4,
+        ("option", "modified"): 5,
+        ("column", "removed"): 6,
+        ("column", "modified"): 6,
+        ("index", "removed"): 7,
+        ("index", "modified"): 7,
+        ("foreign_key", "removed"): 8,
+        ("foreign_key", "modified"): 8,
+    }.get((d.object, d.change), 9)

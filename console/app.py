@@ -1,28 +1,172 @@
-"""The full-screen console (Textual). Screens live one per file under screens/."""
+"""The full-screen console (Textual). Screens live one per file under screens/; every key
+comes from actions.REGISTRY; every style from themes/*.tcss."""
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
 
-from textual.app import App, ComposeResult
-from textual.widgets import Footer, Header, Static
+from textual import work
+from textual.app import App
 
-THEMES = Path(__file__).resolve().parent.parent / "themes"
+from tenantops.console import data
+from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
+from tenantops.console.screens.base import Deliver
+from tenantops.console.screens.dashboard import DashboardScreen
+from tenantops.console.screens.jobs import JobsScreen
+from tenantops.console.screens.review import ReviewScreen
+from tenantops.console.screens.tenants import TenantsScreen
+from tenantops.console.themes import DEFAULT_THEME, THEMES, stylesheets
+from tenantops.engine.landlord.models import utcnow
+
+# Top-level sections are modes: each keeps its own screen stack, so jumping between
+# them (1-4) never piles screens up; drill-downs (timeline, wizard, help) are pushed.
+SECTIONS = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen}
 
 
-class TenantopsApp(App):
-    CSS_PATH = [str(Path(__file__).with_name("app.tcss"))]
+class TenantopsApp(Deliver, Dispatch, App):
+    CSS_PATH = stylesheets()
     TITLE = "tenantops"
+    BINDINGS = bindings_for(GLOBAL)
+    COMMANDS = {RegistryCommands}
+    MODES = SECTIONS
+    DEFAULT_MODE = "dashboard"
+    # at 100+ columns list panes get wider (themes/screens.tcss: Screen.-wide)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: Any, *, demo: bool = False, clock: Callable[[], datetime] | None = None,
+                 poll_seconds: float = 5.0, probe_servers: bool = True) -> None:
         super().__init__()
         self.ctx = ctx
+        # Read (and cache) the role now, before the event loop: the UI thread must not
+        # wait on the landlord later, and role checks run on every key.
+        self.ctx.role
+        self.demo = demo
+        # A clock that tests can freeze: ages, elapsed timers and the snapshot images
+        # depend on it.
+        self.clock: Callable[[], datetime] = clock or utcnow
+        self.poll_seconds = poll_seconds
+        # probing opens a connection to every database server: tests with made-up
+        # servers switch it off
+        self.probe_servers = probe_servers
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        self.theme = ctx.settings.theme if ctx.settings.theme in THEMES else DEFAULT_THEME
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(f"landlord {self.ctx.landlord_label} · operator {self.ctx.operator} ({self.ctx.role or 'no role'})",
-                     id="banner")
-        yield Footer()
+    def on_mount(self) -> None:
+        if self.demo:
+            self.notify("Filling the store with demo data…", title="Demo")
+            self.fill_demo()
+
+    # -- the demo store ------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="demo")
+    def fill_demo(self) -> None:
+        self.deliver("demo", lambda: data.fill_demo(self.ctx))
+
+    def show_demo(self, filled: bool | None) -> None:
+        if filled is None:
+            self.notify("This build has no demo data (engine/demo.py is missing).", title="Demo",
+                        severity="warning")
+        elif filled:
+            self.notify("Demo data is ready.", title="Demo")
+        else:
+            self.notify("The store already has data; demo data was not added.", title="Demo")
+        screen = self.screen
+        if hasattr(screen, "cmd_refresh"):
+            screen.cmd_refresh()
+
+    # -- registry ------------------------------------------------------------
+    def cmd_help(self) -> None:
+        from tenantops.console.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        scope = getattr(self.screen, "SCREEN_NAME", None)
+        self.push_screen(HelpScreen(scope))
+
+    def cmd_palette(self) -> None:
+        self.action_command_palette()
+
+    def open_section(self, name: str) -> Any:
+        if self.current_mode != name:
+            self.switch_mode(name)
+        return self.screen
+
+    def cmd_dashboard(self) -> None:
+        self.open_section("dashboard")
+
+    def cmd_applications(self) -> None:
+        self.open_section("review")
+
+    def cmd_jobs(self) -> None:
+        self.open_section("jobs")
+
+    def cmd_tenants(self) -> None:
+        self.open_section("tenants")
+
+    def cmd_theme(self) -> None:
+        from tenantops.console.screens.theme_picker import ThemePicker
+
+        self.push_screen(ThemePicker(self.theme), self._theme_chosen)
+
+    def _theme_chosen(self, name: str | None) -> None:
+        if name and name in THEMES:
+            self.theme = name
+            self.save_theme(name)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="theme")
+    def save_theme(self, name: str) -> None:
+        from pathlib import Path
+
+        from tenantops.engine.config import save_setting
+
+        self.deliver("theme_saved", lambda: save_setting(Path(self.ctx.settings.source), "theme", name) or name)
+
+    def show_theme_saved(self, name: str) -> None:
+        self.ctx.settings.theme = name
+        self.notify(f"Theme {name} saved to {self.ctx.settings.source}", title="Theme")
+
+    def cmd_back(self) -> None:
+        screen = self.screen
+        if hasattr(screen, "cmd_cancel"):
+            screen.cmd_cancel()
+        elif len(self.screen_stack) > 1:
+            self.pop_screen()
+        elif self.current_mode != "dashboard":
+            self.switch_mode("dashboard")
+
+    def cmd_quit(self) -> None:
+        self.exit()
+
+    def action_run(self, action_id: str) -> Any:  # noqa: D102 - see Dispatch
+        if action_id not in BY_ID:
+            return None
+        return Dispatch.action_run(self, action_id)
+
+
+def handler_targets() -> dict[str, list[type]]:
+    """Which classes implement each registry scope (the registry test checks handlers)."""
+    from tenantops.console.screens.help import HelpScreen
+    from tenantops.console.screens.plan import PlanScreen
+    from tenantops.console.screens.timeline import TimelineScreen
+    from tenantops.console.screens.wizard import WizardScreen
+    from tenantops.console.widgets.rowlist import RowList
+    from tenantops.console.widgets.scrollpane import ScrollPane
+
+    screens = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen]
+    from tenantops.console.screens.approve import ApproveDialog
+    from tenantops.console.screens.confirm import ConfirmDialog
+    from tenantops.console.screens.new_application import NewApplicationForm
+    from tenantops.console.screens.reject import RejectDialog
+    from tenantops.console.screens.theme_picker import ThemePicker
+
+    targets: dict[str, list[type]] = {
+        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane],
+        "dialog": [ApproveDialog, RejectDialog, ConfirmDialog, NewApplicationForm, ThemePicker]}
+    for screen in screens:
+        targets.setdefault(screen.SCREEN_NAME, []).append(screen)
+    return targets
 
 
 def run_console(args: argparse.Namespace) -> int:
@@ -30,7 +174,8 @@ def run_console(args: argparse.Namespace) -> int:
 
     ctx = Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
     try:
-        TenantopsApp(ctx).run()
+        TenantopsApp(ctx, demo=bool(getattr(args, "demo", False))).run()
     finally:
         ctx.close()
     return 0
+

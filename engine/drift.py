@@ -49,14 +49,20 @@ def _cache_path(ctx: Context, key: str) -> Path:
     return root / "expected" / f"{key}.json"
 
 
+_MEMO: dict[str, tuple[dict, dict]] = {}
+
+
 def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: list[str]) -> tuple[dict, dict]:
     """(expected canonical schema, owners) for exactly these applied revisions."""
     family = "sqlite" if adapter.dialect == "sqlite" else "mysql"
     key = _set_key(units, applied, family)
+    if key in _MEMO:
+        return _MEMO[key]
     cached = _cache_path(ctx, key)
     if cached.exists():
         data = json.loads(cached.read_text())
-        return data["schema"], {tuple(k): v for k, v in data["owners"]}
+        _MEMO[key] = data["schema"], {tuple(k): v for k, v in data["owners"]}
+        return _MEMO[key]
     done = set(applied)
     planned = [p for p in plans.compiled(units, family) if p.revision in done]
     captures: list[tuple[str, dict]] = []
@@ -74,6 +80,7 @@ def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: 
     tmp = cached.with_suffix(".tmp")
     tmp.write_text(json.dumps({"schema": schema, "owners": [[list(k), v] for k, v in owners.items()]}))
     tmp.replace(cached)
+    _MEMO[key] = schema, owners
     return schema, owners
 
 
@@ -120,16 +127,18 @@ def _ignore(ctx: Context) -> IgnoreRules:
     return IgnoreRules(tables=tuple(rules.tables), columns=tuple(rules.columns), attributes=tuple(rules.attributes))
 
 
-def _accepted(s, tenant_id: int) -> list[dict[str, Any]]:
-    now = utcnow()
-    out = []
-    for a in s.scalars(sa.select(m.DriftAcceptance).where(m.DriftAcceptance.tenant_id == tenant_id,
-                                                          m.DriftAcceptance.expires_at > now)):
+def _accepted(s, tenant_id: int | None = None) -> Any:
+    """Live acceptances of one tenant (a list), or of every tenant ({tenant_id: list})."""
+    query = sa.select(m.DriftAcceptance).where(m.DriftAcceptance.expires_at > utcnow())
+    if tenant_id is not None:
+        query = query.where(m.DriftAcceptance.tenant_id == tenant_id)
+    by_tenant: dict[int, list[dict[str, Any]]] = {}
+    for a in s.scalars(query):
         rule = {"object": a.object, "change": a.change, "table": a.table, "name": a.name}
         if a.attribute:
             rule["attribute"] = a.attribute
-        out.append(rule)
-    return out
+        by_tenant.setdefault(a.tenant_id, []).append(rule)
+    return by_tenant.get(tenant_id, []) if tenant_id is not None else by_tenant
 
 
 def _tenant_and_server(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server]:
@@ -143,7 +152,8 @@ def _tenant_and_server(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server]:
 
 
 def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
-            units: list[Unit] | None = None, applied: list[str] | None = None) -> dict[str, Any]:
+            units: list[Unit] | None = None, applied: list[str] | None = None,
+            accepted: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Diff one tenant's captured schema against its expectation; nothing is stored."""
     if units is None:
         units, _ = units_for(ctx, tenant)
@@ -151,25 +161,47 @@ def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
         with adapter.engine(tenant.database).connect() as conn:
             applied = applied_revisions(conn, units)
     expected, owners = expected_schema(ctx, adapter, units, applied)
-    with ctx.session() as s:
-        accepted = _accepted(s, tenant.id)
+    if accepted is None:
+        with ctx.session() as s:
+            accepted = _accepted(s, tenant.id)
     differences = diff_schemas(expected, actual, owners=owners, ignore=_ignore(ctx), accepted=accepted)
     score, level = severity(differences)
     return {"tenant": tenant.slug, "checked_at": utcnow().isoformat(), "severity": level, "score": score,
-            "expected_hash": schema_hash(expected), "actual_hash": schema_hash(actual),
+            "expected_hash": _hash_of_expected(expected), "actual_hash": schema_hash(actual),
             "differences": [d.to_json() for d in differences], "_expected": expected, "_actual": actual}
 
 
+_HASHES: dict[int, tuple[dict, str]] = {}
+
+
+def _hash_of_expected(expected: dict) -> str:
+    """Expected schemas are shared objects (memoised): hash each one once."""
+    hit = _HASHES.get(id(expected))
+    if hit is None or hit[0] is not expected:
+        hit = _HASHES[id(expected)] = (expected, schema_hash(expected))
+    return hit[1]
+
+
 def store_report(ctx: Context, tenant_id: int, report: dict[str, Any]) -> dict[str, Any]:
-    public = {k: v for k, v in report.items() if not k.startswith("_")}
-    with ctx.session() as s:
-        s.add(m.DriftReport(tenant_id=tenant_id, severity=public["severity"], score=public["score"],
-                            expected_hash=public["expected_hash"], actual_hash=public["actual_hash"],
-                            differences=public["differences"],
-                            checked_at=datetime.fromisoformat(public["checked_at"])))
-        t = s.get(m.Tenant, tenant_id)
-        t.last_drift_severity, t.last_drift_at = public["severity"], datetime.fromisoformat(public["checked_at"])
-    return public
+    return store_reports(ctx, [(tenant_id, report)])[0]
+
+
+def store_reports(ctx: Context, reports: list[tuple[int, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Persist reports and each tenant's last drift, in one landlord transaction."""
+    out, rows, updates = [], [], []
+    for tenant_id, report in reports:
+        public = {k: v for k, v in report.items() if not k.startswith("_")}
+        checked = datetime.fromisoformat(public["checked_at"])
+        rows.append({"tenant_id": tenant_id, "severity": public["severity"], "score": public["score"],
+                     "expected_hash": public["expected_hash"], "actual_hash": public["actual_hash"],
+                     "differences": public["differences"], "checked_at": checked})
+        updates.append({"id": tenant_id, "last_drift_severity": public["severity"], "last_drift_at": checked})
+        out.append(public)
+    if rows:
+        with ctx.session() as s:
+            s.execute(sa.insert(m.DriftReport), rows)
+            s.execute(sa.update(m.Tenant), updates)  # ORM bulk UPDATE by primary key
+    return out
 
 
 def check_drift(ctx: Context, *, slug: str, keep_schemas: bool = False) -> dict[str, Any]:
@@ -265,7 +297,18 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
     for t in tenants:
         by_server.setdefault(t.server_id, []).append(t)
     reports: list[dict[str, Any]] = []
-    actual_by_slug: dict[str, dict] = {}
+    with ctx.session() as s:
+        accepted = _accepted(s)
+        modules: dict[int, list[str]] = {}
+        for tenant_id, module in s.execute(sa.select(m.TenantModule.tenant_id, m.TenantModule.module)
+                                           .order_by(m.TenantModule.position)):
+            modules.setdefault(tenant_id, []).append(module)
+    unit_sets: dict[tuple, list[Unit]] = {}
+
+    def unknown(t: m.Tenant, server: m.Server, error: str) -> dict[str, Any]:
+        return {"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown", "score": None,
+                "expected_hash": None, "actual_hash": None, "differences": [], "error": error, "server": server.name}
+
     for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):
         server = servers[server_id]
         adapter = adapter_for(server)
@@ -275,35 +318,37 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
                 captured = _capture_group(adapter, group)
             except (ServerError, sa.exc.DBAPIError) as exc:
                 message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name} is unreachable"
-                for t in group:
-                    reports.append({"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown",
-                                    "score": None, "expected_hash": None, "actual_hash": None, "differences": [],
-                                    "error": message, "server": server.name})
+                reports += [unknown(t, server, message) for t in group]
                 continue
+            done: list[tuple[int, dict[str, Any]]] = []
             for t in group:
                 if t.database not in captured:
-                    reports.append({"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown",
-                                    "score": None, "expected_hash": None, "actual_hash": None, "differences": [],
-                                    "error": f"database {t.database} is missing on {server.name}",
-                                    "server": server.name})
+                    reports.append(unknown(t, server, f"database {t.database} is missing on {server.name}"))
                     continue
                 actual, applied = captured[t.database]
+                key = (t.template, tuple(modules.get(t.id, [])), t.slug if _has_custom(ctx, t.slug) else None)
                 try:
-                    units, _ = units_for(ctx, t)
-                    report = compare(ctx, t, adapter, actual, units=units, applied=applied(units))
+                    if key not in unit_sets:
+                        unit_sets[key] = units_for(ctx, t, modules.get(t.id, []))[0]
+                    units = unit_sets[key]
+                    report = compare(ctx, t, adapter, actual, units=units, applied=applied(units),
+                                     accepted=accepted.get(t.id, []))
                 except (TenantopsError, sa.exc.DBAPIError) as exc:
-                    reports.append({"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown",
-                                    "score": None, "expected_hash": None, "actual_hash": None, "differences": [],
-                                    "error": str(exc).splitlines()[0], "server": server.name})
+                    reports.append(unknown(t, server, str(exc).splitlines()[0]))
                     continue
-                public = store_report(ctx, t.id, report)
-                public["server"] = server.name
-                actual_by_slug[t.slug] = actual
-                reports.append(public)
+                done.append((t.id, report))
+            for public in store_reports(ctx, done):
+                reports.append({**public, "server": server.name})
         finally:
             adapter.dispose()
     reports.sort(key=lambda r: r["tenant"])
     return {"reports": reports, "clusters": clusters(reports)}
+
+
+def _has_custom(ctx: Context, slug: str) -> bool:
+    from .tenant_units import custom_dir
+
+    return custom_dir(ctx, slug).is_dir()
 
 
 def _capture_group(adapter: Adapter, tenants: list[m.Tenant]):
@@ -352,8 +397,16 @@ def _bulk_heads(conn: sa.Connection, databases: list[str]) -> dict[str, list[str
     return out
 
 
+_APPLIED: dict[tuple, list[str]] = {}
+
+
 def _applied_from(heads: list[str]):
-    return lambda units: applied_from_heads(units, heads)
+    def resolve(units: list[Unit]) -> list[str]:
+        key = (tuple(id(u) for u in units), tuple(sorted(heads)))
+        if key not in _APPLIED:
+            _APPLIED[key] = applied_from_heads(units, heads)
+        return _APPLIED[key]
+    return resolve
 
 
 def clusters(reports: list[dict[str, Any]]) -> list[dict[str, Any]]:

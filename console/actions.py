@@ -1,0 +1,224 @@
+"""The one action registry: bindings, the key bar, the `?` help screen and the command
+palette are all generated from ``REGISTRY``, so they cannot disagree.
+
+Roles are checked twice: here (an action above the operator's role is shown disabled
+with the role it needs, and refuses with a notification) and in the engine, which
+refuses and audits whatever the UI does.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from textual.binding import Binding
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from tenantops.engine.context import Context
+
+ROLES = ("viewer", "admin", "dba", "owner")
+GLOBAL = "*"
+LIST = "list"
+# Modal dialogs see only their own bindings (Textual stops the chain at a modal screen)
+DIALOG = "dialog"
+# Prefix keys of tmux and GNU screen, and keys tmux users commonly bind for pane moves:
+# an action on one of these would never reach the console over SSH in tmux.
+FORBIDDEN_KEYS = frozenset({"ctrl+b", "ctrl+j", "ctrl+k", "ctrl+s", "ctrl+a"})
+
+_KEY_DISPLAY = {
+    "question_mark": "?", "slash": "/", "escape": "esc", "space": "space", "enter": "enter",
+    "pagedown": "pgdn", "pageup": "pgup", "down": "↓", "up": "↑", "left": "←", "right": "→",
+    "home": "home", "end": "end", "tab": "tab",
+}
+
+
+@dataclass(frozen=True)
+class Action:
+    """One thing an operator can do. ``screens`` names where it applies: a screen name,
+    ``"*"`` (everywhere, handled by the app) or ``"list"`` (inside any list widget)."""
+
+    id: str
+    key: str
+    description: str
+    role: str = "viewer"
+    screens: tuple[str, ...] = (GLOBAL,)
+    dangerous: bool = False
+    footer: bool = True
+    help: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.id.split(".", 1)[1]
+
+    @property
+    def handler(self) -> str:
+        """The method each target of this action implements."""
+        return "cmd_" + self.name.replace("-", "_")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(k.strip() for k in self.key.split(",") if k.strip())
+
+    @property
+    def key_display(self) -> str:
+        return key_display(self.keys[0])
+
+
+def key_display(key: str) -> str:
+    if key in _KEY_DISPLAY:
+        return _KEY_DISPLAY[key]
+    if key.startswith("ctrl+"):
+        return "^" + key_display(key[5:])
+    return key
+
+
+def _a(id: str, key: str, description: str, *screens: str, role: str = "viewer", dangerous: bool = False,
+       footer: bool = True, help: str = "") -> Action:
+    return Action(id, key, description, role, tuple(screens) or (GLOBAL,), dangerous, footer, help)
+
+
+REGISTRY: tuple[Action, ...] = (
+    # everywhere (the app handles these)
+    _a("app.help", "question_mark", "Help", help="Every key of this screen and the role it needs"),
+    _a("app.palette", "ctrl+p", "Commands", footer=False, help="Search every action by name"),
+    _a("app.dashboard", "1", "Dashboard", footer=False, help="Counts of everything, each opens its list"),
+    _a("app.applications", "2", "Applications", footer=False, help="Review queue: approve, reject, provision"),
+    _a("app.jobs", "3", "Jobs", footer=False, help="Running, queued, failed and recent jobs"),
+    _a("app.tenants", "4", "Tenants", footer=False, help="Provisioned tenants by status and drift"),
+    _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
+    _a("app.back", "escape", "Back", footer=False, help="Close this screen or dialog"),
+    _a("app.quit", "q", "Quit", help="Leave the console; running jobs continue in their workers"),
+    # inside any dialog
+    _a("dialog.cancel", "escape", "Cancel", DIALOG, footer=False, help="Close the dialog; nothing changes"),
+    # inside any list
+    _a("list.down", "j,down", "Next row", LIST, footer=False),
+    _a("list.up", "k,up", "Previous row", LIST, footer=False),
+    _a("list.top", "g,home", "First row", LIST, footer=False),
+    _a("list.bottom", "G,end", "Last row", LIST, footer=False),
+    _a("list.page-down", "pagedown", "Page down", LIST, footer=False),
+    _a("list.page-up", "pageup", "Page up", LIST, footer=False),
+    _a("list.select", "enter", "Open", LIST, footer=False, help="Open the highlighted row"),
+    # dashboard
+    _a("dashboard.next-panel", "l,right", "Next panel", "dashboard", footer=False),
+    _a("dashboard.previous-panel", "h,left", "Previous panel", "dashboard", footer=False),
+    _a("dashboard.refresh", "r", "Refresh", "dashboard", help="Read the figures again now"),
+    # application review
+    _a("review.approve", "a", "Approve", "review", role="admin", help="Approve the application, with notes"),
+    _a("review.reject", "x", "Reject", "review", role="admin", dangerous=True,
+       help="Reject with a reason the applicant will read; final"),
+    _a("review.provision", "p", "Provision", "review", role="admin", dangerous=True,
+       help="Preview the plan, then create the tenant database in a worker"),
+    _a("review.new", "n", "New", "review", role="admin", help="Submit an application on someone's behalf"),
+    _a("review.status", "f", "Status", "review", help="Cycle the status filter"),
+    _a("review.filter", "slash", "Filter", "review", help="Filter by slug, organisation or e-mail"),
+    _a("review.sort", "o", "Sort", "review", footer=False, help="Newest or oldest first"),
+    _a("review.timeline", "t", "Timeline", "review", help="The latest job of this application"),
+    _a("review.refresh", "r", "Refresh", "review", footer=False),
+    # template and module wizard
+    _a("wizard.toggle", "space", "Toggle", "wizard", help="Choose the template, or add/remove a module"),
+    _a("wizard.preview", "v", "Plan", "wizard", help="Preview units, revisions and SQL before anything runs"),
+    # plan preview
+    _a("plan.confirm", "c", "Confirm", "plan", role="admin", help="Go ahead with what this plan shows"),
+    _a("plan.dialect", "m", "Dialect", "plan", help="Show the SQL for SQLite or MySQL/MariaDB"),
+    # job timeline
+    _a("timeline.details", "d", "Details", "timeline", help="Show every step's detail, not only failures"),
+    _a("timeline.follow", "f", "Follow", "timeline", help="Keep the running step in view"),
+    _a("timeline.retry", "R", "Retry", "timeline", role="admin", dangerous=True,
+       help="Queue a failed job again and start a worker"),
+    _a("timeline.refresh", "r", "Refresh", "timeline", footer=False),
+    # jobs
+    _a("jobs.status", "f", "Status", "jobs", help="Cycle running / queued / failed / all"),
+    _a("jobs.filter", "slash", "Filter", "jobs", help="Filter by tenant or kind"),
+    _a("jobs.retry", "R", "Retry", "jobs", role="admin", dangerous=True,
+       help="Queue a failed job again and start a worker"),
+    _a("jobs.refresh", "r", "Refresh", "jobs", footer=False),
+    # tenants
+    _a("tenants.status", "f", "Status", "tenants", help="Cycle the status filter"),
+    _a("tenants.drift", "d", "Drift", "tenants", help="Cycle the drift severity filter"),
+    _a("tenants.filter", "slash", "Filter", "tenants", help="Filter by slug, organisation or server"),
+    _a("tenants.refresh", "r", "Refresh", "tenants", footer=False),
+)
+
+BY_ID: dict[str, Action] = {a.id: a for a in REGISTRY}
+
+
+def for_scope(scope: str) -> list[Action]:
+    return [a for a in REGISTRY if scope in a.screens]
+
+
+def visible_on(screen: str) -> list[Action]:
+    """What an operator can do on ``screen``: its own actions, then the global ones."""
+    return [*for_scope(screen), *for_scope(GLOBAL)]
+
+
+def bindings_for(scope: str) -> list[Binding]:
+    """Textual bindings for one scope. Every binding goes through ``run`` so the role
+    check cannot be skipped; the key bar renders instead of the Footer (show=False)."""
+    out: list[Binding] = []
+    for action in for_scope(scope):
+        if action.id == "app.palette":
+            # named so Textual sees the palette bound and adds no binding of its own
+            out.append(Binding(action.key, "command_palette", action.description, show=False, priority=True,
+                               id=action.id))
+            continue
+        out.append(Binding(action.key, f"run('{action.id}')", action.description, show=False, id=action.id))
+    return out
+
+
+def refusal(action: Action, ctx: "Context") -> str:
+    have = ctx.role or "no role"
+    return f"{action.description} needs the {action.role} role; {ctx.operator} has {have}"
+
+
+class Dispatch:
+    """Mixin for the app, screens and list widgets: every registry binding lands here."""
+
+    def action_run(self, action_id: str) -> Any:
+        action = BY_ID[action_id]
+        app = self.app  # type: ignore[attr-defined]
+        if not app.ctx.can(action.role):
+            app.notify(refusal(action, app.ctx), title="Not allowed", severity="error")
+            return None
+        return getattr(self, action.handler)()
+
+
+class RegistryCommands(Provider):
+    """The command palette: the same actions as the keys, with the same role checks."""
+
+    def _entries(self) -> Iterable[tuple[Action, Any]]:
+        screen = self.screen
+        scope = getattr(screen, "SCREEN_NAME", None)
+        app = self.app
+        if scope:
+            for action in for_scope(scope):
+                yield action, screen
+        for action in for_scope(GLOBAL):
+            if action.id != "app.palette":
+                yield action, app
+
+    def _describe(self, action: Action) -> str:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        parts = [f"key {action.key_display}"]
+        if not ctx.can(action.role):
+            parts.append(f"disabled: needs {action.role}")
+        elif action.dangerous:
+            parts.append("asks for confirmation")
+        if action.help:
+            parts.append(action.help)
+        return " · ".join(parts)
+
+    async def discover(self) -> Hits:
+        for action, target in self._entries():
+            yield DiscoveryHit(action.description, partial(target.action_run, action.id),
+                               help=self._describe(action))
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for action, target in self._entries():
+            text = f"{action.description} {action.help}"
+            score = matcher.match(text)
+            if score > 0:
+                yield Hit(score, matcher.highlight(action.description), partial(target.action_run, action.id),
+                          text=action.description, help=self._describe(action))

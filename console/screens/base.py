@@ -1,0 +1,113 @@
+"""What every console screen shares: header and key bar, registry dispatch, and the
+worker plumbing that keeps the UI thread off the database.
+
+Reads and engine calls run in thread workers; a worker only posts a message and the
+handler, on the UI thread, owns widgets and state (harlequin's pattern). An engine
+refusal becomes a notification; an unexpected error becomes one line, never a traceback.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.worker import get_current_worker
+
+from tenantops.console.actions import DIALOG, Dispatch, bindings_for
+from tenantops.console.widgets.header import HeaderBar
+from tenantops.console.widgets.keybar import KeyBar
+from tenantops.engine.errors import TenantopsError
+
+
+class Delivered(Message):
+    """A worker's result (or its error, as one line) for the screen that asked."""
+
+    def __init__(self, key: str, value: Any = None, error: str | None = None) -> None:
+        super().__init__()
+        self.key, self.value, self.error = key, value, error
+
+
+def one_line(exc: BaseException) -> str:
+    if isinstance(exc, TenantopsError):
+        return str(exc)
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    # SQLAlchemy appends the statement and its parameters, which may hold data
+    return f"internal error: {type(exc).__name__}: {text.split('[SQL:')[0].strip()[:200]}"
+
+
+class Deliver:
+    """Mixin: ``deliver(key, fn)`` runs in a worker thread and posts ``Delivered``."""
+
+    def deliver(self, key: str, fn: Callable[[], Any]) -> None:
+        worker = get_current_worker()
+        try:
+            value = fn()
+        except Exception as exc:  # noqa: BLE001 - reported as one line, the UI never crashes
+            if not worker.is_cancelled:
+                self.post_message(Delivered(key, error=one_line(exc)))  # type: ignore[attr-defined]
+            return
+        # a newer read replaced this one (exclusive workers): its result would be stale
+        if not worker.is_cancelled:
+            self.post_message(Delivered(key, value))  # type: ignore[attr-defined]
+
+    def on_delivered(self, message: Delivered) -> None:
+        message.stop()
+        if message.error is not None:
+            handler = getattr(self, f"failed_{message.key}", None)
+            if handler is not None:
+                handler(message.error)
+            else:
+                self.app.notify(message.error, title="Refused" if "needs the" in message.error else "Failed",  # type: ignore[attr-defined]
+                                severity="error", timeout=8)
+            return
+        getattr(self, f"show_{message.key}")(message.value)
+
+
+class BaseScreen(Deliver, Dispatch, Screen):
+    """A full screen with the header and the registry-driven key bar."""
+
+    SCREEN_NAME: ClassVar[str] = ""
+    TITLE_TEXT: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # bindings come from the registry, per screen name, never written by hand
+        if "SCREEN_NAME" in cls.__dict__ and "BINDINGS" not in cls.__dict__:
+            cls.BINDINGS = bindings_for(cls.SCREEN_NAME)
+        super().__init_subclass__(**kwargs)
+
+    @property
+    def ctx(self) -> Any:
+        return self.app.ctx  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar(self.TITLE_TEXT)
+        yield from self.compose_body()
+        yield KeyBar(self.SCREEN_NAME)
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def refresh_keys(self) -> None:
+        for bar in self.query(KeyBar):
+            bar.refresh()
+
+
+def show_error(widget: Any, text: str | None) -> None:
+    """An inline validation message under its field; the line disappears when empty."""
+    widget.update(text or "")
+    widget.set_class(bool(text), "-shown")
+
+
+class BaseDialog(Deliver, Dispatch, ModalScreen):
+    """A modal form; Escape cancels and changes nothing."""
+
+    BINDINGS = bindings_for(DIALOG)
+
+    @property
+    def ctx(self) -> Any:
+        return self.app.ctx  # type: ignore[attr-defined]
+
+    def cmd_cancel(self) -> None:
+        self.dismiss(None)

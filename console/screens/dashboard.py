@@ -1,0 +1,155 @@
+"""Dashboard: every count an operator starts the day with; each figure opens its list."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Grid
+from textual.timer import Timer
+from textual.widgets import Static
+
+from tenantops.console import data
+from tenantops.console.screens.base import BaseScreen
+from tenantops.console.widgets.format import ago, clock, status
+from tenantops.console.widgets.rowlist import Column, Row, RowList
+
+# the servers' reachability is probed less often than the landlord is read: a probe
+# opens a connection to every database server
+PROBE_EVERY = 12
+
+
+class DashboardScreen(BaseScreen):
+    SCREEN_NAME = "dashboard"
+    TITLE_TEXT = "Dashboard"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._timer: Timer | None = None
+        self._ticks = 0
+
+    def compose_body(self) -> ComposeResult:
+        figures = [Column("figure"), Column("count", 6, align="right")]
+        with Grid(id="dash-grid"):
+            yield self._panel("Applications", "applications", figures)
+            yield self._panel("Tenants", "tenants", figures)
+            yield self._panel("Drift", "drift", figures)
+            yield self._panel("Jobs", "jobs", figures)
+            yield self._panel("Servers", "servers",
+                              [Column("server"), Column("tenants", 11, align="right"), Column("state", 13)])
+            yield self._panel("Needs attention", "attention", [Column("what"), Column("when", 8, align="right")])
+        yield Static("loading…", id="dash-status")
+
+    def _panel(self, title: str, kind: str, columns: list[Column]) -> RowList:
+        panel = RowList(columns, show_header=False, empty="none registered", id=f"dash-{kind}", classes="panel",
+                        cursor_when_blurred=False)
+        panel.border_title = title
+        return panel
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(self.app.poll_seconds, self._tick)  # type: ignore[attr-defined]
+        self.cmd_refresh()
+        if self.app.probe_servers:  # type: ignore[attr-defined]
+            self.probe()
+
+    def on_screen_suspend(self) -> None:
+        if self._timer:
+            self._timer.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._timer and self.is_mounted:
+            self._timer.resume()
+            self.cmd_refresh()
+
+    def _tick(self) -> None:
+        self._ticks += 1
+        self.cmd_refresh()
+        if self._ticks % PROBE_EVERY == 0 and self.app.probe_servers:  # type: ignore[attr-defined]
+            self.probe()
+
+    # -- reads ---------------------------------------------------------------
+    def cmd_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="dashboard")
+    def load(self) -> None:
+        self.deliver("figures", lambda: data.dashboard(self.ctx))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="probe")
+    def probe(self) -> None:
+        self.deliver("probed", lambda: data.probe_servers(self.ctx))
+
+    def show_probed(self, _: Any) -> None:
+        self.cmd_refresh()
+
+    def failed_probed(self, error: str) -> None:
+        self.notify(f"server check: {error}", severity="warning")
+
+    def show_figures(self, figures: dict[str, Any]) -> None:
+        for kind in ("applications", "tenants", "drift", "jobs"):
+            rows = []
+            for name, count in figures[kind].items():
+                text, tone = status(name)
+                rows.append(Row((kind, name), [(text, tone if count else "muted"),
+                                               (str(count), None if count else "muted")]))
+            self.query_one(f"#dash-{kind}", RowList).set_rows(rows)
+        rows = []
+        for sv in figures["servers"]:
+            if sv["reachable"] is None:
+                state = ("? unchecked", "muted")
+            elif sv["reachable"]:
+                state = ("✓ up", "ok")
+            else:
+                state = ("✗ unreachable", "bad")
+            if sv["draining"] and sv["reachable"] is not False:
+                state = ("‖ draining", "warn")  # up, but takes no new tenants
+            rows.append(Row(("servers", sv["name"]),
+                            [f"{sv['name']} ({sv['dialect']})", f"{sv['tenants']}/{sv['capacity']}", state]))
+        self.query_one("#dash-servers", RowList).set_rows(rows)
+        now = self.app.clock()  # type: ignore[attr-defined]
+        rows = []
+        for item in figures["attention"]:
+            icon_word, tone = status(item["status"])
+            when = ago(item["since"], now).removesuffix(" ago") if item.get("since") else ""
+            rows.append(Row((item["kind"], item["key"]), [(f"{icon_word.split()[0]} {item['text']}", tone), when]))
+        attention = self.query_one("#dash-attention", RowList)
+        attention.empty = "✓ nothing needs attention"
+        attention.set_rows(rows)
+        seconds = self.app.poll_seconds  # type: ignore[attr-defined]
+        self.query_one("#dash-status", Static).update(
+            f"updated {clock(self.app.clock())} UTC, every {seconds:g}s · Enter opens · "  # type: ignore[attr-defined]
+            "2 apps · 3 jobs · 4 tenants")
+
+    # -- navigation ----------------------------------------------------------
+    def _panels(self) -> list[RowList]:
+        return list(self.query(".panel").results(RowList))
+
+    def _move_panel(self, step: int) -> None:
+        panels = self._panels()
+        current = panels.index(self.focused) if self.focused in panels else -1
+        panels[(current + step) % len(panels)].focus()
+
+    def cmd_next_panel(self) -> None:
+        self._move_panel(1)
+
+    def cmd_previous_panel(self) -> None:
+        self._move_panel(-1)
+
+    @on(RowList.Selected)
+    def open_figure(self, event: RowList.Selected) -> None:
+        kind, name = event.row.key
+        app: Any = self.app
+        if kind == "applications":
+            app.open_section("review").show_only(status=name)
+        elif kind == "jobs":
+            app.open_section("jobs").show_only(status=name)
+        elif kind == "tenants":
+            app.open_section("tenants").show_only(status=name)
+        elif kind == "drift":
+            app.open_section("tenants").show_only(drift=name)
+        elif kind == "servers":
+            app.open_section("tenants").show_only(server=name)
+        elif kind == "job":
+            from tenantops.console.screens.timeline import TimelineScreen
+
+            app.push_screen(TimelineScreen(name))

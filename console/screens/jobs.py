@@ -1,0 +1,137 @@
+"""Jobs: running, queued, failed and recent, each opening its timeline; failed ones can
+be queued again."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.markup import escape
+from textual.widgets import Static
+
+from tenantops.console.screens.base import BaseScreen
+from tenantops.console.screens.timeline import TimelineScreen, retry_job
+from tenantops.console.widgets.filterbar import FilterBar
+from tenantops.console.widgets.format import ago, duration, parse_time, status
+from tenantops.console.widgets.rowlist import Column, Row, RowList
+
+STATUS_CYCLE: tuple[str | None, ...] = (None, "running", "queued", "failed", "succeeded")
+
+
+def took(job: dict[str, Any]) -> str:
+    start, end = parse_time(job["started_at"]), parse_time(job["finished_at"])
+    return duration((end - start).total_seconds()) if start and end else "—"
+
+
+class JobsScreen(BaseScreen):
+    SCREEN_NAME = "jobs"
+    TITLE_TEXT = "Jobs"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.status: str | None = None
+        self.text_filter = ""
+        self.jobs: list[dict[str, Any]] = []
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="jobs-bar", classes="bar")
+        yield RowList([Column("#", 5, align="right"), Column("status", 11), Column("kind", 10), Column("tenant"),
+                       Column("created", 8, align="right"), Column("took", 7, align="right")],
+                      empty="No jobs match", id="jobs-list")
+        yield Static("", id="jobs-error")
+        yield FilterBar()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.app.poll_seconds, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.query_one("#jobs-list", RowList).focus()
+        self.cmd_refresh()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted:
+            self.cmd_refresh()
+
+    def show_only(self, status: str | None = None) -> None:
+        self.status = status
+        if self.is_mounted:
+            self.render_jobs()
+
+    def cmd_status(self) -> None:
+        index = STATUS_CYCLE.index(self.status) if self.status in STATUS_CYCLE else 0
+        self.status = STATUS_CYCLE[(index + 1) % len(STATUS_CYCLE)]
+        self.render_jobs()
+
+    def cmd_filter(self) -> None:
+        self.query_one(FilterBar).open()
+
+    @on(FilterBar.Filtered)
+    def filter_changed(self, event: FilterBar.Filtered) -> None:
+        self.text_filter = event.text.strip().lower()
+        self.render_jobs()
+        if event.done:
+            self.query_one("#jobs-list", RowList).focus()
+
+    def cmd_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="jobs")
+    def load(self) -> None:
+        from tenantops.engine import jobs
+
+        self.deliver("jobs", lambda: jobs.list_jobs(self.ctx))
+
+    def show_jobs(self, jobs: list[dict[str, Any]]) -> None:
+        self.jobs = jobs
+        self.render_jobs()
+
+    def render_jobs(self) -> None:
+        now = self.app.clock()  # type: ignore[attr-defined]
+        visible = [j for j in self.jobs if self.status is None or j["status"] == self.status]
+        if self.text_filter:
+            visible = [j for j in visible if self.text_filter in f"{j['tenant'] or ''} {j['kind']}".lower()]
+        rows = [Row(j["id"], [str(j["id"]), status(j["status"]), j["kind"], j["tenant"] or "—",
+                              ago(j["created_at"], now).removesuffix(" ago"), took(j)], data=j) for j in visible]
+        listing = self.query_one("#jobs-list", RowList)
+        listing.set_rows(rows)
+        counts = {s: sum(1 for j in self.jobs if j["status"] == s) for s in STATUS_CYCLE if s}
+        summary = " · ".join(f"{s} {n}" for s, n in counts.items() if n) or "no jobs yet"
+        parts = [f"[b]{self.status or 'all'}[/] {len(visible)} shown", summary]
+        if self.text_filter:
+            parts.append(f"filter “{escape(self.text_filter)}”")
+        self.query_one("#jobs-bar", Static).update(" · ".join(parts))
+        self._show_error(listing.current_row)
+
+    @on(RowList.Highlighted, "#jobs-list")
+    def highlighted(self, event: RowList.Highlighted) -> None:
+        self._show_error(event.row)
+
+    def _show_error(self, row: Row | None) -> None:
+        job = row.data if row else None
+        text = ""
+        if job and job["status"] == "failed" and job.get("error"):
+            text = f"[$text-error]✗ {escape(job['error'])}[/]  [$text-muted]R retries · Enter opens[/]"
+        self.query_one("#jobs-error", Static).update(text)
+
+    @on(RowList.Selected, "#jobs-list")
+    def open_job(self, event: RowList.Selected) -> None:
+        self.app.push_screen(TimelineScreen(event.row.key))
+
+    def cmd_retry(self) -> None:
+        from tenantops.console.screens.confirm import ConfirmDialog
+
+        row = self.query_one("#jobs-list", RowList).current_row
+        job = row.data if row else None
+        if job is None or job["status"] != "failed":
+            self.notify("Only a failed job can be retried.", severity="warning")
+            return
+        target = job["tenant"] or str(job["id"])
+        body = f"Queue job {job['id']} ({escape(job['kind'])} {escape(target)}) again and start a worker."
+        self.app.push_screen(ConfirmDialog("Retry job", body, target=target, confirm="Retry"),
+                             lambda ok: self.retry(job["id"]) if ok else None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
+    def retry(self, job_id: int) -> None:
+        self.deliver("retried", lambda: retry_job(self.ctx, job_id))
+
+    def show_retried(self, job_id: int) -> None:
+        self.cmd_refresh()
+        self.app.push_screen(TimelineScreen(job_id))

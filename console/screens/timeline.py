@@ -1,0 +1,208 @@
+"""A job's live timeline: every step and revision with status, start and duration, the
+running step's clock, and errors expanded inline with the failing statement.
+
+Jobs run in worker processes and write their timeline to the landlord, so this screen
+only polls: close the console, reopen it, and the same timeline continues.
+"""
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.markup import escape
+from textual.timer import Timer
+from textual.widgets import Static
+
+from tenantops.console.screens.base import BaseScreen
+from tenantops.console.widgets.format import clock, duration, elapsed, status, tone_markup
+from tenantops.console.widgets.scrollpane import ScrollPane
+
+ACTIVE = ("queued", "running")
+POLL_SECONDS = 0.5
+
+
+def failing_statement(detail: str | None) -> str | None:
+    """A revision entry's detail lists the statements it ran; the last one failed."""
+    if not detail:
+        return None
+    statements = [s.strip() for s in detail.split(";\n") if s.strip()]
+    return statements[-1] if statements else None
+
+
+def render_steps(job: dict[str, Any], now: Any, width: int, details: bool) -> str:
+    name_width = max(16, width - 11 - 9 - 9 - 4)
+    heading = f"{'status':<10} {'step · revision'.ljust(name_width)} {'start':>8} {'took':>8}"
+    lines = [f"[$text-muted]{escape(heading)}[/]"]
+    for step in job.get("steps", []):
+        revision = step["name"].startswith("  ")
+        label, tone = status(step["status"])
+        running = step["status"] == "running"
+        took = elapsed(step["started_at"], now) if running else duration(step["duration_s"])
+        name = step["name"]
+        if len(name) > name_width:
+            name = name[: name_width - 1] + "…"
+        row = (f"{tone_markup(f'{label:<10}', tone, bold=running)} {escape(name.ljust(name_width))} "
+               f"{clock(step['started_at']):>8} {took:>8}")
+        lines.append(f"[$text-muted]{row}[/]" if revision and not running and step["status"] != "failed" else row)
+        pad = " " * (13 if revision else 11)
+        room = max(20, width - len(pad) - 2)
+        if step["status"] == "failed":
+            error = step.get("error") or "failed without a message"
+            for i, text in enumerate(textwrap.wrap(error, room) or [error]):
+                lines.append(pad + tone_markup(f"{'✗' if i == 0 else ' '} {text}", "bad"))
+            statement = failing_statement(step.get("detail")) if revision else None
+            if statement:
+                lines.append(pad + tone_markup("failing statement:", "bad", bold=True))
+                lines.extend(pad + "  " + escape(part) for part in statement.splitlines())
+            elif step.get("detail") and not revision:
+                lines.append(pad + f"[$text-muted]{escape(step['detail'])}[/]")
+        elif step.get("detail") and (running or (details and not revision)):
+            first = textwrap.shorten(step["detail"].splitlines()[0], room, placeholder="…")
+            lines.append(pad + f"[$text-muted]↳ {escape(first)}[/]")
+    if not job.get("steps"):
+        lines.append("[$text-muted]No steps yet: the job is waiting for a worker to claim it.[/]")
+    return "\n".join(lines)
+
+
+class TimelineScreen(BaseScreen):
+    SCREEN_NAME = "timeline"
+    TITLE_TEXT = "Job timeline"
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.job: dict[str, Any] | None = None
+        self.details = False
+        self.follow = True
+        self._poll: Timer | None = None
+        self._was_active = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Static(f"job {self.job_id}: reading…", id="tl-bar", classes="bar")
+        with ScrollPane(id="tl-pane"):
+            yield Static("", id="tl-body")
+
+    def on_mount(self) -> None:
+        self.query_one("#tl-pane", ScrollPane).focus()
+        self._poll = self.set_interval(POLL_SECONDS, self.cmd_refresh)
+        self.set_interval(1.0, self._tick)
+        self.cmd_refresh()
+
+    def on_screen_suspend(self) -> None:
+        if self._poll:
+            self._poll.pause()
+
+    def on_screen_resume(self) -> None:
+        if self._poll and self.is_mounted and (self.job is None or self.job["status"] in ACTIVE):
+            self._poll.resume()
+
+    def cmd_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="job")
+    def load(self) -> None:
+        from tenantops.engine import jobs
+
+        self.deliver("job", lambda: jobs.get_job(self.ctx, self.job_id))
+
+    def failed_job(self, error: str) -> None:
+        self.query_one("#tl-bar", Static).update(tone_markup(f"✗ {error}", "bad"))
+        if self._poll:
+            self._poll.pause()
+
+    def show_job(self, job: dict[str, Any]) -> None:
+        self.job = job
+        active = job["status"] in ACTIVE
+        if active:
+            self._was_active = True
+        elif self._poll:
+            self._poll.pause()
+            if self._was_active:
+                self._was_active = False
+                word = "succeeded" if job["status"] == "succeeded" else job["status"]
+                self.notify(f"Job {job['id']} ({job['kind']} {job['tenant'] or ''}) {word}.",
+                            title="Job", severity="information" if job["status"] == "succeeded" else "error")
+        self._paint()
+
+    def _tick(self) -> None:
+        # the running step's clock moves without reading the landlord again
+        if self.job is not None and self.job["status"] in ACTIVE:
+            self._paint()
+
+    def _paint(self) -> None:
+        job = self.job
+        if job is None:
+            return
+        now = self.app.clock()  # type: ignore[attr-defined]
+        label, tone = status(job["status"])
+        parts = [f"[b]job {job['id']}[/] {escape(job['kind'])} {escape(job['tenant'] or '')}",
+                 tone_markup(label, tone, bold=True)]
+        if job["attempt"] and job["attempt"] > 1:
+            parts.append(f"attempt {job['attempt']}")
+        if job["started_at"]:
+            end = job["finished_at"]
+            parts.append(f"{clock(job['started_at'])}–{clock(end)} UTC" if end else
+                         f"since {clock(job['started_at'])} UTC, {elapsed(job['started_at'], now)}")
+        parts.append(escape(job["created_by"]))
+        self.query_one("#tl-bar", Static).update(" · ".join(parts))
+        pane = self.query_one("#tl-pane", ScrollPane)
+        width = pane.scrollable_content_region.width or 78
+        body = render_steps(job, now, width, self.details)
+        if job.get("error") and job["status"] == "failed":
+            body += "\n\n" + tone_markup(f"✗ job failed: {job['error']}", "bad", bold=True) + \
+                "\n[$text-muted]R queues it again; 3 lists every job[/]"
+        self.query_one("#tl-body", Static).update(body)
+        if self.follow and job["status"] in ACTIVE:
+            pane.scroll_end(animate=False)
+
+    def on_resize(self) -> None:
+        self._paint()
+
+    def cmd_details(self) -> None:
+        self.details = not self.details
+        self.notify("Showing every step's detail." if self.details else "Showing details of failures only.")
+        self._paint()
+
+    def cmd_follow(self) -> None:
+        self.follow = not self.follow
+        self.notify("Following the running step." if self.follow else "Not following; scroll freely.")
+
+    def cmd_retry(self) -> None:
+        if self.job is None or self.job["status"] != "failed":
+            self.notify("Only a failed job can be retried.", severity="warning")
+            return
+        from tenantops.console.screens.confirm import ConfirmDialog
+
+        target = self.job["tenant"] or str(self.job["id"])
+        body = f"Queue job {self.job['id']} ({escape(self.job['kind'])} {escape(target)}) again and start a worker."
+        self.app.push_screen(ConfirmDialog("Retry job", body, target=target, confirm="Retry"),
+                             lambda ok: self.retry() if ok else None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
+    def retry(self) -> None:
+        self.deliver("retried", lambda: retry_job(self.ctx, self.job_id))
+
+    def show_retried(self, job_id: int) -> None:
+        self.app.switch_screen(TimelineScreen(job_id))
+
+
+def retry_job(ctx: Any, job_id: int) -> int:
+    """Queue a failed job again and start a detached worker for it.
+
+    A failed provisioning goes through ``provisioner.request`` again: it checks the role,
+    audits, and moves the application from failed back to provisioning, which a bare
+    ``jobs.retry`` does not.
+    """
+    from tenantops.engine import jobs, worker
+
+    job = jobs.get_job(ctx, job_id)
+    if job["kind"] == "provision" and job["tenant"]:
+        from tenantops.engine import provisioner
+
+        new_id = provisioner.request(ctx, slug=job["tenant"], server=(job["params"] or {}).get("server"))
+    else:
+        new_id = jobs.retry(ctx, job_id)
+    worker.spawn(ctx, job_id=new_id)
+    return new_id

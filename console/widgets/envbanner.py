@@ -1,0 +1,17 @@
+"""The environment line inside confirmation dialogs: in production it is loud."""
+from __future__ import annotations
+
+from textual.widgets import Static
+
+
+class EnvBanner(Static):
+    def __init__(self) -> None:
+        super().__init__(id="env-banner")
+
+    def on_mount(self) -> None:
+        env = self.app.ctx.settings.environment  # type: ignore[attr-defined]
+        self.add_class(f"env-{env}")
+        if env == "production":
+            self.update("⚠ PRODUCTION — this changes live tenants")
+        else:
+            self.update(f"environment: {env}")

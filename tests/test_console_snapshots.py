@@ -1,0 +1,108 @@
+"""Snapshots of every screen at 80x24 (tmux over SSH) and 120x40, in the default theme
+and the 16-colour one. Fixed data and a frozen clock keep them deterministic.
+
+Update with: python -m pytest tests/test_console_snapshots.py --snapshot-update
+"""
+from __future__ import annotations
+
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from test_console_support import LANDLORD_LABEL, make_app, seed, settle
+from tenantops.console.screens.timeline import TimelineScreen
+from tenantops.console.screens.wizard import WizardScreen
+from tenantops.engine.context import Context
+
+SIZES = [(80, 24), (120, 40)]
+THEMES = ["tenantops-dark", "tenantops-16"]
+
+
+@pytest.fixture(scope="module")
+def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """Build the fixed landlord once; each test gets a copy (Context.open is then quick)."""
+    home = tmp_path_factory.mktemp("seeded") / "home"
+    ctx = Context.open(home=home, config=home / "absent.toml", operator="alice")
+    ids = seed(ctx)
+    ctx.close()
+    return home / "landlord.db", ids
+
+
+@pytest.fixture
+def ctx(seeded_store: tuple[Path, dict[str, int]], tenantops_env: Path,
+        monkeypatch: pytest.MonkeyPatch) -> Context:
+    shutil.copy(seeded_store[0], tenantops_env / "landlord.db")
+    # the real label holds this test's temporary directory
+    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
+    context = Context.open()
+    yield context
+    context.close()
+
+
+def _press(*keys: str) -> Callable[[Any], Awaitable[None]]:
+    async def run(pilot: Any) -> None:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause(0.15)  # the review detail waits for the cursor to rest (0.12 s)
+            await settle(pilot)
+
+    return run
+
+
+def _push(factory: Callable[[dict[str, int]], Any], *keys: str) -> Callable[[dict[str, int]], Any]:
+    def make(ids: dict[str, int]) -> Callable[[Any], Awaitable[None]]:
+        async def run(pilot: Any) -> None:
+            await settle(pilot)
+            pilot.app.push_screen(factory(ids))
+            await settle(pilot)
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot)
+        return run
+    return make
+
+
+SCREENS: dict[str, Callable[[dict[str, int]], Any]] = {
+    "dashboard": lambda ids: _press(),
+    "review": lambda ids: _press("2"),
+    "wizard": _push(lambda ids: WizardScreen(template="political_party_nepal", modules=["election_campaign"],
+                                             purpose="New application acme-party"), "tab", "j", "j"),
+    "plan": _push(lambda ids: WizardScreen(template="political_party_nepal", modules=["election_campaign"]), "v"),
+    "timeline": _push(lambda ids: TimelineScreen(ids["failed_job"])),
+    "jobs": lambda ids: _press("3"),
+    "help": lambda ids: _press("2", "question_mark"),
+}
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_screen(screen: str, size: tuple[int, int], theme: str, ctx: Context, seeded_store: Any,
+                snap_compare: Any) -> None:
+    ctx.settings.theme = theme
+    app = make_app(ctx)
+    assert snap_compare(app, terminal_size=size, run_before=SCREENS[screen](seeded_store[1]))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_running_job_timeline(theme: str, ctx: Context, seeded_store: Any, snap_compare: Any) -> None:
+    """The running step's clock, from the frozen clock."""
+    ctx.settings.theme = theme
+    run = _push(lambda ids: TimelineScreen(ids["running_job"]))(seeded_store[1])
+    assert snap_compare(make_app(ctx), terminal_size=(80, 24), run_before=run)
+
+
+def test_viewer_review(ctx: Context, seeded_store: Any, snap_compare: Any) -> None:
+    """A viewer: decisions struck out in the key bar with the role they need."""
+    from tenantops.engine import operators
+
+    operators.add_operator(ctx, user="bob", role="viewer")
+    bob = Context.open(operator="bob")
+    try:
+        assert snap_compare(make_app(bob), terminal_size=(80, 24), run_before=_press("2"))
+    finally:
+        bob.close()

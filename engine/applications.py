@@ -34,8 +34,10 @@ def application_json(a: m.Application) -> dict[str, Any]:
             "notes": a.notes, "reason": a.reason, "error": a.error}
 
 
-def slug_checks(ctx: Context, slug: str) -> dict[str, str | None]:
-    """Each check's problem, or None when it passes: format, reserved, taken."""
+def slug_checks(ctx: Context, slug: str, *, exclude_application: int | None = None) -> dict[str, str | None]:
+    """Each check's problem, or None when it passes: format, reserved, taken.
+
+    ``exclude_application``: an application's own slug is not "taken" by itself."""
     checks: dict[str, str | None] = {"format": None, "reserved": None, "taken": None}
     try:
         check_slug_format(slug)
@@ -45,8 +47,15 @@ def slug_checks(ctx: Context, slug: str) -> dict[str, str | None]:
     if lowered in {r.lower() for r in ctx.settings.reserved_slugs}:
         checks["reserved"] = f"slug {ascii(slug)} is reserved"
     with ctx.session() as s:
-        app = s.scalar(sa.select(m.Application.slug).where(sa.func.lower(m.Application.slug) == lowered))
-        tenant = s.scalar(sa.select(m.Tenant.slug).where(sa.func.lower(m.Tenant.slug) == lowered))
+        query = sa.select(m.Application.slug).where(sa.func.lower(m.Application.slug) == lowered)
+        if exclude_application is not None:
+            query = query.where(m.Application.id != exclude_application)
+        app = s.scalar(query)
+        tenant_query = sa.select(m.Tenant.slug).where(sa.func.lower(m.Tenant.slug) == lowered)
+        if exclude_application is not None:
+            tenant_query = tenant_query.where(sa.or_(m.Tenant.application_id.is_(None),
+                                                     m.Tenant.application_id != exclude_application))
+        tenant = s.scalar(tenant_query)
         clash = _name_clash(s, slug) if not (app or tenant or checks["format"]) else None
     if app or tenant:
         checks["taken"] = f"slug {ascii(slug)} is already taken by {'a tenant' if tenant else 'an application'} ({app or tenant})"

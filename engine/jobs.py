@@ -229,16 +229,37 @@ def follow(ctx: Context, job_id: int, on_event: Callable[[dict[str, Any]], None]
         time.sleep(poll)
 
 
+# who may run each kind again: the role its original request needed
+KIND_ROLES = {"provision": "admin", "modules.add": "admin", "modules.remove": "admin", "sync": "admin",
+              "custom.apply": "dba", "rollback": "dba", "repair": "dba"}
+
+
 def retry(ctx: Context, job_id: int) -> int:
-    """Queue a failed job again as a new job with the same parameters."""
+    """Queue a failed job again as a new job (role-checked and audited like the original).
+
+    A failed provisioning goes through the provisioner again, so its application moves
+    from failed back to provisioning."""
     with ctx.session() as s:
         job = s.get(m.Job, job_id)
         if job is None:
             raise NotFoundError(f"job {job_id} does not exist")
-        if job.status != "failed":
-            raise StateError(f"job {job_id} is {job.status}; only failed jobs can be retried")
-        kind, tenant, params = job.kind, job.tenant, dict(job.params)
-    return enqueue(ctx, kind, tenant, params, lock_operation=kind)
+        kind, tenant, params, status = job.kind, job.tenant, dict(job.params), job.status
+    params_doc = {"job": job_id, "kind": kind}
+    ctx.authorize("jobs.retry", KIND_ROLES.get(kind, "dba"), tenant, params_doc)
+    try:
+        if status != "failed":
+            raise StateError(f"job {job_id} is {status}; only failed jobs can be retried")
+        if kind == "provision":
+            from .provisioner import request
+
+            new_id = request(ctx, slug=tenant, server=params.get("server"))
+        else:
+            new_id = enqueue(ctx, kind, tenant, params, lock_operation=kind)
+    except TenantopsError as exc:
+        ctx.audit("jobs.retry", tenant, params_doc, "failed", str(exc))
+        raise
+    ctx.audit("jobs.retry", tenant, {**params_doc, "new_job": new_id}, "ok")
+    return new_id
 
 
 def format_error(exc: BaseException) -> str:

@@ -283,3 +283,35 @@ def test_illegal_transitions_name_both_states() -> None:
     assert r.code == 1 and "rejected" in r.err
     assert run("applications", "show", "rej2", "--json").json()["status"] == "rejected"
     ctx.close()
+
+
+def test_retry_of_failed_provisioning_is_role_checked_and_audited(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    config = Path(os.environ["TENANTOPS_CONFIG"])
+    target = _broken_catalog(tmp_path, config, '    op.execute("SELECT * FROM no_such_table_anywhere")\n')
+    ctx = Context.open()
+    approved(ctx, "retry-org")
+    from tenantops.engine import operators
+
+    operators.add_operator(ctx, user="bob", role="viewer")
+    assert run("provision", "retry-org").code == 1
+    failed_job = jobs.list_jobs(ctx)[0]["id"]
+    target.write_text(target.read_text().replace('    op.execute("SELECT * FROM no_such_table_anywhere")\n', ""))
+    monkeypatch.setenv("USER", "bob")
+    monkeypatch.setenv("LOGNAME", "bob")
+    r = run("jobs", "retry", str(failed_job))
+    assert r.code == 1 and "jobs.retry needs the admin role" in r.err
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setenv("LOGNAME", "alice")
+    r = run("jobs", "retry", str(failed_job), "--json")
+    assert r.code == 0, r.err
+    new_job = r.json()["job"]
+    assert run("applications", "show", "retry-org", "--json").json()["status"] == "provisioning"
+    assert run("worker", "--once").code == 0
+    assert jobs.get_job(ctx, new_job)["status"] == "succeeded"
+    assert run("tenants", "show", "retry-org", "--json").json()["status"] == "active"
+    outcomes = [(e["operator"], e["outcome"]) for e in run("audit", "--json").json() if e["action"] == "jobs.retry"]
+    assert outcomes == [("bob", "denied"), ("alice", "ok")]
+    r = run("jobs", "retry", str(new_job))
+    assert r.code == 1 and "only failed jobs can be retried" in r.err
+    ctx.close()

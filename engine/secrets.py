@@ -8,8 +8,13 @@ with one clear line instead.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets as _random
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import keyring
 import keyring.backend
@@ -56,10 +61,25 @@ def backend() -> keyring.backend.KeyringBackend:
     return kr
 
 
+@contextmanager
+def _serialised() -> Iterator[None]:
+    """One keyring operation at a time across processes: file backends rewrite their
+    whole file without locking, and parallel workers lost each other's entries (a
+    reader saw a half-written file and got no password)."""
+    path = Path(tempfile.gettempdir()) / f"tenantops-keyring-{os.getuid()}.lock"
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def set_secret(key: str, value: str) -> None:
     kr = backend()
     try:
-        kr.set_password(SERVICE, key, value)
+        with _serialised():
+            kr.set_password(SERVICE, key, value)
     except (keyring.errors.KeyringError, EOFError, OSError) as exc:
         raise SecretsError(f"cannot store secret {key!r} in the keyring: {type(exc).__name__}", hint=_HINT) from None
 
@@ -67,7 +87,8 @@ def set_secret(key: str, value: str) -> None:
 def get_secret(key: str, *, required: bool = True) -> str | None:
     kr = backend()
     try:
-        value = kr.get_password(SERVICE, key)
+        with _serialised():
+            value = kr.get_password(SERVICE, key)
     except (keyring.errors.KeyringError, EOFError, OSError) as exc:
         raise SecretsError(f"cannot read secret {key!r} from the keyring: {type(exc).__name__}", hint=_HINT) from None
     if value is None and required:
@@ -77,8 +98,10 @@ def get_secret(key: str, *, required: bool = True) -> str | None:
 
 
 def delete_secret(key: str) -> None:
+    kr = backend()
     try:
-        backend().delete_password(SERVICE, key)
+        with _serialised():
+            kr.delete_password(SERVICE, key)
     except keyring.errors.PasswordDeleteError:
         pass
     except (keyring.errors.KeyringError, EOFError, OSError) as exc:

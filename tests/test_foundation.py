@@ -187,3 +187,20 @@ def test_newer_landlord_is_refused(tenantops_env: Path) -> None:
     r = run("servers", "list")
     assert r.code == 1
     assert "which this tenantops does not know" in r.err
+
+
+def test_parallel_workers_never_lose_keyring_entries(tenantops_env: Path) -> None:
+    """File keyrings rewrite their whole file: without a lock, parallel worker processes
+    lost each other's passwords (found by bench_throughput)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from tenantops.engine import secrets\n"
+            "for i in range(25): secrets.set_secret(f'p{sys.argv[1]}-{i}', f'v{sys.argv[1]}-{i}')\n")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(n)]) for n in range(4)]
+    assert [p.wait() for p in procs] == [0, 0, 0, 0]
+    from tenantops.engine import secrets
+
+    missing = [f"p{n}-{i}" for n in range(4) for i in range(25)
+               if secrets.get_secret(f"p{n}-{i}", required=False) != f"v{n}-{i}"]
+    assert missing == []

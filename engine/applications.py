@@ -46,6 +46,10 @@ def slug_checks(ctx: Context, slug: str, *, exclude_application: int | None = No
     lowered = (slug or "").lower()
     if lowered in {r.lower() for r in ctx.settings.reserved_slugs}:
         checks["reserved"] = f"slug {ascii(slug)} is reserved"
+    try:
+        lowered.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes from argv: can't be stored, so can't be taken
+        return checks
     with ctx.session() as s:
         query = sa.select(m.Application.slug).where(sa.func.lower(m.Application.slug) == lowered)
         if exclude_application is not None:

@@ -82,16 +82,20 @@ def _dump_tool(*names: str) -> str:
     raise ServerError(f"{names[0]} is not installed on this machine (needed for backups)")
 
 
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """A consistent copy through SQLite's online backup API (safe while others write)."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        with dst:
+            src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+
+
 def dump(adapter: Adapter, database: str, target: Path) -> None:
     if isinstance(adapter, SqliteAdapter):
-        src = sqlite3.connect(adapter.path(database))
-        dst = sqlite3.connect(target)
-        try:
-            with dst:
-                src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
+        _sqlite_copy(adapter.path(database), target)
         return
     assert isinstance(adapter, MysqlAdapter)
     tool = _dump_tool("mariadb-dump", "mysqldump")
@@ -111,14 +115,7 @@ def dump(adapter: Adapter, database: str, target: Path) -> None:
 def restore_file(adapter: Adapter, database: str, path: Path) -> None:
     if isinstance(adapter, SqliteAdapter):
         adapter.dispose()
-        src = sqlite3.connect(path)
-        dst = sqlite3.connect(adapter.path(database))
-        try:
-            with dst:
-                src.backup(dst)
-        finally:
-            src.close()
-            dst.close()
+        _sqlite_copy(path, adapter.path(database))
         return
     assert isinstance(adapter, MysqlAdapter)
     tool = _dump_tool("mariadb", "mysql")

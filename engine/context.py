@@ -36,7 +36,19 @@ def current_login() -> str:
 
 
 def redact(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: ("***" if any(s in k.lower() for s in _REDACT) else v) for k, v in params.items()}
+    return {k: ("***" if any(s in k.lower() for s in _REDACT) else _storable(v)) for k, v in params.items()}
+
+
+def _storable(value: Any) -> Any:
+    """Input from argv may hold lone surrogates (undecodable bytes): keep them, escaped,
+    so the audit row can still be written."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, (list, tuple)):
+        return [_storable(v) for v in value]
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    return value
 
 
 @dataclass
@@ -119,8 +131,8 @@ class Context:
     def audit(self, action: str, target: str | None, params: dict[str, Any], outcome: str,
               error: str | None = None) -> None:
         with self.session() as s:
-            s.add(m.AuditEntry(operator=self.operator, action=action, target=target,
-                               params=redact(params), outcome=outcome, error=error))
+            s.add(m.AuditEntry(operator=self.operator, action=action, target=_storable(target),
+                               params=redact(params), outcome=outcome, error=_storable(error)))
 
 
 def _sqlite_version() -> str:

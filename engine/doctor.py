@@ -51,6 +51,15 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
                                      f"user {user} exists on {server.name} but no tenant uses it",
                                      f"DROP USER `{user}`@'%' on {server.name}"))
         for db, tenant in sorted(known.items()):
+            if db in databases and tenant.status == "failed" and tenant.activated_at is None:
+                findings.append(_finding("orphan_database", server.name, db,
+                                         f"database {db} was left by the failed provisioning of {tenant.slug}",
+                                         f"tenantops provision {tenant.slug} (a retry starts clean), or back it "
+                                         "up and drop it"))
+                if tenant.db_user and tenant.db_user in server_users:
+                    findings.append(_finding("orphan_user", server.name, tenant.db_user,
+                                             f"user {tenant.db_user} was left by the failed provisioning of "
+                                             f"{tenant.slug}", f"tenantops provision {tenant.slug}"))
             if db not in databases and tenant.status in ("active", "suspended"):
                 findings.append(_finding("missing_database", server.name, tenant.slug,
                                          f"tenant {tenant.slug} is {tenant.status} but database {db} is missing",

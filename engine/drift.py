@@ -204,8 +204,8 @@ def store_reports(ctx: Context, reports: list[tuple[int, dict[str, Any]]]) -> li
     return out
 
 
-def check_drift(ctx: Context, *, slug: str, keep_schemas: bool = False) -> dict[str, Any]:
-    """Check one tenant and store the report (read-only on the tenant)."""
+def current(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server, dict[str, Any]]:
+    """Capture a live tenant and compare it with its expectation (nothing stored)."""
     tenant, server = _tenant_and_server(ctx, slug)
     adapter = adapter_for(server)
     try:
@@ -214,6 +214,12 @@ def check_drift(ctx: Context, *, slug: str, keep_schemas: bool = False) -> dict[
         report = compare(ctx, tenant, adapter, actual)
     finally:
         adapter.dispose()
+    return tenant, server, report
+
+
+def check_drift(ctx: Context, *, slug: str, keep_schemas: bool = False) -> dict[str, Any]:
+    """Check one tenant and store the report (read-only on the tenant)."""
+    tenant, _, report = current(ctx, slug)
     public = store_report(ctx, tenant.id, report)
     return {**public, "expected": report["_expected"], "actual": report["_actual"]} if keep_schemas else public
 

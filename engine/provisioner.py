@@ -159,16 +159,18 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             info["detail"] = f"server {server_name} ({server.dialect}), database {database}"
 
     with tl.step("create database") as info:
-        if job.attempt > 1 and adapter.database_exists(database):
-            # a crashed attempt of a brand-new tenant: start from a clean database, since
-            # MySQL DDL is not transactional and a half-applied revision can't be resumed
+        if adapter.database_exists(database) and (job.attempt > 1 or _created_by_us(ctx, slug, job.id)):
+            # our own partial database from an interrupted or failed attempt of a tenant
+            # that never went live: start clean, since MySQL DDL is not transactional and
+            # a half-applied revision can't be resumed. A database we did not create is
+            # never touched: create_database below refuses it.
             adapter.drop_database(database)
             adapter.drop_user(names.user_name(slug))
             with ctx.session() as s:
                 s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
             info["detail"] = "dropped the partial database of an interrupted attempt; "
-        state["created"] = True
         adapter.create_database(database)
+        state["created"] = True  # only now: cleanup must never drop a database it did not create
         user = names.user_name(slug)
         password = adapter.create_user(user, database)
         if password is not None:
@@ -246,6 +248,14 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
         sent = send_pending(ctx)
         info["detail"] = f"welcome notification to {email} queued" + (f", {sent} sent" if sent else "")
     return {"tenant": slug, "server": server_name, "database": database}
+
+
+def _created_by_us(ctx: Context, slug: str, job_id: int) -> bool:
+    """Did an earlier provisioning job of this tenant create its database?"""
+    with ctx.session() as s:
+        return s.scalar(sa.select(sa.func.count()).select_from(m.JobEvent).join(m.Job)
+                        .where(m.Job.tenant == slug, m.Job.kind == "provision", m.Job.id != job_id,
+                               m.JobEvent.name == "create database", m.JobEvent.status == "succeeded")) > 0
 
 
 def _finish_after_activation(ctx: Context, tl: Timeline, slug: str) -> dict[str, Any]:

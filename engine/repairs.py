@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from . import backups, jobs
 from .adapters import adapter_for
 from .context import Context, mutating
-from .drift import _tenant_and_server, compare, store_report
+from .drift import _tenant_and_server, compare, current, store_report
 from .errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
 from .jobs import Timeline
 from .landlord import models as m
@@ -23,18 +23,6 @@ from .schema.repair import STRATEGIES, execute_plan, plan_repair
 from .snapshots import store_snapshot
 
 
-def _current(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server, dict[str, Any]]:
-    tenant, server = _tenant_and_server(ctx, slug)
-    adapter = adapter_for(server)
-    try:
-        with adapter.engine(tenant.database).connect() as conn:
-            actual = capture(conn, None if adapter.dialect == "sqlite" else tenant.database)
-        report = compare(ctx, tenant, adapter, actual)
-    finally:
-        adapter.dispose()
-    return tenant, server, report
-
-
 def _differences(report: dict[str, Any]) -> list[Difference]:
     return [Difference(**d) for d in report["differences"] if not d.get("accepted")]
 
@@ -43,7 +31,7 @@ def plan(ctx: Context, slug: str, strategy: str = "conservative") -> dict[str, A
     """The repair plan (every operation, safe or DESTRUCTIVE, with its exact SQL)."""
     if strategy not in STRATEGIES:
         raise ValidationError(f"unknown repair strategy {strategy!r}; use {', '.join(STRATEGIES)}")
-    tenant, server, report = _current(ctx, slug)
+    tenant, server, report = current(ctx, slug)
     repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report),
                               server.dialect, strategy=strategy)
     return {"tenant": slug, "strategy": strategy, "dry_run": True,
@@ -89,7 +77,7 @@ def _write_script(ctx: Context, slug: str, doc: dict[str, Any]) -> Path:
 def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     slug, strategy = job.tenant, job.params["strategy"]
     with tl.step("plan") as info:
-        tenant, server, report = _current(ctx, slug)
+        tenant, server, report = current(ctx, slug)
         suffix = f"r{job.id}"
         repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report), server.dialect,
                                   strategy=strategy, quarantine_suffix=suffix)

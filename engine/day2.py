@@ -191,8 +191,9 @@ def request_module_remove(ctx: Context, *, slug: str, module: str, dry_run: bool
         raise ConflictError(f"module {module} cannot be removed: installed module {', '.join(dependents)} "
                             f"depends on it (remove {dependents[0]} first)")
     unit = catalog.modules[module]
-    doc = {"tenant": slug, "module": module, "drops_tables": sorted(unit.tables),
-           "revisions": list(reversed(unit.revisions))}
+    revisions = [{"revision": r, "unit": module, "layer": "module"} for r in reversed(unit.revisions)]
+    _attach_downgrade_sql(ctx, tenant, server, revisions)
+    doc = {"tenant": slug, "module": module, "drops_tables": sorted(unit.tables), "revisions": revisions}
     if dry_run:
         return doc
     if confirm != slug:
@@ -441,15 +442,32 @@ def _revisions_after(ctx: Context, tenant: m.Tenant, batch: int) -> list[dict[st
     return [{"revision": h.revision, "unit": h.unit, "layer": h.layer, "batch": h.batch} for h in later]
 
 
+def _attach_downgrade_sql(ctx: Context, tenant: m.Tenant, server: m.Server, revisions: list[dict[str, Any]]) -> None:
+    """Add to each revision the exact SQL its rollback runs (dry runs show it)."""
+    if not revisions:
+        return
+    units, _ = units_for(ctx, tenant)
+    adapter = adapter_for(server)
+    try:
+        applied = _applied(adapter, tenant.database, units)
+    finally:
+        adapter.dispose()
+    planned = migrations.render_downgrade_sql(units, _dialect(server), applied, [r["revision"] for r in revisions])
+    sql = {p.revision: list(p.sql) for p in planned}
+    for r in revisions:
+        r["sql"] = sql.get(r["revision"], [])
+
+
 @mutating("rollback", "dba", target="slug")
 def request_rollback(ctx: Context, *, slug: str, batch: int, dry_run: bool = False,
                      confirm: str | None = None) -> dict[str, Any]:
-    tenant, _ = _live(ctx, slug)
+    tenant, server = _live(ctx, slug)
     with ctx.session() as s:
         batches = set(s.scalars(sa.select(m.MigrationHistory.batch).where(m.MigrationHistory.tenant_id == tenant.id)))
     if batch not in batches:
         raise NotFoundError(f"tenant {slug} has no batch {batch} (batches: {', '.join(map(str, sorted(batches)))})")
     revisions = _revisions_after(ctx, tenant, batch)
+    _attach_downgrade_sql(ctx, tenant, server, revisions)
     doc = {"tenant": slug, "batch": batch, "revisions": revisions}
     if dry_run or not revisions:
         return doc

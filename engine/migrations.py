@@ -629,3 +629,44 @@ def applied_from_heads(units: Sequence[Unit], heads: Sequence[str]) -> list[str]
     known = {r for u in units for r in u.revisions}
     done = _ancestors(script, [h for h in heads if h in known])
     return [r for u in units for r in u.revisions if r in done]
+
+
+def render_downgrade_sql(
+    units: Sequence[Unit],
+    dialect_name: str,
+    applied: Sequence[str],
+    revision_ids: Sequence[str],
+) -> list[PlannedRevision]:
+    """The exact SQL that rolling back ``revision_ids`` (newest first) would run, via
+    Alembic's offline mode, starting from the ``applied`` revisions; for dry runs of
+    rollback and module removal."""
+    dialect = _OFFLINE_DIALECTS.get(dialect_name.lower())
+    if dialect is None:
+        raise ValidationError(f"unknown SQL dialect '{dialect_name}'", hint=f"one of {', '.join(_OFFLINE_DIALECTS)}")
+    units = list(units)
+    owners = _owners(units)
+    cfg, script = _script_for(units)
+    done = _ancestors(script, [r for r in applied if r in owners])
+    heads = sorted(done - set().union(*(_ancestors(script, [r]) - {r} for r in done)))
+    planned: list[PlannedRevision] = []
+    for rev in reversed(_ordered(units, set(revision_ids) & done)):
+        unit = owners[rev]
+        index = unit.revisions.index(rev)
+        destination = unit.revisions[index - 1] if index else f"{unit.slug}@base"
+        buffer = _StatementBuffer()
+        state = {"heads": heads}
+
+        def on_step(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
+            state["heads"] = sorted(heads)
+
+        with EnvironmentContext(cfg, script, fn=lambda r, ctx, d=destination: script._downgrade_revs(d, r),
+                                as_sql=True, starting_rev=list(heads) or None,
+                                destination_rev=destination) as env:
+            env.configure(dialect_name=dialect, output_buffer=buffer, transaction_per_migration=True,
+                          on_version_apply=on_step)
+            with env.begin_transaction():
+                env.run_migrations()
+        sql, version_sql = buffer.take()
+        planned.append(_planned(unit, rev, sql, version_sql))
+        heads = state["heads"]
+    return planned

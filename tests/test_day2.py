@@ -83,6 +83,8 @@ def test_module_add_with_dependency_then_guarded_remove(server: str) -> None:
     assert r.code == 1 and "social_media depends on it" in r.err
     r = run("modules", "remove", "cg-one", "social_media")
     assert r.code == 1 and "--confirm cg-one" in r.err
+    plan = run("modules", "remove", "cg-one", "social_media", "--dry-run", "--json").json()
+    assert any("DROP TABLE social_accounts" in sql for rev in plan["revisions"] for sql in rev["sql"])
     assert "social_accounts" in tables_of("cg-one")
 
     add_rows("cg-one", ["INSERT INTO social_accounts (platform, handle) VALUES ('facebook', 'cgone')"])
@@ -190,6 +192,7 @@ def test_custom_migrations_four_eyes_failure_restore_and_rollback(server: str, t
     last_batch = max(h["batch"] for h in history)
     r = run("rollback", "ppn-c", "--batch", str(last_batch - 1), "--dry-run", "--json")
     assert [x["unit"] for x in r.json()["revisions"]] == ["custom_ppn_c"]
+    assert "nickname" in " ".join(r.json()["revisions"][0]["sql"])  # the exact SQL the rollback runs
     r = run("rollback", "ppn-c", "--batch", str(last_batch - 1))
     assert r.code == 1 and "--confirm ppn-c" in r.err
     r = run("rollback", "ppn-c", "--batch", str(last_batch - 1), "--confirm", "ppn-c")

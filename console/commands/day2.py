@@ -82,9 +82,10 @@ def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
     doc = day2.request_rollback(ctx, slug=args.slug, batch=args.batch, dry_run=args.dry_run, confirm=args.confirm)
     if args.dry_run or "job" not in doc:
-        output.show(args, doc, lambda d: output.table(
-            f"Rollback of {args.slug} after batch {args.batch}", ["revision", "unit", "layer", "batch"],
-            [(r["revision"], r["unit"], r["layer"], r["batch"]) for r in d["revisions"]]))
+        output.show(args, doc, lambda d: (
+            output.note(f"rollback of {args.slug} after batch {args.batch}: {len(d['revisions'])} revision(s), "
+                        "newest first"),
+            _print_revisions(d)))
         return 0
     return _finish(ctx, args, doc, f"rollback of {args.slug} after batch {args.batch}")
 

@@ -219,6 +219,42 @@ def test_server_killed_mid_module_add(faulty: MariaDB) -> None:
     ctx.close()
 
 
+@pytest.mark.slow
+@pytest.mark.mariadb
+def test_server_killed_mid_repair(faulty: MariaDB) -> None:
+    """The server dies while an aggressive repair runs: the job fails with one line, the
+    lock is released, and after the server is back no row is lost: the extra table is
+    either still in place or in quarantine, the backup taken first exists, and a second
+    repair finishes the work."""
+    from tenantops.engine import repairs
+
+    ctx = Context.open()
+    _provision(ctx, "rep-org")
+    _add_rows(ctx, "rep-org", USERS + ["CREATE TABLE scratch (id INT PRIMARY KEY, note VARCHAR(20))",
+                                       "INSERT INTO scratch VALUES (1, 'a'), (2, 'b')"])
+    before = _rows(ctx, "rep-org", "tenant_users", "roles", "events")
+    doc = repairs.request_repair(ctx, slug="rep-org", strategy="aggressive", confirm="rep-org")
+    _kill_server_inside(ctx, faulty, doc["job"], "repair")
+    job = jobs.get_job(ctx, doc["job"])
+    assert job["status"] == "failed" and "\n" not in job["error"]
+    assert run("locks", "list", "--json").json() == []
+    faulty.restart()
+    assert _rows(ctx, "rep-org", "tenant_users", "roles", "events") == before
+    assert len(run("backups", "list", "rep-org", "--json").json()) == 1
+    engine = tenant_engine(ctx, "rep-org")
+    with engine.connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    assert "scratch" in tables or any(t.startswith("_q_") and "scratch" in t for t in tables)
+    r = run("repair", "rep-org", "--strategy", "aggressive", "--confirm", "rep-org", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["severity_after"] == "none"
+    assert _rows(ctx, "rep-org", "tenant_users", "roles", "events") == before
+    items = run("quarantine", "list", "rep-org", "--json").json()
+    assert [(q["kind"], q["table"], q["rows"]) for q in items] == [("table", "scratch", 2)]
+    ctx.close()
+
+
 CUSTOM = '''"""Ward notes."""
 from alembic import op
 import sqlalchemy as sa

@@ -155,3 +155,76 @@ def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]
         finally:
             adapter.dispose()
     return out
+
+
+def provision_all(ctx: Context, progress: Progress = None) -> dict[str, Any]:
+    """Provision every approved application, fanned out over worker processes."""
+    from . import provisioner
+    from .landlord import models as lm
+
+    with ctx.session() as s:
+        slugs = list(s.scalars(sa.select(lm.Application.slug).where(lm.Application.status == "approved")
+                               .order_by(lm.Application.submitted_at)))
+    job_ids: dict[int, str] = {}
+    refused: dict[str, str] = {}
+    for slug in slugs:
+        try:
+            job_ids[provisioner.request(ctx, slug=slug)] = slug
+        except TenantopsError as exc:
+            refused[slug] = str(exc)
+    done = run_jobs(ctx, list(job_ids), progress)
+    results = [{"tenant": job_ids[j], "job": j, "status": d["status"], "error": d["error"]} for j, d in done.items()]
+    results += [{"tenant": s, "job": None, "status": "refused", "error": e} for s, e in refused.items()]
+    return {"tenants": sorted(results, key=lambda r: r["tenant"])}
+
+
+def cluster_members(ctx: Context, fingerprint: str) -> list[str]:
+    """Tenants whose latest drift report has this actual-schema hash (a prefix is enough)."""
+    with ctx.session() as s:
+        latest = (sa.select(m.DriftReport.tenant_id, sa.func.max(m.DriftReport.id).label("rid"))
+                  .group_by(m.DriftReport.tenant_id).subquery())
+        rows = s.execute(sa.select(m.Tenant.slug, m.DriftReport.actual_hash)
+                         .join(latest, latest.c.tenant_id == m.Tenant.id)
+                         .join(m.DriftReport, m.DriftReport.id == latest.c.rid)
+                         .where(m.Tenant.status == "active"))
+        return sorted(slug for slug, digest in rows if digest and digest.startswith(fingerprint))
+
+
+def repair_cluster(ctx: Context, fingerprint: str, *, strategy: str, dry_run: bool, confirm: str | None,
+                   progress: Progress = None) -> dict[str, Any]:
+    """One plan reviewed for a whole cluster, then applied to each of its tenants. The
+    tenants share an actual schema and an expectation, so their plans are the same; that
+    is checked, not assumed."""
+    from . import repairs
+    from .errors import ConflictError, NotFoundError
+
+    if len(fingerprint) < 8:
+        raise ConflictError("give at least 8 characters of the cluster's hash")
+    members = cluster_members(ctx, fingerprint)
+    if not members:
+        raise NotFoundError(f"no tenant's latest drift report has schema hash {fingerprint}… "
+                            "(run `tenantops drift --all` first)")
+    plans = {slug: repairs.plan(ctx, slug, strategy) for slug in members}
+    reference = [(op["sql"], op["safe"]) for op in plans[members[0]]["operations"]]
+    differing = [slug for slug in members if [(op["sql"], op["safe"]) for op in plans[slug]["operations"]] != reference]
+    if differing:
+        raise ConflictError(f"tenants {', '.join(differing)} no longer share the cluster's plan; "
+                            "run `tenantops drift --all` again")
+    doc = {"cluster": fingerprint, "tenants": members, "strategy": strategy, "dry_run": dry_run,
+           "operations": plans[members[0]]["operations"], "results": []}
+    if dry_run:
+        return doc
+    if strategy == "aggressive" and any(not op["safe"] for op in doc["operations"]) and confirm != fingerprint:
+        raise ConflictError(f"the cluster's plan has DESTRUCTIVE operations for {len(members)} tenant(s): "
+                            f"repeat the hash with --confirm {fingerprint}")
+    job_ids = {}
+    for slug in members:
+        requested = repairs.request_repair(ctx, slug=slug, strategy=strategy, confirm=slug)
+        if requested.get("job"):
+            job_ids[requested["job"]] = slug
+    for job_id, result in run_jobs(ctx, list(job_ids), progress).items():
+        doc["results"].append({"tenant": job_ids[job_id], "job": job_id, "status": result["status"],
+                               "error": result["error"],
+                               "severity_after": (result.get("result") or {}).get("severity_after")})
+    doc["results"].sort(key=lambda r: r["tenant"])
+    return doc

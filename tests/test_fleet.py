@@ -130,8 +130,25 @@ def test_one_repair_plan_per_cluster(fleet) -> None:
     cluster = next(c for c in doc["clusters"] if c["differences"])
     assert sorted(cluster["tenants"]) == ["clu-0", "clu-2"]
     assert "missing index ix_notices_is_pinned_published_at on notices" in cluster["summary"]
-    plans = {slug: run("repair", slug, "--dry-run", "--json").json()["operations"] for slug in cluster["tenants"]}
-    assert plans["clu-0"] == plans["clu-2"]  # the same plan, reviewed once
-    for slug in cluster["tenants"]:
-        assert run("repair", slug).code == 0
+    r = run("repair", "--cluster", cluster["hash"][:12], "--dry-run", "--json")
+    assert r.code == 0, r.err
+    plan = r.json()
+    assert plan["tenants"] == ["clu-0", "clu-2"]  # one plan, reviewed once for the cluster
+    assert [op["name"] for op in plan["operations"]] == ["ix_notices_is_pinned_published_at"]
+    r = run("repair", "--cluster", cluster["hash"][:12], "--json")
+    assert r.code == 0, r.err
+    assert [(x["tenant"], x["status"], x["severity_after"]) for x in r.json()["results"]] == [
+        ("clu-0", "succeeded", "none"), ("clu-2", "succeeded", "none")]
     assert {x["severity"] for x in run("drift", "--all", "--json").json()} == {"none"}
+
+
+def test_provision_all_approved_fans_out_over_servers(fleet) -> None:
+    ctx = Context.open()
+    for i in range(5):
+        approved(ctx, f"bulk-{i}", template="community_group")
+    ctx.close()
+    r = run("provision", "--all-approved", "--json")
+    assert r.code == 0, r.err
+    assert [(t["tenant"], t["status"]) for t in r.json()["tenants"]] == [(f"bulk-{i}", "succeeded") for i in range(5)]
+    placed = sorted(t["server"] for t in run("tenants", "list", "--json").json())
+    assert placed == ["db1", "db1", "db2", "db2", "db3"]

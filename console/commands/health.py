@@ -112,6 +112,10 @@ def _accept(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
+    if args.cluster:
+        return _repair_cluster(ctx, args)
+    if not args.slug:
+        raise UsageError("repair needs SLUG or --cluster HASH")
     doc = repairs.request_repair(ctx, slug=args.slug, strategy=args.strategy, dry_run=args.dry_run,
                                  confirm=args.confirm)
 
@@ -141,6 +145,25 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
         f"repair of {r['tenant']}: {len(r['applied'])} applied, {len(r['skipped'])} skipped, "
         f"{len(r['quarantine'])} quarantined, backup {r['backup']}; severity now {r['severity_after']}"))
     return 0
+
+
+def _repair_cluster(ctx: Context, args: argparse.Namespace) -> int:
+    doc = fleet.repair_cluster(ctx, args.cluster, strategy=args.strategy, dry_run=args.dry_run, confirm=args.confirm,
+                               progress=None if args.json else output.note)
+
+    def render(d: dict[str, Any]) -> None:
+        output.note(f"cluster {d['cluster']}: {len(d['tenants'])} tenant(s): {', '.join(d['tenants'])}")
+        output.note(f"one {d['strategy']} plan for all of them, {len(d['operations'])} operation(s):")
+        for op in d["operations"]:
+            output.out.print(f"-- {'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}",
+                             highlight=False, markup=False)
+            for statement in op["sql"]:
+                output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+        if d["results"]:
+            output.table("Results", ["tenant", "job", "status", "severity after", "error"],
+                         [(r["tenant"], r["job"], r["status"], r["severity_after"], r["error"]) for r in d["results"]])
+    output.show(args, doc, render)
+    return 1 if any(r["status"] != "succeeded" for r in doc["results"]) else 0
 
 
 def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
@@ -184,7 +207,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_drift)
 
     p = sub.add_parser("repair", parents=[common], help="repair drift")
-    p.add_argument("slug")
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--cluster", metavar="HASH", help="one plan for every tenant of a drift cluster")
     p.add_argument("--strategy", choices=["conservative", "aggressive", "manual"], default="conservative")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--confirm")

@@ -71,6 +71,16 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> dict[str, 
 
 
 def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
+    if args.all_approved:
+        from tenantops.engine import fleet
+
+        report = fleet.provision_all(ctx, progress=None if args.json else output.note)
+        output.show(args, report, lambda d: output.table(
+            "Provisioning", ["tenant", "job", "status", "error"],
+            [(r["tenant"], r["job"], r["status"], r["error"]) for r in d["tenants"]]))
+        return 1 if any(r["status"] != "succeeded" for r in report["tenants"]) else 0
+    if not args.slug:
+        raise UsageError("provision needs SLUG or --all-approved")
     if args.dry_run:
         doc = provisioner.plan(ctx, args.slug, args.server)
 
@@ -175,7 +185,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_applications)
 
     p = sub.add_parser("provision", parents=[common], help="provision an approved application's tenant")
-    p.add_argument("slug")
+    p.add_argument("slug", nargs="?")
+    p.add_argument("--all-approved", action="store_true", help="every approved application, in parallel workers")
     p.add_argument("--server")
     p.add_argument("--dry-run", action="store_true")
     p.set_defaults(handler=cmd_provision)

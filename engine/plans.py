@@ -40,7 +40,7 @@ def replay(connection: sa.Connection, planned: Sequence[PlannedRevision],
     if connection.in_transaction():  # a read before us autobegan one
         connection.commit()
     mysql = connection.dialect.name in ("mysql", "mariadb")
-    if mysql:
+    if mysql and connection.get_isolation_level() != "AUTOCOMMIT":
         # MySQL DDL commits implicitly anyway: skip the BEGIN/COMMIT round trips
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
     for p in planned:

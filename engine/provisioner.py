@@ -183,19 +183,20 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
     engine = adapter.engine(database)
     plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql")
 
-    for i, unit in enumerate(resolution.units):
-        with tl.step(f"{unit.kind} {unit.slug}") as info:
-            results: list[Any] = []
-            try:
-                with engine.connect() as conn:
+    with engine.connect() as conn:  # one connection for every layer
+        for i, unit in enumerate(resolution.units):
+            with tl.step(f"{unit.kind} {unit.slug}") as info:
+                results: list[Any] = []
+                try:
                     plans.replay(conn, [p for p in plan_all if p.unit == unit.slug], on_revision=results.append)
-            finally:
-                info["rows"] += revision_rows(ctx, tl, tenant_id, batch, results)
-            info["detail"] = f"{unit.slug} {unit.version}: {len(unit.revisions)} revision(s)"
-            if unit.kind == "module":
-                reason = resolution.auto_added.get(unit.slug)
-                info["rows"].append(m.TenantModule(tenant_id=tenant_id, module=unit.slug, version=str(unit.version),
-                                                   position=i, required=bool(reason), reason=reason))
+                finally:
+                    info["rows"] += revision_rows(ctx, tl, tenant_id, batch, results)
+                info["detail"] = f"{unit.slug} {unit.version}: {len(unit.revisions)} revision(s)"
+                if unit.kind == "module":
+                    reason = resolution.auto_added.get(unit.slug)
+                    info["rows"].append(m.TenantModule(tenant_id=tenant_id, module=unit.slug,
+                                                       version=str(unit.version), position=i,
+                                                       required=bool(reason), reason=reason))
 
     with tl.step("custom") as info:
         info["detail"] = "no approved custom migrations for a new tenant"

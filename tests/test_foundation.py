@@ -204,3 +204,43 @@ def test_parallel_workers_never_lose_keyring_entries(tenantops_env: Path) -> Non
     missing = [f"p{n}-{i}" for n in range(4) for i in range(25)
                if secrets.get_secret(f"p{n}-{i}", required=False) != f"v{n}-{i}"]
     assert missing == []
+
+
+def test_json_documents_carry_the_contract_fields() -> None:
+    """CLI.md fixes the fields of each JSON document: scripts rely on them."""
+    from helpers import approved
+
+    ctx = Context.open()
+    approved(ctx, "contract-org", template="community_group")
+    ctx.close()
+    assert run("provision", "contract-org").code == 0
+    app = run("applications", "show", "contract-org", "--json").json()
+    assert {"id", "slug", "organization", "email", "template", "modules", "status", "reviewed_by", "notes",
+            "submitted_at"} <= set(app)
+    tenant = run("tenants", "show", "contract-org", "--json").json()
+    assert {"slug", "status", "server", "database", "template", "modules", "migrations", "schema_hash",
+            "last_drift", "admin_user"} <= set(tenant)
+    assert set(tenant["migrations"]) == {"basic", "template", "module", "custom"}
+    job = run("jobs", "list", "--json").json()[0]
+    assert {"id", "kind", "tenant", "status", "steps"} <= set(job)
+    assert {"name", "status", "started_at", "finished_at", "duration_s", "detail", "error"} <= set(job["steps"][0])
+    history = run("history", "contract-org", "--json").json()[0]
+    assert {"batch", "layer", "unit", "revision", "action", "checksum", "operator", "started_at", "duration_s",
+            "outcome", "error"} <= set(history)
+    server = run("servers", "list", "--json").json()[0]
+    assert {"name", "dialect", "url", "version", "capacity", "tenants", "reachable", "draining"} <= set(server)
+    operator = run("operators", "list", "--json").json()[0]
+    assert {"user", "role", "added_by", "added_at"} <= set(operator)
+    entry = run("audit", "--json").json()[0]
+    assert {"id", "at", "operator", "action", "target", "params", "outcome", "error"} <= set(entry)
+    report = run("drift", "contract-org", "--json").json()
+    assert {"tenant", "checked_at", "severity", "score", "expected_hash", "actual_hash", "differences"} <= set(report)
+    repair = run("repair", "contract-org", "--dry-run", "--json").json()
+    assert {"tenant", "strategy", "dry_run", "operations", "applied", "skipped", "backup", "quarantine",
+            "severity_after"} <= set(repair)
+    doctor = run("doctor", "--json").json()
+    assert set(doctor) == {"findings"}
+    for listing in (["applications", "list"], ["tenants", "list"], ["jobs", "list"], ["audit"],
+                    ["history", "contract-org"], ["backups", "list", "contract-org"],
+                    ["quarantine", "list", "contract-org"], ["drift", "--all"]):
+        assert isinstance(run(*listing, "--json").json(), list), listing

@@ -64,3 +64,10 @@ def show(args: Any, document: Any, render) -> None:
 
 def note(message: str) -> None:
     err.print(message, highlight=False)
+
+
+def sql_block(comment: str, statements: Iterable[str]) -> None:
+    """A commented group of SQL statements on stdout, ready to paste into a client."""
+    out.print(f"-- {comment}", highlight=False, markup=False)
+    for statement in statements:
+        out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)

@@ -511,6 +511,13 @@ class _StatementBuffer:
         return sql, version_sql
 
 
+def _offline_dialect(dialect_name: str) -> str:
+    dialect = _OFFLINE_DIALECTS.get(dialect_name.lower())
+    if dialect is None:
+        raise ValidationError(f"unknown SQL dialect '{dialect_name}'", hint=f"one of {', '.join(_OFFLINE_DIALECTS)}")
+    return dialect
+
+
 def render_sql(
     units: Sequence[Unit],
     dialect_name: str,
@@ -522,9 +529,7 @@ def render_sql(
     statements are those ``apply_units`` executes (compare with ``normalize_sql``); the
     version-table statements are in ``version_sql``.
     """
-    dialect = _OFFLINE_DIALECTS.get(dialect_name.lower())
-    if dialect is None:
-        raise ValidationError(f"unknown SQL dialect '{dialect_name}'", hint=f"one of {', '.join(_OFFLINE_DIALECTS)}")
+    dialect = _offline_dialect(dialect_name)
     units = list(units)
     owners = _owners(units)
     cfg, script = _script_for(units)
@@ -640,9 +645,7 @@ def render_downgrade_sql(
     """The exact SQL that rolling back ``revision_ids`` (newest first) would run, via
     Alembic's offline mode, starting from the ``applied`` revisions; for dry runs of
     rollback and module removal."""
-    dialect = _OFFLINE_DIALECTS.get(dialect_name.lower())
-    if dialect is None:
-        raise ValidationError(f"unknown SQL dialect '{dialect_name}'", hint=f"one of {', '.join(_OFFLINE_DIALECTS)}")
+    dialect = _offline_dialect(dialect_name)
     units = list(units)
     owners = _owners(units)
     cfg, script = _script_for(units)

@@ -16,9 +16,7 @@ from .tenancy import run_job_to_end
 def _print_revisions(doc: dict[str, Any]) -> None:
     for r in doc.get("revisions", []):
         if isinstance(r, dict):
-            output.out.print(f"-- {r.get('layer', '')} {r['unit']} · {r['revision']}", highlight=False, markup=False)
-            for statement in r.get("sql", []):
-                output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+            output.sql_block(f"{r.get('layer', '')} {r['unit']} · {r['revision']}", r.get("sql", []))
         else:
             output.out.print(f"-- {r}", highlight=False, markup=False)
 

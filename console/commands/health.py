@@ -121,11 +121,7 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
 
     def render_plan(d: dict[str, Any]) -> None:
         output.note(f"{d['tenant']}: {d['strategy']} repair, {len(d['operations'])} operation(s)")
-        for op in d["operations"]:
-            output.out.print(f"-- {'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}",
-                             highlight=False, markup=False)
-            for statement in op["sql"]:
-                output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+        _print_operations(d["operations"])
         for s in d.get("skipped", []):
             output.note(f"skipped: {s.get('change')} {s.get('object')} {s.get('table')}.{s.get('name')}"
                         f" — {s.get('reason')}")
@@ -147,6 +143,11 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_operations(operations: list[dict[str, Any]]) -> None:
+    for op in operations:
+        output.sql_block(f"{'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}", op["sql"])
+
+
 def _repair_cluster(ctx: Context, args: argparse.Namespace) -> int:
     doc = fleet.repair_cluster(ctx, args.cluster, strategy=args.strategy, dry_run=args.dry_run, confirm=args.confirm,
                                progress=None if args.json else output.note)
@@ -154,11 +155,7 @@ def _repair_cluster(ctx: Context, args: argparse.Namespace) -> int:
     def render(d: dict[str, Any]) -> None:
         output.note(f"cluster {d['cluster']}: {len(d['tenants'])} tenant(s): {', '.join(d['tenants'])}")
         output.note(f"one {d['strategy']} plan for all of them, {len(d['operations'])} operation(s):")
-        for op in d["operations"]:
-            output.out.print(f"-- {'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}",
-                             highlight=False, markup=False)
-            for statement in op["sql"]:
-                output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+        _print_operations(d["operations"])
         if d["results"]:
             output.table("Results", ["tenant", "job", "status", "severity after", "error"],
                          [(r["tenant"], r["job"], r["status"], r["severity_after"], r["error"]) for r in d["results"]])

@@ -90,9 +90,7 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
                          [(i + 1, u["slug"], u["kind"], u["version"], u["auto_added"] or "selected")
                           for i, u in enumerate(d["units"])])
             for r in d["revisions"]:
-                output.out.print(f"-- {r['layer']} {r['unit']} · {r['revision']}", highlight=False, markup=False)
-                for statement in r["sql"]:
-                    output.out.print(statement.rstrip().rstrip(";") + ";", highlight=False, markup=False)
+                output.sql_block(f"{r['layer']} {r['unit']} · {r['revision']}", r["sql"])
         output.show(args, doc, render)
         return 0
     job_id = provisioner.request(ctx, slug=args.slug, server=args.server)

@@ -169,10 +169,32 @@ def handler_targets() -> dict[str, list[type]]:
     return targets
 
 
-def run_console(args: argparse.Namespace) -> int:
-    from tenantops.engine.context import Context
+def open_or_wait(args: argparse.Namespace, unreachable_app: type | None = None) -> Any:
+    """Open the landlord; when that fails, a screen says why and offers retry (the
+    context once a retry succeeds, None when the operator quits)."""
+    import os
 
-    ctx = Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
+    from tenantops.console.unreachable import LandlordUnreachableApp
+    from tenantops.engine.config import ConfigError
+    from tenantops.engine.context import Context
+    from tenantops.engine.errors import TenantopsError
+
+    def opener() -> Any:
+        return Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
+
+    try:
+        return opener()
+    except ConfigError:
+        raise  # a bad config is fixed in the file, not by retrying: the CLI prints one line
+    except TenantopsError as exc:
+        where = args.landlord or os.environ.get("TENANTOPS_LANDLORD_URL") or "the embedded SQLite store"
+        return (unreachable_app or LandlordUnreachableApp)(str(exc), where, opener).run()
+
+
+def run_console(args: argparse.Namespace) -> int:
+    ctx = open_or_wait(args)
+    if ctx is None:
+        return 1
     try:
         TenantopsApp(ctx, demo=bool(getattr(args, "demo", False))).run()
     finally:

@@ -11,7 +11,7 @@ from textual.theme import Theme
 
 STYLESHEETS_DIR = Path(__file__).resolve().parent.parent / "themes"
 # Order matters: later sheets refine earlier ones.
-STYLESHEETS = ("base.tcss", "widgets.tcss", "screens.tcss", "dialogs.tcss")
+STYLESHEETS = ("base.tcss", "widgets.tcss", "screens.tcss", "dialogs.tcss", "unreachable.tcss")
 DEFAULT_THEME = "tenantops-dark"
 
 THEMES: dict[str, Theme] = {

@@ -564,22 +564,23 @@ def render_sql(
     return planned
 
 
-def apply_seeds(connection: sa.Connection, units: Sequence[Unit]) -> dict[str, int]:
+def apply_seeds(connection: sa.Connection, units: Sequence[Unit], *, fresh: bool = False) -> dict[str, int]:
     """Insert the units' seed rows; returns rows inserted per table.
 
     Idempotent: rows whose primary key (or, failing that, a unique key given in every
     row) is already present are skipped; a table with neither is seeded only while empty.
+    ``fresh``: the caller just created these tables (a new tenant), so nothing is looked up.
     """
     inserted: dict[str, int] = {}
     if connection.in_transaction():
-        _seed_all(connection, units, inserted)
+        _seed_all(connection, units, inserted, fresh)
     else:
         with connection.begin():
-            _seed_all(connection, units, inserted)
+            _seed_all(connection, units, inserted, fresh)
     return inserted
 
 
-def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[str, int]) -> None:
+def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[str, int], fresh: bool) -> None:
     for unit in units:
         for seed_path in unit.seeds:
             try:
@@ -588,14 +589,17 @@ def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[s
                 json_columns = set(data.get("json_columns", ()))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise ValidationError(f"seed file {seed_path} of unit {unit.slug} is unreadable: {exc}") from None
-            count = _seed_table(connection, unit, table_name, rows, json_columns)
+            count = _seed_table(connection, unit, table_name, rows, json_columns, fresh)
             inserted[table_name] = inserted.get(table_name, 0) + count
 
 
 def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: list[dict[str, Any]],
-                json_columns: set[str]) -> int:
+                json_columns: set[str], fresh: bool = False) -> int:
     if not rows:
         return 0
+    if fresh:
+        _insert_rows(connection, table_name, rows, json_columns)
+        return len(rows)
     inspector = sa.inspect(connection)
     if not inspector.has_table(table_name):
         raise ValidationError(f"cannot seed {table_name} for unit {unit.slug}: the table does not exist",
@@ -615,15 +619,20 @@ def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: li
         present = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
         new_rows = [] if present else rows
 
+    _insert_rows(connection, table_name, new_rows, json_columns)
+    return len(new_rows)
+
+
+def _insert_rows(connection: sa.Connection, table_name: str, rows: list[dict[str, Any]],
+                 json_columns: set[str]) -> None:
     # rows are inserted grouped by their column set: filling gaps with NULL would defeat
     # the server defaults of the columns a row leaves out
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in new_rows:
+    for row in rows:
         values = {c: json.dumps(v) if c in json_columns and v is not None else v for c, v in row.items()}
         groups.setdefault(tuple(sorted(values)), []).append(values)
     for names, group in groups.items():
         connection.execute(sa.insert(sa.table(table_name, *(sa.column(c) for c in names))), group)
-    return len(new_rows)
 
 
 def applied_from_heads(units: Sequence[Unit], heads: Sequence[str]) -> list[str]:

@@ -203,7 +203,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
 
     with tl.step("seed") as info:
         with engine.connect() as conn:
-            counts = migrations.apply_seeds(conn, resolution.units)
+            counts = migrations.apply_seeds(conn, resolution.units, fresh=True)
             conn.commit()
         info["detail"] = _seed_detail(counts)
 

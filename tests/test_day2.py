@@ -252,3 +252,54 @@ def test_sync_with_canary_stops_at_first_failure(server: str, tmp_path: Path) ->
     assert r.code == 0 and r.json()["tenants"][0]["outcome"] == "upgraded"
     r = run("sync", "sync-c", "--json")
     assert r.json()["tenants"][0]["outcome"] == "up-to-date"
+
+
+def test_edited_applied_revision_is_found_by_doctor_and_blocks_sync(server: str, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    catalog = copy_catalog(tmp_path)
+    use_catalog(Path(os.environ["TENANTOPS_CONFIG"]), catalog)
+    provision("edited", server)
+    applied = catalog / "templates/community_group/versions/cg_0001_projects_notices.py"
+    applied.write_text(applied.read_text() + "\n# edited after it was applied\n")
+    (catalog / "modules/event_management/versions/events_0003_capacity.py").write_text(NEW_REVISION)
+
+    r = run("doctor", "--json")
+    assert r.code == 1
+    edited = [f for f in r.json()["findings"] if f["kind"] == "edited_migration"]
+    assert [(f["target"], "cg_0001" in f["detail"]) for f in edited] == [("edited", True)]
+    assert "tenantops doctor --acknowledge edited" in edited[0]["fix"]
+    r = run("sync", "edited", "--json")
+    assert r.code == 1 and r.json()["tenants"][0]["outcome"] == "blocked"
+
+    ctx = Context.open()
+    operators.add_operator(ctx, user="bob", role="admin")
+    ctx.close()
+    monkeypatch.setenv("USER", "bob")
+    monkeypatch.setenv("LOGNAME", "bob")
+    assert run("doctor", "--acknowledge", "edited").code == 1  # a dba's call, not an admin's
+    monkeypatch.setenv("USER", "alice")
+    monkeypatch.setenv("LOGNAME", "alice")
+    r = run("doctor", "--acknowledge", "edited", "--json")
+    assert not [f for f in r.json()["findings"] if f["kind"] == "edited_migration"]
+    assert any(e["action"] == "doctor.acknowledge" and e["outcome"] == "ok" for e in run("audit", "--json").json())
+    r = run("sync", "edited", "--json")
+    assert r.code == 0 and r.json()["tenants"][0]["outcome"] == "upgraded"
+
+
+def test_repair_is_refused_while_a_sync_holds_the_tenant(server: str) -> None:
+    """One lock per tenant: a repair (or a module add) while a sync job holds it is refused
+    by the engine, naming the holder, and changes nothing."""
+    from tenantops.engine import jobs, repairs
+    from tenantops.engine.errors import LockHeld
+
+    provision("locked", server)
+    add_rows("locked", ["CREATE INDEX ix_notices_title ON notices (title)"])
+    ctx = Context.open()
+    job_id = jobs.enqueue(ctx, "sync", "locked", {}, lock_operation="sync")  # queued: holds the lock
+    with pytest.raises(LockHeld, match=f"locked by job {job_id}"):
+        repairs.request_repair(ctx, slug="locked", strategy="aggressive", confirm="locked")
+    r = run("modules", "add", "locked", "social_media")
+    assert r.code == 1 and f"locked by job {job_id}" in r.err
+    assert [j["id"] for j in jobs.list_jobs(ctx)][0] == job_id  # nothing else was queued
+    assert run("drift", "locked", "--json").json()["severity"] == "low"  # untouched
+    ctx.close()

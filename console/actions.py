@@ -47,6 +47,9 @@ class Action:
     dangerous: bool = False
     footer: bool = True
     help: str = ""
+    # the engine function a mutating action ends in ("module.function"): the engine checks
+    # the same role again, and the read-only test calls it as a viewer to prove that
+    engine: str = ""
 
     @property
     def name(self) -> str:
@@ -75,8 +78,8 @@ def key_display(key: str) -> str:
 
 
 def _a(id: str, key: str, description: str, *screens: str, role: str = "viewer", dangerous: bool = False,
-       footer: bool = True, help: str = "") -> Action:
-    return Action(id, key, description, role, tuple(screens) or (GLOBAL,), dangerous, footer, help)
+       footer: bool = True, help: str = "", engine: str = "") -> Action:
+    return Action(id, key, description, role, tuple(screens) or (GLOBAL,), dangerous, footer, help, engine)
 
 
 REGISTRY: tuple[Action, ...] = (
@@ -87,6 +90,8 @@ REGISTRY: tuple[Action, ...] = (
     _a("app.applications", "2", "Applications", footer=False, help="Review queue: approve, reject, provision"),
     _a("app.jobs", "3", "Jobs", footer=False, help="Running, queued, failed and recent jobs"),
     _a("app.tenants", "4", "Tenants", footer=False, help="Provisioned tenants by status and drift"),
+    _a("app.servers", "5", "Servers", footer=False, help="Database servers: reachability, version, capacity"),
+    _a("app.audit", "6", "Audit", footer=False, help="Who did what to which tenant, with the outcome"),
     _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
     _a("app.back", "escape", "Back", footer=False, help="Close this screen or dialog"),
     _a("app.quit", "q", "Quit", help="Leave the console; running jobs continue in their workers"),
@@ -105,12 +110,14 @@ REGISTRY: tuple[Action, ...] = (
     _a("dashboard.previous-panel", "h,left", "Previous panel", "dashboard", footer=False),
     _a("dashboard.refresh", "r", "Refresh", "dashboard", help="Read the figures again now"),
     # application review
-    _a("review.approve", "a", "Approve", "review", role="admin", help="Approve the application, with notes"),
+    _a("review.approve", "a", "Approve", "review", role="admin", help="Approve the application, with notes",
+       engine="applications.approve"),
     _a("review.reject", "x", "Reject", "review", role="admin", dangerous=True,
-       help="Reject with a reason the applicant will read; final"),
+       help="Reject with a reason the applicant will read; final", engine="applications.reject"),
     _a("review.provision", "p", "Provision", "review", role="admin", dangerous=True,
-       help="Preview the plan, then create the tenant database in a worker"),
-    _a("review.new", "n", "New", "review", role="admin", help="Submit an application on someone's behalf"),
+       help="Preview the plan, then create the tenant database in a worker", engine="provisioner.request"),
+    _a("review.new", "n", "New", "review", role="admin", help="Submit an application on someone's behalf",
+       engine="applications.submit"),
     _a("review.status", "f", "Status", "review", help="Cycle the status filter"),
     _a("review.filter", "slash", "Filter", "review", help="Filter by slug, organisation or e-mail"),
     _a("review.sort", "o", "Sort", "review", footer=False, help="Newest or oldest first"),
@@ -120,25 +127,87 @@ REGISTRY: tuple[Action, ...] = (
     _a("wizard.toggle", "space", "Toggle", "wizard", help="Choose the template, or add/remove a module"),
     _a("wizard.preview", "v", "Plan", "wizard", help="Preview units, revisions and SQL before anything runs"),
     # plan preview
-    _a("plan.confirm", "c", "Confirm", "plan", role="admin", help="Go ahead with what this plan shows"),
+    _a("plan.confirm", "c", "Confirm", "plan", role="admin", help="Go ahead with what this plan shows",
+       engine="provisioner.request"),
     _a("plan.dialect", "m", "Dialect", "plan", help="Show the SQL for SQLite or MySQL/MariaDB"),
     # job timeline
     _a("timeline.details", "d", "Details", "timeline", help="Show every step's detail, not only failures"),
     _a("timeline.follow", "f", "Follow", "timeline", help="Keep the running step in view"),
     _a("timeline.retry", "R", "Retry", "timeline", role="admin", dangerous=True,
-       help="Queue a failed job again and start a worker"),
+       help="Queue a failed job again and start a worker", engine="provisioner.request"),
     _a("timeline.refresh", "r", "Refresh", "timeline", footer=False),
     # jobs
     _a("jobs.status", "f", "Status", "jobs", help="Cycle running / queued / failed / all"),
     _a("jobs.filter", "slash", "Filter", "jobs", help="Filter by tenant or kind"),
     _a("jobs.retry", "R", "Retry", "jobs", role="admin", dangerous=True,
-       help="Queue a failed job again and start a worker"),
+       help="Queue a failed job again and start a worker", engine="provisioner.request"),
     _a("jobs.refresh", "r", "Refresh", "jobs", footer=False),
     # tenants
+    _a("tenants.filter", "slash", "Filter", "tenants",
+       help="Type to narrow: words match slug, organisation, template, module, status, server or severity; "
+            "field:value narrows one field (server:db1 sev:high module:events)"),
+    _a("tenants.sort", "o", "Sort", "tenants", help="Sort by the next column (slug, status, organisation, "
+                                                    "template, server, drift, last check)"),
+    _a("tenants.reverse", "O", "Reverse", "tenants", footer=False, help="Reverse the sort order"),
     _a("tenants.status", "f", "Status", "tenants", help="Cycle the status filter"),
     _a("tenants.drift", "d", "Drift", "tenants", help="Cycle the drift severity filter"),
-    _a("tenants.filter", "slash", "Filter", "tenants", help="Filter by slug, organisation or server"),
     _a("tenants.refresh", "r", "Refresh", "tenants", footer=False),
+    # one tenant
+    _a("tenant.diff", "d", "Diff", "tenant", help="Expected and actual schema side by side (checks drift now)"),
+    _a("tenant.check", "c", "Check", "tenant", help="Check drift now and store the report"),
+    _a("tenant.repair", "R", "Repair", "tenant", role="dba",
+       help="Plan a guarded repair of the drift, see the SQL, run it as a job", engine="repairs.request_repair"),
+    _a("tenant.snapshot", "s", "Snapshot", "tenant", role="admin", help="Capture the schema now",
+       engine="snapshots.snapshot"),
+    _a("tenant.add-module", "a", "Add module", "tenant", role="admin",
+       help="Choose a module in the wizard; it is installed by a job", engine="day2.request_module_add"),
+    _a("tenant.remove-module", "x", "Remove module", "tenant", role="admin", dangerous=True,
+       help="Drop a module's tables (backup first); type the slug to confirm", engine="day2.request_module_remove"),
+    _a("tenant.sync", "u", "Sync", "tenant", role="admin", dangerous=True,
+       help="Apply pending revisions of the tenant's units", engine="day2.request_sync"),
+    _a("tenant.rollback", "b", "Rollback", "tenant", role="dba", dangerous=True,
+       help="Undo every batch after the one you choose; preview first, type the slug", engine="day2.request_rollback"),
+    _a("tenant.snapshots", "S", "Snapshots", "tenant", help="Snapshots of this tenant; pick two to compare"),
+    _a("tenant.timeline", "t", "Timeline", "tenant", help="The timeline of this tenant's latest job"),
+    _a("tenant.audit", "L", "Audit", "tenant", footer=False, help="The audit log of this tenant"),
+    _a("tenant.refresh", "r", "Refresh", "tenant", footer=False),
+    # side-by-side schema diff
+    _a("diff.next", "n", "Next", "diff", help="Next difference"),
+    _a("diff.previous", "N", "Previous", "diff", help="Previous difference"),
+    _a("diff.kind", "o", "Kind", "diff", help="Show one kind of object: table, column, index, foreign key, …"),
+    _a("diff.change", "c", "Change", "diff", help="Show one kind of change: added (+), removed (-), modified (~)"),
+    _a("diff.only", "d", "Differing", "diff", help="Only tables that differ, or every table"),
+    _a("diff.accept", "a", "Accept", "diff", role="dba",
+       help="Accept this difference with a reason and an expiry date", engine="drift.accept_difference"),
+    _a("diff.plan", "p", "Repair plan", "diff", help="Preview the repair of these differences"),
+    _a("diff.refresh", "r", "Re-check", "diff", footer=False, help="Check drift again"),
+    # guarded repair
+    _a("repair.strategy", "s", "Strategy", "repair", help="conservative → aggressive → manual"),
+    _a("repair.run", "c", "Run repair", "repair", role="dba", dangerous=True,
+       help="Back up, repair in a worker, re-check; destructive plans need the slug typed",
+       engine="repairs.request_repair"),
+    _a("repair.copy", "y", "Copy SQL", "repair", help="Copy the plan's SQL to the clipboard (OSC 52, works over SSH)"),
+    _a("repair.diff", "d", "Diff", "repair", help="The differences this plan repairs, side by side"),
+    _a("repair.refresh", "r", "Refresh", "repair", footer=False, help="Plan again from the live schema"),
+    # snapshots of one tenant
+    _a("snapshots.pick", "space", "Pick", "snapshots", help="Pick a snapshot to compare (two at most)"),
+    _a("snapshots.diff", "d", "Diff", "snapshots", help="Compare the two picked snapshots side by side"),
+    _a("snapshots.snapshot", "s", "Snapshot", "snapshots", role="admin", help="Capture the schema now",
+       engine="snapshots.snapshot"),
+    _a("snapshots.refresh", "r", "Refresh", "snapshots", footer=False),
+    # audit log
+    _a("audit.filter", "slash", "Filter", "audit",
+       help="Type to narrow; operator:, action:, tenant:, outcome: narrow one field"),
+    _a("audit.operator", "o", "Operator", "audit", help="Cycle through operators"),
+    _a("audit.action", "a", "Action", "audit", help="Cycle through actions"),
+    _a("audit.tenant", "t", "Tenant", "audit", help="Only the highlighted entry's tenant (again: every tenant)"),
+    _a("audit.export-json", "e", "Export JSON", "audit", help="Write the shown entries to a JSON file"),
+    _a("audit.export-csv", "E", "Export CSV", "audit", help="Write the shown entries to a CSV file"),
+    _a("audit.refresh", "r", "Refresh", "audit", footer=False),
+    # servers
+    _a("servers.check", "c", "Check", "servers", help="Probe the highlighted server now"),
+    _a("servers.check-all", "C", "Check all", "servers", help="Probe every server"),
+    _a("servers.refresh", "r", "Refresh", "servers", footer=False),
 )
 
 BY_ID: dict[str, Action] = {a.id: a for a in REGISTRY}

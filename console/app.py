@@ -12,17 +12,21 @@ from textual.app import App
 
 from tenantops.console import data
 from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
+from tenantops.console.screens.audit import AuditScreen
 from tenantops.console.screens.base import Deliver
 from tenantops.console.screens.dashboard import DashboardScreen
 from tenantops.console.screens.jobs import JobsScreen
 from tenantops.console.screens.review import ReviewScreen
+from tenantops.console.screens.servers import ServersScreen
 from tenantops.console.screens.tenants import TenantsScreen
 from tenantops.console.themes import DEFAULT_THEME, THEMES, stylesheets
 from tenantops.engine.landlord.models import utcnow
 
 # Top-level sections are modes: each keeps its own screen stack, so jumping between
-# them (1-4) never piles screens up; drill-downs (timeline, wizard, help) are pushed.
-SECTIONS = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen}
+# them (1-6) never piles screens up; drill-downs (tenant, diff, repair, timeline, wizard,
+# help) are pushed.
+SECTIONS = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
+            "servers": ServersScreen, "audit": AuditScreen}
 
 
 class TenantopsApp(Deliver, Dispatch, App):
@@ -105,6 +109,12 @@ class TenantopsApp(Deliver, Dispatch, App):
     def cmd_tenants(self) -> None:
         self.open_section("tenants")
 
+    def cmd_servers(self) -> None:
+        self.open_section("servers")
+
+    def cmd_audit(self) -> None:
+        self.open_section("audit")
+
     def cmd_theme(self) -> None:
         from tenantops.console.screens.theme_picker import ThemePicker
 
@@ -147,23 +157,32 @@ class TenantopsApp(Deliver, Dispatch, App):
 
 def handler_targets() -> dict[str, list[type]]:
     """Which classes implement each registry scope (the registry test checks handlers)."""
+    from tenantops.console.screens.diff import DiffScreen
     from tenantops.console.screens.help import HelpScreen
     from tenantops.console.screens.plan import PlanScreen
+    from tenantops.console.screens.repair import RepairScreen
+    from tenantops.console.screens.snapshots import SnapshotsScreen
+    from tenantops.console.screens.tenant import TenantScreen
     from tenantops.console.screens.timeline import TimelineScreen
     from tenantops.console.screens.wizard import WizardScreen
+    from tenantops.console.widgets.diffview import DiffView
     from tenantops.console.widgets.rowlist import RowList
     from tenantops.console.widgets.scrollpane import ScrollPane
 
-    screens = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen]
+    screens = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen, TenantScreen, DiffScreen,
+               RepairScreen, SnapshotsScreen]
+    from tenantops.console.screens.accept import AcceptDialog
     from tenantops.console.screens.approve import ApproveDialog
+    from tenantops.console.screens.choose import ChoiceDialog
     from tenantops.console.screens.confirm import ConfirmDialog
     from tenantops.console.screens.new_application import NewApplicationForm
     from tenantops.console.screens.reject import RejectDialog
     from tenantops.console.screens.theme_picker import ThemePicker
 
     targets: dict[str, list[type]] = {
-        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane],
-        "dialog": [ApproveDialog, RejectDialog, ConfirmDialog, NewApplicationForm, ThemePicker]}
+        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane, DiffView],
+        "dialog": [ApproveDialog, RejectDialog, ConfirmDialog, NewApplicationForm, ThemePicker, AcceptDialog,
+                   ChoiceDialog]}
     for screen in screens:
         targets.setdefault(screen.SCREEN_NAME, []).append(screen)
     return targets

@@ -142,3 +142,99 @@ def fill_demo(ctx: Context, progress: Any = None) -> bool | None:
 def latest_job(ctx: Context, tenant: str) -> dict[str, Any] | None:
     found = jobs.list_jobs(ctx, tenant=tenant, limit=1)
     return found[0] if found else None
+
+
+def with_alembic(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run an engine call that may drive Alembic (expected schemas are built on a shadow
+    database; previews render SQL offline) under the console's Alembic lock."""
+    with ALEMBIC_LOCK:
+        return fn(*args, **kwargs)
+
+
+def unit_layers(ctx: Context) -> dict[str, str]:
+    """unit slug -> layer (basic, template, module); custom units are named custom_<slug>."""
+    from tenantops.engine.provisioner import catalog_for
+
+    catalog = catalog_for(ctx)
+    layers = {"basic": "basic"}
+    layers.update({slug: "template" for slug in catalog.templates})
+    layers.update({slug: "module" for slug in catalog.modules})
+    return layers
+
+
+def layer_of(unit: str | None, layers: dict[str, str]) -> str | None:
+    if unit is None:
+        return None
+    if unit.startswith("custom_"):
+        return "custom"
+    return layers.get(unit, "module")
+
+
+def batches(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Migration history grouped by batch, newest first."""
+    grouped: dict[int, dict[str, Any]] = {}
+    for h in history:
+        b = grouped.setdefault(h["batch"], {"batch": h["batch"], "entries": [], "layers": {}, "units": [],
+                                            "operator": h["operator"], "started_at": h["started_at"],
+                                            "outcomes": set(), "actions": set()})
+        b["entries"].append(h)
+        b["layers"][h["layer"]] = b["layers"].get(h["layer"], 0) + 1
+        if h["unit"] not in b["units"]:
+            b["units"].append(h["unit"])
+        b["outcomes"].add(h["outcome"])
+        b["actions"].add(h["action"])
+    out = []
+    for b in sorted(grouped.values(), key=lambda b: b["batch"], reverse=True):
+        b["outcome"] = "ok" if b["outcomes"] <= {"ok"} else "failed" if "failed" in b["outcomes"] else \
+            "/".join(sorted(b["outcomes"]))
+        b["action"] = "/".join(sorted(b["actions"]))
+        del b["outcomes"], b["actions"]
+        out.append(b)
+    return out
+
+
+def tenant_detail(ctx: Context, slug: str) -> dict[str, Any]:
+    """Everything the tenant screen shows, read in one worker (a dozen short queries)."""
+    from tenantops.engine import backups, drift, history, locks, repairs, snapshots, tenants
+
+    tenant = tenants.show(ctx, slug)
+    detail: dict[str, Any] = {
+        "tenant": tenant,
+        "batches": batches(history.list_history(ctx, slug)),
+        "snapshots": snapshots.list_snapshots(ctx, slug),
+        "drift": drift.latest_report(ctx, slug),
+        "locks": locks.list_locks(ctx, slug),
+        "backups": backups.list_backups(ctx, slug),
+        "quarantine": repairs.list_quarantine(ctx, slug),
+        "jobs": jobs.list_jobs(ctx, tenant=slug, limit=6),
+        "depends_on": {}, "required_by_template": [], "catalog_error": None,
+    }
+    try:
+        from tenantops.engine.provisioner import catalog_for
+
+        catalog = catalog_for(ctx)
+        detail["depends_on"] = {m: list(catalog.modules[m].depends_on) for m in tenant["modules"]
+                                if m in catalog.modules}
+        template = catalog.templates.get(tenant["template"]["slug"])
+        detail["required_by_template"] = list(template.required_modules) if template else []
+    except Exception as exc:  # noqa: BLE001 - the rest of the detail is still worth showing
+        from tenantops.console.screens.base import one_line
+
+        detail["catalog_error"] = one_line(exc)
+    return detail
+
+
+def audit_facets(ctx: Context) -> dict[str, list[str]]:
+    """Distinct operators and actions of the audit log (for the filter cycles)."""
+    with ctx.session() as s:
+        operators = list(s.scalars(sa.select(m.AuditEntry.operator).distinct().order_by(m.AuditEntry.operator)))
+        actions = list(s.scalars(sa.select(m.AuditEntry.action).distinct().order_by(m.AuditEntry.action)))
+    return {"operators": operators, "actions": actions}
+
+
+def spawn_worker(ctx: Context, job_id: int) -> int:
+    """Start a detached worker process for a queued job (it outlives the console)."""
+    from tenantops.engine import worker
+
+    worker.spawn(ctx, job_id=job_id)
+    return job_id

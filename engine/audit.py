@@ -37,7 +37,8 @@ def list_audit(ctx: Context, *, since: datetime | None = None, operator: str | N
         query = query.where(m.AuditEntry.action.like(f"{action}%"))
     if target:
         query = query.where(m.AuditEntry.target == target)
-    if limit:
-        query = query.limit(limit)
+    if limit:  # the newest entries, still returned oldest first
+        query = query.order_by(None).order_by(m.AuditEntry.id.desc()).limit(limit)
     with ctx.session() as s:
-        return [audit_json(e) for e in s.scalars(query)]
+        entries = [audit_json(e) for e in s.scalars(query)]
+    return sorted(entries, key=lambda e: e["id"]) if limit else entries

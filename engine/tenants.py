@@ -65,22 +65,22 @@ def show(ctx: Context, slug: str) -> dict[str, Any]:
 
 
 def list_tenants(ctx: Context) -> list[dict[str, Any]]:
-    """Every tenant in one pass (three queries, not one per tenant): the list must stay
-    fast with 10,000+ tenants."""
+    """Every tenant in one pass (three queries, plain rows rather than ORM objects): the
+    console's list must stay fast with 10,000+ tenants."""
+    t = m.Tenant
     with ctx.session() as s:
-        servers = {sv.id: sv.name for sv in s.scalars(sa.select(m.Server))}
+        servers = {sid: name for sid, name in s.execute(sa.select(m.Server.id, m.Server.name))}
         modules: dict[int, list[str]] = {}
         for tenant_id, module in s.execute(sa.select(m.TenantModule.tenant_id, m.TenantModule.module)
                                            .order_by(m.TenantModule.position)):
             modules.setdefault(tenant_id, []).append(module)
-        out = []
-        for t in s.scalars(sa.select(m.Tenant).order_by(m.Tenant.slug)):
-            out.append({
-                "slug": t.slug, "organization": t.organization, "status": t.status,
-                "server": servers.get(t.server_id), "database": t.database,
-                "template": {"slug": t.template, "version": t.template_version},
-                "modules": modules.get(t.id, []), "schema_hash": t.schema_hash,
-                "last_drift": ({"severity": t.last_drift_severity, "checked_at": t.last_drift_at.isoformat()}
-                               if t.last_drift_at else None),
-            })
-        return out
+        rows = s.execute(sa.select(t.id, t.slug, t.organization, t.status, t.server_id, t.database, t.template,
+                                   t.template_version, t.schema_hash, t.last_drift_severity, t.last_drift_at)
+                         .order_by(t.slug)).all()
+    return [{
+        "slug": r.slug, "organization": r.organization, "status": r.status, "server": servers.get(r.server_id),
+        "database": r.database, "template": {"slug": r.template, "version": r.template_version},
+        "modules": modules.get(r.id, []), "schema_hash": r.schema_hash,
+        "last_drift": ({"severity": r.last_drift_severity, "checked_at": r.last_drift_at.isoformat()}
+                       if r.last_drift_at else None),
+    } for r in rows]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,98 @@ def test_viewer_review(ctx: Context, seeded_store: Any, snap_compare: Any) -> No
         assert snap_compare(make_app(bob), terminal_size=(80, 24), run_before=_press("2"))
     finally:
         bob.close()
+
+
+# -- console part 2: the fleet, one tenant's schema health, audit and servers ------------
+
+@pytest.fixture(scope="module")
+def fleet_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fixed landlord plus 40 made-up tenants on three servers (no databases)."""
+    import sqlalchemy as sa
+
+    from test_console_support import NOW, seed_fleet
+    from tenantops.engine.landlord import models as m
+
+    home = tmp_path_factory.mktemp("fleet") / "home"
+    ctx = Context.open(home=home, config=home / "absent.toml", operator="alice")
+    seed(ctx)
+    seed_fleet(ctx, 40)
+    with ctx.session() as s:
+        # the embedded server's real path holds the temporary directory
+        s.execute(sa.update(m.Server).where(m.Server.name == "local").values(url="sqlite:////var/lib/tenantops/tenants",
+                                                                             checked_at=NOW))
+        last = s.scalar(sa.select(sa.func.max(m.AuditEntry.id)))
+        for entry in s.scalars(sa.select(m.AuditEntry)):
+            entry.at = NOW - timedelta(minutes=37 * (last - entry.id) + 5)
+    ctx.close()
+    return home / "landlord.db"
+
+
+@pytest.fixture
+def fleet_ctx(fleet_store: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    shutil.copy(fleet_store, tenantops_env / "landlord.db")
+    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
+    context = Context.open()
+    yield context
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def provisioned(tmp_path_factory: pytest.TempPathFactory, expected_cache: Path) -> Path:
+    from test_console_support import make_provisioned
+
+    return make_provisioned(tmp_path_factory.mktemp("provisioned"), expected_cache)
+
+
+@pytest.fixture
+def tenant_ctx(provisioned: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """A real tenant changed behind the engine's back, its drift checked."""
+    from test_console_support import SLUG, behind_the_back, use_home
+    from tenantops.engine import drift
+
+    use_home(provisioned, tenantops_env)
+    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
+    context = Context.open()
+    behind_the_back(context, SLUG, ["ALTER TABLE notices ADD COLUMN mood VARCHAR(20)",
+                                    "DROP INDEX ix_notices_is_pinned_published_at",
+                                    "CREATE TABLE scratch_notes (id INT PRIMARY KEY, note VARCHAR(50))"])
+    drift.check_drift(context, slug=SLUG)
+    yield context
+    context.close()
+
+
+def _tenant_screen(name: str) -> Callable[[Any], Awaitable[None]]:
+    from test_console_support import SLUG
+    from tenantops.console.screens.diff import DiffScreen
+    from tenantops.console.screens.repair import RepairScreen
+    from tenantops.console.screens.tenant import TenantScreen
+
+    factory, keys = {"tenant": (lambda: TenantScreen(SLUG), ()),
+                     "diff": (lambda: DiffScreen(SLUG), ()),
+                     "repair": (lambda: RepairScreen(SLUG, "aggressive"), ()),
+                     "confirm": (lambda: RepairScreen(SLUG, "aggressive"), ("c", *"drift", "enter"))}[name]
+    return _push(lambda ids: factory(), *keys)({})
+
+
+FLEET_SCREENS = {"tenants": "4", "servers": "5", "audit": "6"}
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", list(FLEET_SCREENS))
+def test_fleet_screen(screen: str, size: tuple[int, int], fleet_ctx: Context, snap_compare: Any) -> None:
+    assert snap_compare(make_app(fleet_ctx), terminal_size=size, run_before=_press(FLEET_SCREENS[screen]))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_tenants_in_16_colours(size: tuple[int, int], fleet_ctx: Context, snap_compare: Any) -> None:
+    """Severity badges keep their icon and word where the terminal has 16 colours."""
+    fleet_ctx.settings.theme = "tenantops-16"
+    assert snap_compare(make_app(fleet_ctx), terminal_size=size, run_before=_press("4", "o", "o", "o", "o", "o"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", ["tenant", "diff", "repair", "confirm"])
+def test_tenant_screen(screen: str, size: tuple[int, int], tenant_ctx: Context, snap_compare: Any) -> None:
+    if screen == "confirm":  # production: the typed confirmation repeats the loud banner
+        tenant_ctx.settings.environment = "production"
+    assert snap_compare(make_app(tenant_ctx), terminal_size=size, run_before=_tenant_screen(screen))

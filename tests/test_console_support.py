@@ -3,8 +3,10 @@ app's workers. Imported by the other test_console_* modules (no tests of its own
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from textual.worker import WorkerCancelled
 
@@ -194,3 +196,139 @@ def seed(ctx: Context) -> dict[str, int]:
             t += timedelta(seconds=secs or 0)
         # the audit and history tables are not shown by part 1 of the console
     return ids
+
+
+# -- a fleet of tenant rows (no databases) -----------------------------------------------
+
+CITIES = ("kathmandu", "pokhara", "lalitpur", "biratnagar", "butwal", "dharan", "janakpur", "nepalgunj", "hetauda",
+          "bhaktapur", "chitwan", "itahari", "birgunj", "dhangadhi", "gorkha")
+KINDS = ("youth", "farmers", "teachers", "party", "ngo", "college", "club", "union", "trust", "coop")
+FLEET_TEMPLATES = (("political_party_nepal", "2.0.0", ("membership_management", "financial_tracking")),
+                   ("community_group", "1.0.0", ("event_management",)),
+                   ("non_profit_organization", "1.1.0", ("financial_tracking",)),
+                   ("educational_institution", "1.0.0", ()))
+SEVERITIES = ("none", "none", "none", "none", "low", "low", "medium", "high", "critical", None)
+FLEET_STATUSES = ("active",) * 17 + ("suspended", "failed", "provisioning")
+
+
+def seed_fleet(ctx: Context, count: int, *, seed_value: int = 7) -> list[str]:
+    """``count`` tenants bulk-inserted into the landlord (fast: no tenant databases),
+    deterministic for a given seed; returns their slugs."""
+    import random
+
+    rng = random.Random(seed_value)
+    with ctx.session() as s:
+        names = set(s.scalars(sa.select(m.Server.name)))
+        for name in ("db-east", "db-west", "db-north"):
+            if len(names) >= 3:
+                break
+            if name not in names:
+                s.add(m.Server(name=name, dialect="mariadb", url=f"mysql+pymysql://ops@{name}.internal:3306",
+                               capacity=6000, version="10.11.6-MariaDB", reachable=True, checked_at=NOW))
+                names.add(name)
+        s.flush()
+        servers = [sv.id for sv in s.scalars(sa.select(m.Server).order_by(m.Server.name))]
+    rows, modules, slugs = [], {}, []
+    for i in range(count):
+        city, kind = rng.choice(CITIES), rng.choice(KINDS)
+        slug = f"{city}-{kind}-{i:05d}"
+        template, version, mods = rng.choice(FLEET_TEMPLATES)
+        status = rng.choice(FLEET_STATUSES)
+        severity = rng.choice(SEVERITIES) if status == "active" else None
+        checked = NOW - timedelta(minutes=rng.randrange(5, 60 * 24 * 20)) if severity else None
+        rows.append({"slug": slug, "organization": f"{city.title()} {kind.title()} Association {i}",
+                     "server_id": servers[i % len(servers)], "database": f"tenant_{slug.replace('-', '_')}",
+                     "status": status, "template": template, "template_version": version,
+                     "schema_hash": f"{rng.getrandbits(256):064x}", "last_drift_severity": severity,
+                     "last_drift_at": checked, "created_at": NOW - timedelta(days=rng.randrange(1, 900))})
+        modules[slug] = mods
+        slugs.append(slug)
+    with ctx.session() as s:
+        s.execute(sa.insert(m.Tenant), rows)
+        ids = dict(s.execute(sa.select(m.Tenant.slug, m.Tenant.id)).all())
+        s.execute(sa.insert(m.TenantModule), [
+            {"tenant_id": ids[slug], "module": mod, "version": "1.0.0", "position": p, "required": True,
+             "reason": "required by template"} for slug, mods in modules.items() for p, mod in enumerate(mods)])
+    return slugs
+
+
+# -- a real, small tenant (provisioned once per module, copied per test) -----------------
+
+SLUG = "drifty"
+
+
+def provision_small(ctx: Context, slug: str = SLUG, template: str = "community_group") -> None:
+    """A real tenant on the embedded SQLite server, provisioned in-process."""
+    from tenantops.engine import provisioner, worker
+
+    applications.submit(ctx, organization=f"Org {slug}", slug=slug, email=f"admin@{slug}.example.org",
+                        template=template, modules=[], contact="Sita Sharma")
+    applications.approve(ctx, slug, notes="ok")
+    job_id = provisioner.request(ctx, slug=slug, server="local")
+    worker.work(ctx, job_id=job_id)
+
+
+def freeze_times(ctx: Context) -> None:
+    """Every timestamp of the landlord set relative to NOW (the snapshots show ages)."""
+    base = NOW - timedelta(days=1)
+    with ctx.session() as s:
+        for table in m.Base.metadata.sorted_tables:
+            values: dict[str, Any] = {}
+            for column in table.columns:
+                if isinstance(column.type, sa.DateTime):
+                    values[column.name] = base + timedelta(seconds=2) if column.name == "finished_at" else base
+                elif column.name == "duration_s":
+                    values[column.name] = 0.05
+            if values:
+                s.execute(table.update().values(**values))
+
+
+def make_provisioned(root: Path, cache: Path | None = None) -> Path:
+    """A home with one provisioned tenant, its own config and keyring: copied into each test."""
+    import os
+
+    import keyring.core
+
+    home = root / "home"
+    env = {"TENANTOPS_HOME": str(home), "TENANTOPS_CONFIG": str(root / "absent.toml"),
+           "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring", "XDG_DATA_HOME": str(root / "xdg"),
+           "USER": "alice", "LOGNAME": "alice", "TENANTOPS_CACHE_DIR": str(cache or root / "cache")}
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.delenv("TENANTOPS_LANDLORD_URL", raising=False)
+        keyring.core._keyring_backend = None
+        ctx = Context.open()
+        provision_small(ctx)
+        freeze_times(ctx)
+        ctx.close()
+    keyring.core._keyring_backend = None
+    assert os.environ.get("TENANTOPS_HOME") != str(home)
+    return home
+
+
+def use_home(template: Path, home: Path) -> None:
+    """Copy a prepared home into this test's home; the embedded server follows it."""
+    import shutil
+
+    shutil.copytree(template, home, dirs_exist_ok=True)
+    ctx = Context.open()
+    with ctx.session() as s:
+        s.execute(sa.update(m.Server).where(m.Server.name == "local").values(url=f"sqlite:///{home / 'tenants'}"))
+    ctx.close()
+
+
+def behind_the_back(ctx: Context, slug: str, statements: list[str]) -> None:
+    """Change a tenant database with raw SQL, as someone with a SQL client would."""
+    from tenantops.engine.adapters import adapter_for
+
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        server = s.get(m.Server, tenant.server_id)
+    adapter = adapter_for(server)
+    try:
+        with adapter.engine(tenant.database).begin() as conn:
+            for statement in statements:
+                conn.exec_driver_sql(statement)
+    finally:
+        adapter.dispose()

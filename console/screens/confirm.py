@@ -1,5 +1,8 @@
 """Confirmation for dangerous actions (k9s style). In production the operator types the
-target's name: a reflexive Enter must not provision or retry against live tenants."""
+target's name: a reflexive Enter must not provision or retry against live tenants.
+Destructive changes (dropping a module's tables, a rollback, an aggressive repair) ask
+for the typed name in every environment (``typed=True``). The environment banner is
+repeated in every confirmation."""
 from __future__ import annotations
 
 from textual import on
@@ -13,19 +16,23 @@ from tenantops.console.widgets.envbanner import EnvBanner
 
 
 class ConfirmDialog(BaseDialog):
-    def __init__(self, title: str, body: str, *, target: str, confirm: str = "Confirm") -> None:
+    def __init__(self, title: str, body: str, *, target: str, confirm: str = "Confirm",
+                 typed: bool | None = None, wide: bool = False) -> None:
         super().__init__()
         self.title_text, self.body, self.target, self.confirm = title, body, target, confirm
+        self._typed = typed
+        self.wide = wide
 
     @property
     def typed(self) -> bool:
-        return bool(self.ctx.settings.production)
+        """Typed in production always; elsewhere when the caller asks for it."""
+        return bool(self._typed) or bool(self.ctx.settings.production)
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog -danger") as box:
+        with Vertical(classes="dialog -danger -wide" if self.wide else "dialog -danger") as box:
             box.border_title = self.title_text
             yield EnvBanner()
-            yield Static(self.body, classes="dialog-summary")
+            yield Static(self.body, classes="dialog-summary", id="confirm-body")
             if self.typed:
                 yield Label(f"Type [b]{escape(self.target)}[/] to confirm")
                 yield Input(placeholder=self.target, id="typed")

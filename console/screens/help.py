@@ -13,7 +13,9 @@ from tenantops.console.screens.base import BaseScreen
 from tenantops.console.widgets.scrollpane import ScrollPane
 
 SCREEN_TITLES = {"dashboard": "Dashboard", "review": "Applications", "wizard": "Template and modules",
-                 "plan": "Plan preview", "timeline": "Job timeline", "jobs": "Jobs", "tenants": "Tenants"}
+                 "plan": "Plan preview", "timeline": "Job timeline", "jobs": "Jobs", "tenants": "Tenants",
+                 "tenant": "Tenant", "diff": "Schema diff", "repair": "Guarded repair", "snapshots": "Snapshots",
+                 "audit": "Audit log", "servers": "Servers"}
 KEY_W, NAME_W, ROLE_W = 9, 13, 12
 
 
@@ -43,7 +45,8 @@ class HelpScreen(BaseScreen):
         allowed = ctx.can(action.role)
         role = ("" if action.role == "viewer" else action.role) if allowed else f"needs {action.role}"
         role = (role + (" ⚠" if action.dangerous else "")).strip()
-        room = max(16, width - 2 - KEY_W - NAME_W - ROLE_W - 3)
+        # one cell spare: a scrollbar that appears after the first layout must not re-wrap lines
+        room = max(16, width - 2 - KEY_W - NAME_W - ROLE_W - 4)
         wrapped = textwrap.wrap(action.help, room) or [""]
         indent = " " * (2 + KEY_W + NAME_W + ROLE_W + 3)
         if allowed:

@@ -1,7 +1,16 @@
-"""Tenants: a read-only list by status, drift and server (the dashboard's tenant figures
-open here). Virtual, so a fleet of thousands scrolls as fast as ten."""
+"""Tenants: every tenant of the fleet, filtered as you type, sorted by any column, with
+drift severity as a badge (icon and word, never colour alone). Enter opens a tenant.
+
+Stays instant with 10,000+ tenants: the list is read once in a worker (one engine call,
+three queries), each tenant is prepared once (lower-case fields, one search string),
+and a keystroke only narrows a list of prepared entries; the virtual list then formats
+the twenty-odd rows that are visible (``LazyRows``), never the whole fleet.
+"""
 from __future__ import annotations
 
+import operator
+import time
+from collections.abc import Callable
 from typing import Any
 
 from textual import on, work
@@ -13,14 +22,99 @@ from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, status
-from tenantops.console.widgets.rowlist import Column, Row, RowList
+from tenantops.console.widgets.rowlist import Column, LazyRows, RowList
 
 STATUS_CYCLE: tuple[str | None, ...] = (None, *data.TENANT_STATUSES)
 DRIFT_CYCLE: tuple[str | None, ...] = (None, *data.DRIFT_LEVELS)
+SEVERITY_RANK = {level: i for i, level in enumerate(data.DRIFT_LEVELS)}  # critical first
+STATUS_RANK = {s: i for i, s in enumerate(("failed", "provisioning", "suspended", "active"))}
+
+# `field:value` in the filter narrows one field; a bare word searches all of them
+FIELD_ALIASES = {"slug": "slug", "org": "org", "organisation": "org", "organization": "org",
+                 "template": "template", "tpl": "template", "module": "modules", "modules": "modules",
+                 "mod": "modules", "status": "status", "server": "server", "srv": "server",
+                 "severity": "severity", "sev": "severity", "drift": "severity"}
+FILTER_HINT = "filter: words match any field · slug: org: template: module: status: server: sev: · Esc clears"
+
+# sort keys, in the order `o` cycles through them
+SORTS: dict[str, Callable[["Entry"], Any]] = {
+    "slug": operator.attrgetter("slug"),
+    "status": lambda e: (STATUS_RANK.get(e.status, 9), e.slug),
+    "organisation": lambda e: (e.org, e.slug),
+    "template": lambda e: (e.template, e.slug),
+    "server": lambda e: (e.server, e.slug),
+    "drift": lambda e: (SEVERITY_RANK.get(e.severity, 9), e.slug),
+    "checked": lambda e: (e.checked or "", e.slug),
+}
 
 
 def drift_of(tenant: dict[str, Any]) -> str:
     return (tenant.get("last_drift") or {}).get("severity") or "unchecked"
+
+
+class Entry:
+    """One tenant, prepared once for filtering and sorting."""
+
+    __slots__ = ("tenant", "slug", "org", "template", "modules", "status", "server", "severity", "checked", "hay")
+
+    def __init__(self, t: dict[str, Any]) -> None:
+        self.tenant = t
+        self.slug = t["slug"].lower()
+        self.org = (t["organization"] or "").lower()
+        self.template = f"{t['template']['slug']} {t['template']['version'] or ''}".strip().lower()
+        self.modules = " ".join(t.get("modules") or []).lower()
+        self.status = t["status"]
+        self.server = (t["server"] or "").lower()
+        self.severity = drift_of(t)
+        self.checked = (t.get("last_drift") or {}).get("checked_at")
+        self.hay = " ".join((self.slug, self.org, self.template, self.modules, self.status, self.server,
+                             self.severity))
+
+
+def prepare(tenants: list[dict[str, Any]]) -> list[Entry]:
+    """Runs in the reading worker, not on the UI thread."""
+    return [Entry(t) for t in tenants]
+
+
+def parse_filter(text: str) -> list[tuple[str | None, str]]:
+    tokens: list[tuple[str | None, str]] = []
+    for raw in text.lower().split():
+        field, sep, value = raw.partition(":")
+        if sep and field in FIELD_ALIASES:
+            if value:
+                tokens.append((FIELD_ALIASES[field], value))
+        else:
+            tokens.append((None, raw))
+    return tokens
+
+
+def narrows(old: list[tuple[str | None, str]], new: list[tuple[str | None, str]]) -> bool:
+    """True when ``new`` can only match a subset of what ``old`` matched (then a keystroke
+    filters the previous result instead of the whole fleet)."""
+    if len(new) < len(old):
+        return False
+    return all(of == nf and ov in nv for (of, ov), (nf, nv) in zip(old, new))
+
+
+def apply_tokens(entries: list[Entry], tokens: list[tuple[str | None, str]]) -> list[Entry]:
+    # one tight comprehension per token: ~1 ms per token for 10,000 tenants
+    for field, value in tokens:
+        if field is None:
+            entries = [e for e in entries if value in e.hay]
+        else:
+            get = operator.attrgetter(field)
+            entries = [e for e in entries if value in get(e)]
+    return entries
+
+
+NARROW_COLUMNS = [Column("status", 11), Column("slug"), Column("template", 18), Column("server", 9),
+                  Column("drift", 11), Column("checked", 7, align="right")]
+WIDE_COLUMNS = [Column("status", 14), Column("slug"), Column("organisation"), Column("template", 26),
+                Column("mods", 4, align="right"), Column("server", 10), Column("drift", 11),
+                Column("checked", 7, align="right")]
+COLUMN_OF_SORT = {"narrow": {"status": 0, "slug": 1, "template": 2, "server": 3, "drift": 4, "checked": 5},
+                  "wide": {"status": 0, "slug": 1, "organisation": 2, "template": 3, "server": 5, "drift": 6,
+                           "checked": 7}}
 
 
 class TenantsScreen(BaseScreen):
@@ -33,24 +127,51 @@ class TenantsScreen(BaseScreen):
         self.drift: str | None = None
         self.server: str | None = None
         self.text_filter = ""
+        self.sort = "slug"
+        self.reverse = False
         self.tenants: list[dict[str, Any]] = []
+        self.entries: list[Entry] = []
+        self.ordered: list[Entry] = []
+        self.shown: list[Entry] = []
+        self._tokens: list[tuple[str | None, str]] = []
+        self._base: tuple[Any, ...] | None = None
+        self._wide = False
+        self.loaded = False
+        self._read_at = 0.0
+        self._read_seconds = 0.0
 
     def compose_body(self) -> ComposeResult:
-        yield Static("", id="tenants-bar", classes="bar")
-        yield RowList([Column("status", 14), Column("slug"), Column("template", 22), Column("server", 10),
-                       Column("drift", 11), Column("checked", 8, align="right")],
-                      empty="No tenants match", id="tenants-list")
-        yield FilterBar()
+        yield Static("reading tenants…", id="tenants-bar", classes="bar")
+        yield RowList(NARROW_COLUMNS, empty="No tenants match", id="tenants-list")
+        yield FilterBar(placeholder=FILTER_HINT)
+
+    @property
+    def listing(self) -> RowList:
+        return self.query_one("#tenants-list", RowList)
 
     def on_mount(self) -> None:
-        self.set_interval(self.app.poll_seconds * 2, self.cmd_refresh)  # type: ignore[attr-defined]
-        self.query_one("#tenants-list", RowList).focus()
+        self.set_interval(self.app.poll_seconds * 2, self._poll)  # type: ignore[attr-defined]
+        self.listing.focus()
         self.cmd_refresh()
 
     def on_screen_resume(self) -> None:
-        if self.is_mounted:
+        # the first resume follows the mount, whose read is still running: one read only
+        if self.is_mounted and self.loaded:
             self.cmd_refresh()
 
+    def _poll(self) -> None:
+        # a big fleet takes a while to read: poll no more than 5% of the time
+        if time.monotonic() - self._read_at >= 20 * self._read_seconds:
+            self.cmd_refresh()
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= 110
+        if wide != self._wide or not self.listing.columns:
+            self._wide = wide
+            self.listing.set_columns(WIDE_COLUMNS if wide else NARROW_COLUMNS)
+            self._mark_sort()
+
+    # -- filters (also used by the dashboard and the servers screen) -------------
     def show_only(self, status: str | None = None, drift: str | None = None, server: str | None = None) -> None:
         self.status, self.drift, self.server = status, drift, server
         if self.is_mounted:
@@ -76,8 +197,32 @@ class TenantsScreen(BaseScreen):
         self.server = None if self.text_filter else self.server
         self.render_tenants()
         if event.done:
-            self.query_one("#tenants-list", RowList).focus()
+            self.listing.focus()
 
+    # -- sorting -----------------------------------------------------------------
+    def cmd_sort(self) -> None:
+        names = list(SORTS)
+        self.sort = names[(names.index(self.sort) + 1) % len(names)]
+        self.reverse = False
+        self._resort()
+
+    def cmd_reverse(self) -> None:
+        self.reverse = not self.reverse
+        self._resort()
+
+    def _resort(self) -> None:
+        self.ordered = sorted(self.entries, key=SORTS[self.sort], reverse=self.reverse)
+        self._base = None
+        self._mark_sort()
+        self.render_tenants()
+
+    def _mark_sort(self) -> None:
+        listing = self.listing
+        listing.sort_column = COLUMN_OF_SORT["wide" if self._wide else "narrow"].get(self.sort)
+        listing.sort_reverse = self.reverse
+        listing.refresh()
+
+    # -- reads -------------------------------------------------------------------
     def cmd_refresh(self) -> None:
         self.load()
 
@@ -85,34 +230,76 @@ class TenantsScreen(BaseScreen):
     def load(self) -> None:
         from tenantops.engine import tenants
 
-        self.deliver("tenants", lambda: tenants.list_tenants(self.ctx))
+        def read() -> tuple[list[dict[str, Any]], list[Entry]]:
+            started = time.monotonic()
+            found = tenants.list_tenants(self.ctx)
+            prepared = prepare(found)
+            self._read_at, self._read_seconds = time.monotonic(), time.monotonic() - started
+            return found, prepared
 
-    def show_tenants(self, tenants: list[dict[str, Any]]) -> None:
-        self.tenants = tenants
+        self.deliver("tenants", read)
+
+    def show_tenants(self, value: tuple[list[dict[str, Any]], list[Entry]]) -> None:
+        self.tenants, self.entries = value
+        self.loaded = True
+        self.ordered = sorted(self.entries, key=SORTS[self.sort], reverse=self.reverse)
+        self._base = None
         self.render_tenants()
 
-    def render_tenants(self) -> None:
+    def open_tenant(self, slug: str) -> None:
+        from tenantops.console.screens.tenant import TenantScreen
+
+        self.app.push_screen(TenantScreen(slug))
+
+    @on(RowList.Selected, "#tenants-list")
+    def selected(self, event: RowList.Selected) -> None:
+        self.open_tenant(event.row.key)
+
+    # -- rendering ---------------------------------------------------------------
+    def _filtered(self) -> list[Entry]:
+        tokens = parse_filter(self.text_filter)
+        base = (self.status, self.drift, self.server, id(self.ordered))
+        if self._base == base and narrows(self._tokens, tokens):
+            source = self.shown  # a longer filter only narrows what is shown now
+            tokens_to_apply = tokens
+        else:
+            source = self.ordered
+            if self.status is not None:
+                source = [e for e in source if e.status == self.status]
+            if self.drift is not None:
+                source = [e for e in source if e.status == "active" and e.severity == self.drift]
+            if self.server is not None:
+                server = self.server.lower()
+                source = [e for e in source if e.server == server]
+            tokens_to_apply = tokens
+        self._base, self._tokens = base, tokens
+        return apply_tokens(source, tokens_to_apply)
+
+    def _cells(self, e: Entry) -> list[Any]:
+        t = e.tenant
         now = self.app.clock()  # type: ignore[attr-defined]
-        visible = [t for t in self.tenants
-                   if (self.status is None or t["status"] == self.status)
-                   and (self.drift is None or (t["status"] == "active" and drift_of(t) == self.drift))
-                   and (self.server is None or t["server"] == self.server)]
-        if self.text_filter:
-            visible = [t for t in visible
-                       if self.text_filter in f"{t['slug']} {t['organization']} {t['server']}".lower()]
-        rows = []
-        for t in visible:
-            checked = (t.get("last_drift") or {}).get("checked_at")
-            rows.append(Row(t["slug"], [status(t["status"]), t["slug"],
-                                        f"{t['template']['slug']} {t['template']['version'] or ''}".strip(),
-                                        t["server"] or "—", status(drift_of(t)),
-                                        ago(checked, now).removesuffix(" ago") if checked else "never"], data=t))
-        self.query_one("#tenants-list", RowList).set_rows(rows)
-        parts = [f"[b]{self.status or 'all'}[/] {len(visible)} of {len(self.tenants)}"]
+        checked = ago(e.checked, now).removesuffix(" ago") if e.checked else "never"
+        template = f"{t['template']['slug']} {t['template']['version'] or ''}".strip()
+        drift = status(e.severity) if t["status"] == "active" else ("—", "muted")
+        if self._wide:
+            return [status(t["status"]), t["slug"], t["organization"], template, str(len(t.get("modules") or [])),
+                    t["server"] or "—", drift, checked]
+        return [status(t["status"]), t["slug"], template, t["server"] or "—", drift, checked]
+
+    def render_tenants(self) -> None:
+        self.shown = self._filtered()
+        self.listing.set_rows(LazyRows(self.shown, key=lambda e: e.tenant["slug"], cells=self._cells))
+        self._render_bar()
+
+    def _render_bar(self) -> None:
+        if not self.loaded:
+            return
+        parts = [f"[b]{self.status or 'all'}[/] {len(self.shown):,} of {len(self.entries):,}"]
         if self.drift:
             parts.append(f"drift {self.drift}")
         if self.server:
             parts.append(f"server {escape(self.server)}")
         if self.text_filter:
             parts.append(f"filter “{escape(self.text_filter)}”")
-        self.query_one("#tenants-bar", Static).update(" · ".join(parts) + "   [$text-muted]f status · d drift[/]")
+        parts.append(f"by {self.sort} {'▼' if self.reverse else '▲'}")
+        self.query_one("#tenants-bar", Static).update(" · ".join(parts))

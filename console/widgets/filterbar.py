@@ -12,8 +12,8 @@ class FilterBar(Input):
             super().__init__()
             self.text, self.done = text, done
 
-    def __init__(self, id: str = "filter") -> None:
-        super().__init__(placeholder="filter: type to narrow, Enter keeps, Esc clears", id=id)
+    def __init__(self, id: str = "filter", placeholder: str = "filter: type to narrow, Enter keeps, Esc clears") -> None:
+        super().__init__(placeholder=placeholder, id=id)
 
     def open(self) -> None:
         self.add_class("-open")

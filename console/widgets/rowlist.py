@@ -1,16 +1,21 @@
 """A virtual list: renders only the visible lines, so ten thousand rows cost the same as
 ten (a DataTable measures every cell when filled; STACK-NOTES measured 2-3 s for 10k).
-Toolong's log view is the model: ``ScrollView`` + ``render_line``.
+Toolong's log view is the model: ``ScrollView`` + ``render_line`` + a line cache.
+
+Rows can be given as ``Row`` objects, or lazily as ``LazyRows`` (items plus functions
+that make a row's key and cells): then a row's cells are only formatted when the row
+scrolls into view, and filtering 10,000 tenants builds no Row objects at all.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -37,6 +42,39 @@ class Row:
     cells: Sequence[Cell]
     tone: str | None = None
     data: Any = field(default=None, repr=False)
+
+
+class LazyRows(Sequence[Row]):
+    """Rows made on demand from ``items``: only the visible ones are ever formatted."""
+
+    def __init__(self, items: Sequence[Any], key: Callable[[Any], Any], cells: Callable[[Any], Sequence[Cell]],
+                 tone: Callable[[Any], str | None] | None = None) -> None:
+        self.items = items
+        self._key, self._cells, self._tone = key, cells, tone
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    @overload
+    def __getitem__(self, index: int) -> Row: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Row]: ...
+
+    def __getitem__(self, index: int | slice) -> Row | list[Row]:
+        if isinstance(index, slice):
+            return [self._row(item) for item in self.items[index]]
+        return self._row(self.items[index])
+
+    def _row(self, item: Any) -> Row:
+        return Row(self._key(item), self._cells(item), self._tone(item) if self._tone else None, data=item)
+
+    def index_of(self, key: Any) -> int | None:
+        make = self._key
+        for i, item in enumerate(self.items):
+            if make(item) == key:
+                return i
+        return None
 
 
 class RowList(Dispatch, ScrollView, can_focus=True):
@@ -72,8 +110,14 @@ class RowList(Dispatch, ScrollView, can_focus=True):
         self.columns = list(columns)
         self.empty = empty
         self.show_header = show_header
-        self.rows: list[Row] = []
+        self.rows: Sequence[Row] = []
         self.loaded = False
+        # the header marks the sorted column (▲ ascending, ▼ descending)
+        self.sort_column: int | None = None
+        self.sort_reverse = False
+        # rendered lines by (row index, width, cursor state): scrolling and moving the
+        # cursor re-render only the lines that changed
+        self._line_cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
 
     # -- data ----------------------------------------------------------------
     @property
@@ -83,9 +127,10 @@ class RowList(Dispatch, ScrollView, can_focus=True):
     def set_rows(self, rows: Sequence[Row], *, keep_key: bool = True) -> None:
         """Replace the rows; the cursor stays on the same key when it still exists."""
         old = self.current_row.key if keep_key and self.current_row else None
-        self.rows = list(rows)
+        self.rows = rows if isinstance(rows, LazyRows) else list(rows)
         self.loaded = True
-        index = next((i for i, r in enumerate(self.rows) if r.key == old), None) if old is not None else None
+        self._line_cache.clear()
+        index = self.index_of(old) if old is not None else None
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows) + self._top)
         new = min(index if index is not None else self.cursor, max(0, len(self.rows) - 1))
         self.cursor = new
@@ -95,12 +140,28 @@ class RowList(Dispatch, ScrollView, can_focus=True):
     def current_row(self) -> Row | None:
         return self.rows[self.cursor] if 0 <= self.cursor < len(self.rows) else None
 
+    def set_columns(self, columns: Sequence[Column]) -> None:
+        """Change the columns (e.g. more of them on a wide terminal)."""
+        if list(columns) != self.columns:
+            self.columns = list(columns)
+            self._line_cache.clear()
+            self.refresh()
+
+    def index_of(self, key: Any) -> int | None:
+        if isinstance(self.rows, LazyRows):
+            return self.rows.index_of(key)
+        return next((i for i, r in enumerate(self.rows) if r.key == key), None)
+
     def move_to_key(self, key: Any) -> bool:
-        for i, row in enumerate(self.rows):
-            if row.key == key:
-                self.cursor = i
-                return True
-        return False
+        index = self.index_of(key)
+        if index is None:
+            return False
+        self.cursor = index
+        return True
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._line_cache.clear()
 
     # -- cursor --------------------------------------------------------------
     def validate_cursor(self, value: int) -> int:
@@ -194,7 +255,10 @@ class RowList(Dispatch, ScrollView, can_focus=True):
         widths = self._widths(width)
         if self.show_header and y == 0:
             style = self.get_component_rich_style("rowlist--header")
-            text = self._line([c.title for c in self.columns], widths, base)
+            titles = [c.title for c in self.columns]
+            if self.sort_column is not None and 0 <= self.sort_column < len(titles):
+                titles[self.sort_column] += " ▼" if self.sort_reverse else " ▲"
+            text = self._line(titles, widths, base)
             text.stylize(style)
             return self._strip(text, width, base + style)
         index = self.scroll_offset.y + y - self._top
@@ -205,16 +269,23 @@ class RowList(Dispatch, ScrollView, can_focus=True):
             return Strip.blank(width, base)
         if index >= len(self.rows):
             return Strip.blank(width, base)
+        on_cursor = index == self.cursor and (self.has_focus or self.cursor_when_blurred)
+        state = (1 if self.has_focus else 2) if on_cursor else 0
+        cached = self._line_cache.get((index, width, state))
+        if cached is not None:
+            return cached
         row = self.rows[index]
         text = self._line(row.cells, widths, base)
         if row.tone:
             text.stylize(self.get_component_rich_style(f"rowlist--{row.tone}", partial=True))
         line_style = base
-        if index == self.cursor and (self.has_focus or self.cursor_when_blurred):
+        if on_cursor:
             cursor = self.get_component_rich_style("rowlist--cursor" if self.has_focus else "rowlist--cursor-blurred")
             text.stylize(cursor)
             line_style = base + cursor
-        return self._strip(text, width, line_style)
+        strip = self._strip(text, width, line_style)
+        self._line_cache.set((index, width, state), strip)
+        return strip
 
     def _strip(self, text: Text, width: int, style: Style) -> Strip:
         # Text.render ignores Text.style when there are no spans: give the base a span

@@ -1,0 +1,170 @@
+"""Database servers: dialect, version, reachability, tenants against capacity. c probes
+the highlighted server now, C every server (in a worker: a probe opens a connection);
+Enter lists the server's tenants."""
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.markup import escape
+from textual.widgets import Static
+
+from tenantops.console.screens.base import BaseScreen
+from tenantops.console.widgets.format import ago, tone_markup
+from tenantops.console.widgets.rowlist import Column, Row, RowList
+
+
+def state(server: dict[str, Any]) -> tuple[str, str | None]:
+    if server["reachable"] is None:
+        return "? unchecked", "muted"
+    if not server["reachable"]:
+        return "✗ unreachable", "bad"
+    if server["draining"]:
+        return "‖ draining", "warn"  # up, but takes no new tenants
+    return "✓ up", "ok"
+
+
+def load_bar(tenants: int, capacity: int, width: int = 10) -> tuple[str, str | None]:
+    share = tenants / capacity if capacity else 1.0
+    filled = min(width, round(share * width))
+    tone = "bad" if share >= 0.95 else "warn" if share >= 0.8 else None
+    return "█" * filled + "░" * (width - filled) + f" {share:4.0%}", tone
+
+
+NARROW = [Column("server"), Column("dialect", 8), Column("state", 13), Column("tenants", 9, align="right"),
+          Column("load", 15), Column("checked", 7, align="right")]
+WIDE = [Column("server"), Column("dialect", 8), Column("version", 18), Column("state", 13),
+        Column("tenants", 9, align="right"), Column("load", 15), Column("checked", 7, align="right")]
+
+
+class ServersScreen(BaseScreen):
+    SCREEN_NAME = "servers"
+    TITLE_TEXT = "Servers"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.servers: list[dict[str, Any]] = []
+        self.errors: dict[str, str] = {}
+        self.checking: set[str] = set()
+        self._wide = False
+
+    def on_resize(self) -> None:
+        wide = self.size.width >= 100
+        if wide != self._wide:
+            self._wide = wide
+            self.listing.set_columns(WIDE if wide else NARROW)
+            self.render_servers()
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("reading servers…", id="servers-bar", classes="bar")
+        yield RowList(NARROW, empty="No servers registered", id="servers-list")
+        yield Static("", id="servers-detail")
+
+    @property
+    def listing(self) -> RowList:
+        return self.query_one("#servers-list", RowList)
+
+    def on_mount(self) -> None:
+        self.listing.focus()
+        self.set_interval(self.app.poll_seconds * 2, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.cmd_refresh()
+
+    def on_screen_resume(self) -> None:
+        if self.is_mounted and self.servers:
+            self.cmd_refresh()
+
+    def cmd_refresh(self) -> None:
+        self.load()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="servers")
+    def load(self) -> None:
+        from tenantops.engine import servers
+
+        self.deliver("servers", lambda: servers.list_servers(self.ctx))
+
+    def show_servers(self, servers: list[dict[str, Any]]) -> None:
+        self.servers = servers
+        self.render_servers()
+
+    def render_servers(self) -> None:
+        now = self.app.clock()  # type: ignore[attr-defined]
+        rows = []
+        for sv in self.servers:
+            shown = ("… checking", "accent") if sv["name"] in self.checking else state(sv)
+            checked = ago(sv["checked_at"], now).removesuffix(" ago") if sv["checked_at"] else "never"
+            cells = [sv["name"], sv["dialect"], sv["version"] or "—", shown, f"{sv['tenants']}/{sv['capacity']}",
+                     load_bar(sv["tenants"], sv["capacity"]), checked]
+            if not self._wide:
+                del cells[2]
+            rows.append(Row(sv["name"], cells, data=sv))
+        self.listing.set_rows(rows)
+        up = sum(1 for sv in self.servers if sv["reachable"])
+        down = sum(1 for sv in self.servers if sv["reachable"] is False)
+        tenants = sum(sv["tenants"] for sv in self.servers)
+        capacity = sum(sv["capacity"] for sv in self.servers)
+        parts = [f"[b]{len(self.servers)}[/] server(s)", f"{up} up"]
+        if down:
+            parts.append(tone_markup(f"{down} unreachable", "bad", bold=True))
+        parts.append(f"{tenants:,} tenants of {capacity:,} capacity")
+        self.query_one("#servers-bar", Static).update(" · ".join(parts))
+        self._render_detail(self.listing.current_row)
+
+    @on(RowList.Highlighted, "#servers-list")
+    def highlighted(self, event: RowList.Highlighted) -> None:
+        self._render_detail(event.row)
+
+    def _render_detail(self, row: Row | None) -> None:
+        detail = self.query_one("#servers-detail", Static)
+        if row is None:
+            detail.update("")
+            return
+        sv = row.data
+        text = f"[$text-muted]{escape(sv['url'])} · version {escape(sv['version'] or 'unknown')}[/]"
+        if sv["name"] in self.errors:
+            text += "\n" + tone_markup(f"✗ {self.errors[sv['name']]}", "bad")
+        detail.update(text)
+
+    @on(RowList.Selected, "#servers-list")
+    def open_server(self, event: RowList.Selected) -> None:
+        app: Any = self.app
+        app.open_section("tenants").show_only(server=event.row.key)
+
+    def cmd_check(self) -> None:
+        row = self.listing.current_row
+        if row is None:
+            return
+        self._check([row.key])
+
+    def cmd_check_all(self) -> None:
+        self._check([sv["name"] for sv in self.servers])
+
+    def _check(self, names: list[str]) -> None:
+        self.checking.update(names)
+        self.render_servers()
+        self.check(names)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="servers-check")
+    def check(self, names: list[str]) -> None:
+        from tenantops.engine import servers
+
+        self.deliver("checked", lambda: [servers.check_server(self.ctx, name) for name in names])
+
+    def show_checked(self, results: list[dict[str, Any]]) -> None:
+        for result in results:
+            self.checking.discard(result["name"])
+            if result.get("error"):
+                self.errors[result["name"]] = result["error"]
+            else:
+                self.errors.pop(result["name"], None)
+        down = [r["name"] for r in results if not r["reachable"]]
+        if down:
+            self.notify(f"Unreachable: {', '.join(down)}", title="Servers", severity="error")
+        else:
+            self.notify(f"{len(results)} server(s) reachable.", title="Servers")
+        self.load()
+
+    def failed_checked(self, error: str) -> None:
+        self.checking.clear()
+        self.notify(error, title="Check failed", severity="error")
+        self.load()

@@ -59,6 +59,13 @@ def dashboard(ctx: Context) -> dict[str, Any]:
         attention.append({"kind": "drift", "key": severity, "status": severity, "text": f"{slug}: {severity} drift"})
     for slug in failed_tenants:
         attention.append({"kind": "tenants", "key": "failed", "status": "failed", "text": f"tenant {slug} failed"})
+    from tenantops.engine.drift import latest_clusters
+
+    for cluster in latest_clusters(ctx)[:3]:
+        # a fingerprint cluster: the same drift on several tenants, one repair plan for all
+        if len(cluster["tenants"]) > 1:
+            attention.append({"kind": "drift", "key": cluster["severity"], "status": cluster["severity"],
+                              "text": f"cluster {cluster['hash'][:8]}: {cluster['summary']}"})
     for sv in servers:
         if sv["reachable"] is False:
             attention.append({"kind": "servers", "key": sv["name"], "status": "failed",

@@ -444,3 +444,19 @@ def summarize(count: int, differences: list[dict[str, Any]]) -> str:
         parts.append(f"{words[d['change']]} {what} {d['name']}{attr}{where}")
     more = f" (+{len(differences) - 3} more)" if len(differences) > 3 else ""
     return f"{count} " + "; ".join(parts) + more
+
+
+def latest_clusters(ctx: Context) -> list[dict[str, Any]]:
+    """Fingerprint clusters of the drifted tenants, from their latest stored reports (no
+    scan): what the dashboard shows between fleet scans."""
+    with ctx.session() as s:
+        latest = (sa.select(m.DriftReport.tenant_id, sa.func.max(m.DriftReport.id).label("rid"))
+                  .group_by(m.DriftReport.tenant_id).subquery())
+        rows = s.execute(sa.select(m.Tenant.slug, m.DriftReport.actual_hash, m.DriftReport.expected_hash,
+                                   m.DriftReport.severity, m.DriftReport.differences)
+                         .join(latest, latest.c.tenant_id == m.Tenant.id)
+                         .join(m.DriftReport, m.DriftReport.id == latest.c.rid)
+                         .where(m.Tenant.status == "active", m.DriftReport.severity.not_in(("none", "unknown"))))
+        reports = [{"tenant": slug, "actual_hash": actual, "expected_hash": expected, "severity": severity,
+                    "differences": differences} for slug, actual, expected, severity, differences in rows]
+    return clusters(reports)

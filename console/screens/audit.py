@@ -15,7 +15,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from tenantops.console import data
-from tenantops.console.screens.base import BaseScreen
+from tenantops.console.screens.base import BaseScreen, FilterableList
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import parse_time, tone_markup
 from tenantops.console.widgets.rowlist import Column, LazyRows, RowList
@@ -56,7 +56,8 @@ WIDE = [Column("when", 16), Column("operator", 12), Column("action", 22), Column
         Column("parameters")]
 
 
-class AuditScreen(BaseScreen):
+class AuditScreen(FilterableList, BaseScreen):
+    list_selector = "#audit-list"
     SCREEN_NAME = "audit"
     TITLE_TEXT = "Audit log"
 
@@ -155,15 +156,9 @@ class AuditScreen(BaseScreen):
         self.cmd_refresh()
         self._render_bar()
 
-    def cmd_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
-    @on(FilterBar.Filtered)
-    def filter_changed(self, event: FilterBar.Filtered) -> None:
-        self.text_filter = event.text.strip().lower()
+    def refilter(self) -> None:
         self.render_entries()
-        if event.done:
-            self.listing.focus()
 
     def _matches(self, e: dict[str, Any], tokens: list[tuple[str | None, str]]) -> bool:
         for field, value in tokens:

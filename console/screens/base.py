@@ -111,3 +111,32 @@ class BaseDialog(Deliver, Dispatch, ModalScreen):
 
     def cmd_cancel(self) -> None:
         self.dismiss(None)
+
+
+def next_in(cycle: tuple[Any, ...] | list[Any], current: Any) -> Any:
+    """The value after ``current`` in a filter cycle (wraps; an unknown value starts over)."""
+    index = cycle.index(current) if current in cycle else 0
+    return cycle[(index + 1) % len(cycle)]
+
+
+class FilterableList:
+    """Filter-as-you-type shared by the list screens: ``/`` opens the filter bar, every
+    keystroke sets ``text_filter`` and calls ``refilter``, Enter gives the list the focus."""
+
+    text_filter: str = ""
+    list_selector: ClassVar[str] = "RowList"
+
+    def refilter(self) -> None:
+        raise NotImplementedError
+
+    def cmd_filter(self) -> None:
+        from tenantops.console.widgets.filterbar import FilterBar
+
+        self.query_one(FilterBar).open()  # type: ignore[attr-defined]
+
+    def on_filter_bar_filtered(self, event: Any) -> None:
+        self.text_filter = event.text.strip().lower()
+        self.refilter()
+        if event.done:
+            self.query_one(self.list_selector).focus()  # type: ignore[attr-defined]
+

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.markup import escape
 from textual.widgets import Static
 
-from tenantops.console.screens.base import BaseScreen
+from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
 from tenantops.console.screens.timeline import TimelineScreen, retry_job
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, duration, parse_time, status
@@ -23,7 +23,8 @@ def took(job: dict[str, Any]) -> str:
     return duration((end - start).total_seconds()) if start and end else "—"
 
 
-class JobsScreen(BaseScreen):
+class JobsScreen(FilterableList, BaseScreen):
+    list_selector = "#jobs-list"
     SCREEN_NAME = "jobs"
     TITLE_TEXT = "Jobs"
 
@@ -56,19 +57,12 @@ class JobsScreen(BaseScreen):
             self.render_jobs()
 
     def cmd_status(self) -> None:
-        index = STATUS_CYCLE.index(self.status) if self.status in STATUS_CYCLE else 0
-        self.status = STATUS_CYCLE[(index + 1) % len(STATUS_CYCLE)]
+        self.status = next_in(STATUS_CYCLE, self.status)
         self.render_jobs()
 
-    def cmd_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
-    @on(FilterBar.Filtered)
-    def filter_changed(self, event: FilterBar.Filtered) -> None:
-        self.text_filter = event.text.strip().lower()
+    def refilter(self) -> None:
         self.render_jobs()
-        if event.done:
-            self.query_one("#jobs-list", RowList).focus()
 
     def cmd_refresh(self) -> None:
         self.load()

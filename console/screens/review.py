@@ -16,7 +16,7 @@ from textual.timer import Timer
 from textual.widgets import Static
 
 from tenantops.console import data
-from tenantops.console.screens.base import BaseScreen
+from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, stamp, status, status_markup, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row, RowList
@@ -27,7 +27,8 @@ STATUS_CYCLE: tuple[str | None, ...] = (None, *applications.STATUSES)
 PROVISIONABLE = ("approved", "failed")
 
 
-class ReviewScreen(BaseScreen):
+class ReviewScreen(FilterableList, BaseScreen):
+    list_selector = "#queue"
     SCREEN_NAME = "review"
     TITLE_TEXT = "Applications"
 
@@ -68,23 +69,16 @@ class ReviewScreen(BaseScreen):
             self.cmd_refresh()
 
     def cmd_status(self) -> None:
-        index = STATUS_CYCLE.index(self.status) if self.status in STATUS_CYCLE else 0
-        self.status = STATUS_CYCLE[(index + 1) % len(STATUS_CYCLE)]
+        self.status = next_in(STATUS_CYCLE, self.status)
         self.render_queue()
 
     def cmd_sort(self) -> None:
         self.newest_first = not self.newest_first
         self.render_queue()
 
-    def cmd_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
-    @on(FilterBar.Filtered)
-    def filter_changed(self, event: FilterBar.Filtered) -> None:
-        self.text_filter = event.text.strip().lower()
+    def refilter(self) -> None:
         self.render_queue()
-        if event.done:
-            self.query_one("#queue", RowList).focus()
 
     # -- reads ---------------------------------------------------------------
     def cmd_refresh(self) -> None:

@@ -19,7 +19,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from tenantops.console import data
-from tenantops.console.screens.base import BaseScreen
+from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, status
 from tenantops.console.widgets.rowlist import Column, LazyRows, RowList
@@ -117,7 +117,8 @@ COLUMN_OF_SORT = {"narrow": {"status": 0, "slug": 1, "template": 2, "server": 3,
                            "checked": 7}}
 
 
-class TenantsScreen(BaseScreen):
+class TenantsScreen(FilterableList, BaseScreen):
+    list_selector = "#tenants-list"
     SCREEN_NAME = "tenants"
     TITLE_TEXT = "Tenants"
 
@@ -178,26 +179,18 @@ class TenantsScreen(BaseScreen):
             self.render_tenants()
 
     def cmd_status(self) -> None:
-        index = STATUS_CYCLE.index(self.status) if self.status in STATUS_CYCLE else 0
-        self.status = STATUS_CYCLE[(index + 1) % len(STATUS_CYCLE)]
+        self.status = next_in(STATUS_CYCLE, self.status)
         self.render_tenants()
 
     def cmd_drift(self) -> None:
-        index = DRIFT_CYCLE.index(self.drift) if self.drift in DRIFT_CYCLE else 0
-        self.drift = DRIFT_CYCLE[(index + 1) % len(DRIFT_CYCLE)]
+        self.drift = next_in(DRIFT_CYCLE, self.drift)
         self.render_tenants()
 
-    def cmd_filter(self) -> None:
-        self.query_one(FilterBar).open()
 
-    @on(FilterBar.Filtered)
-    def filter_changed(self, event: FilterBar.Filtered) -> None:
-        self.text_filter = event.text.strip().lower()
+    def refilter(self) -> None:
         # typing a filter widens from a dashboard drill-down's server to every server
         self.server = None if self.text_filter else self.server
         self.render_tenants()
-        if event.done:
-            self.listing.focus()
 
     # -- sorting -----------------------------------------------------------------
     def cmd_sort(self) -> None:

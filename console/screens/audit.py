@@ -156,7 +156,6 @@ class AuditScreen(FilterableList, BaseScreen):
         self.cmd_refresh()
         self._render_bar()
 
-
     def refilter(self) -> None:
         self.render_entries()
 

@@ -60,7 +60,6 @@ class JobsScreen(FilterableList, BaseScreen):
         self.status = next_in(STATUS_CYCLE, self.status)
         self.render_jobs()
 
-
     def refilter(self) -> None:
         self.render_jobs()
 

@@ -76,7 +76,6 @@ class ReviewScreen(FilterableList, BaseScreen):
         self.newest_first = not self.newest_first
         self.render_queue()
 
-
     def refilter(self) -> None:
         self.render_queue()
 

@@ -186,7 +186,6 @@ class TenantsScreen(FilterableList, BaseScreen):
         self.drift = next_in(DRIFT_CYCLE, self.drift)
         self.render_tenants()
 
-
     def refilter(self) -> None:
         # typing a filter widens from a dashboard drill-down's server to every server
         self.server = None if self.text_filter else self.server

@@ -22,11 +22,12 @@ from textual.strip import Strip
 
 from tenantops.console.actions import LIST, Dispatch, bindings_for
 from tenantops.console.diffmodel import MARK, DiffModel, Line
+from tenantops.console.widgets.cursor import CursorKeys
 
 TONE_OF_CHANGE = {"added": "added", "removed": "removed", "modified": "modified"}
 
 
-class DiffView(Dispatch, ScrollView, can_focus=True):
+class DiffView(CursorKeys, Dispatch, ScrollView, can_focus=True):
     BINDINGS = bindings_for(LIST)
     COMPONENT_CLASSES = {"diffview--title", "diffview--head", "diffview--added", "diffview--removed",
                          "diffview--modified", "diffview--hl", "diffview--muted", "diffview--cursor",
@@ -106,24 +107,6 @@ class DiffView(Dispatch, ScrollView, can_focus=True):
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - 2)
-
-    def cmd_down(self) -> None:
-        self.cursor += 1
-
-    def cmd_up(self) -> None:
-        self.cursor -= 1
-
-    def cmd_top(self) -> None:
-        self.cursor = 0
-
-    def cmd_bottom(self) -> None:
-        self.cursor = len(self.rows) - 1
-
-    def cmd_page_down(self) -> None:
-        self.cursor += self._page()
-
-    def cmd_page_up(self) -> None:
-        self.cursor -= self._page()
 
     def cmd_select(self) -> None:
         """Nothing to open: the line's difference is shown under the view."""

@@ -23,6 +23,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tenantops.console.actions import LIST, Dispatch, bindings_for
+from tenantops.console.widgets.cursor import CursorKeys
 
 Cell = str | tuple[str, str | None]
 TONES = ("ok", "warn", "bad", "accent", "muted")
@@ -77,7 +78,7 @@ class LazyRows(Sequence[Row]):
         return None
 
 
-class RowList(Dispatch, ScrollView, can_focus=True):
+class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
     BINDINGS = bindings_for(LIST)
     COMPONENT_CLASSES = {"rowlist--header", "rowlist--cursor", "rowlist--cursor-blurred", "rowlist--empty",
                          *(f"rowlist--{tone}" for tone in TONES)}
@@ -178,24 +179,6 @@ class RowList(Dispatch, ScrollView, can_focus=True):
 
     def _page(self) -> int:
         return max(1, self.scrollable_content_region.height - self._top - 1)
-
-    def cmd_down(self) -> None:
-        self.cursor += 1
-
-    def cmd_up(self) -> None:
-        self.cursor -= 1
-
-    def cmd_top(self) -> None:
-        self.cursor = 0
-
-    def cmd_bottom(self) -> None:
-        self.cursor = len(self.rows) - 1
-
-    def cmd_page_down(self) -> None:
-        self.cursor += self._page()
-
-    def cmd_page_up(self) -> None:
-        self.cursor -= self._page()
 
     def cmd_select(self) -> None:
         if self.current_row is not None:

@@ -281,7 +281,7 @@ def main() -> None:
         from test_console_support import seed_fleet
 
         from tenantops.console import diffmodel
-        from tenantops.engine import tenants
+        from tenantops.engine.tenants import records as tenants
         from tenantops.engine.context import Context
         from tenantops.engine.schema.diff import diff_schemas
 

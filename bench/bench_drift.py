@@ -31,7 +31,10 @@ def main() -> None:
         import sqlalchemy as sa
         from deepdiff import DeepDiff
 
-        from tenantops.engine import drift, plans, provisioner, servers
+        from tenantops.engine.health import drift
+        from tenantops.engine.migrate import plans
+        from tenantops.engine.tenants import provision as provisioner
+        from tenantops.engine.servers import registry as servers
         from tenantops.engine.catalog import resolve
         from tenantops.engine.context import Context
         from tenantops.engine.landlord import models as m

@@ -45,10 +45,13 @@ def main() -> None:
     with isolated_home(), mariadb_servers(1) as (db,):
         import sqlalchemy as sa
 
-        from tenantops.engine import applications, jobs, provisioner, servers
+        from tenantops.engine.tenants import applications
+        from tenantops.engine.jobs import queue as jobs
+        from tenantops.engine.tenants import provision as provisioner
+        from tenantops.engine.servers import registry as servers
         from tenantops.engine.catalog import resolve
         from tenantops.engine.context import Context
-        from tenantops.engine.worker import work
+        from tenantops.engine.jobs.worker import work
 
         ctx = Context.open()
         servers.add_server(ctx, name="db1", url=db.url, password=db.admin_password)

@@ -15,7 +15,11 @@ from common import isolated_home, machine, mariadb_servers
 
 def run_config(db, tenants: int, workers: int) -> float:
     with isolated_home():
-        from tenantops.engine import applications, jobs, provisioner, servers, worker
+        from tenantops.engine.tenants import applications
+        from tenantops.engine.jobs import queue as jobs
+        from tenantops.engine.tenants import provision as provisioner
+        from tenantops.engine.servers import registry as servers
+        from tenantops.engine.jobs import worker
         from tenantops.engine.context import Context
 
         ctx = Context.open()

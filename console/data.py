@@ -11,7 +11,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tenantops.engine import applications, jobs
+from tenantops.engine.tenants import applications
+from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 
@@ -59,7 +60,7 @@ def dashboard(ctx: Context) -> dict[str, Any]:
         attention.append({"kind": "drift", "key": severity, "status": severity, "text": f"{slug}: {severity} drift"})
     for slug in failed_tenants:
         attention.append({"kind": "tenants", "key": "failed", "status": "failed", "text": f"tenant {slug} failed"})
-    from tenantops.engine.drift import latest_clusters
+    from tenantops.engine.health.drift import latest_clusters
 
     for cluster in latest_clusters(ctx)[:3]:
         # a fingerprint cluster: the same drift on several tenants, one repair plan for all
@@ -87,7 +88,7 @@ def _job_brief(job: m.Job) -> dict[str, Any]:
 
 def probe_servers(ctx: Context) -> None:
     """Refresh every server's reachability (the engine records it on the server row)."""
-    from tenantops.engine import servers
+    from tenantops.engine.servers import registry as servers
 
     for server in servers.list_servers(ctx):
         servers.check_server(ctx, server["name"])
@@ -130,7 +131,7 @@ def load_catalog(ctx: Context) -> Any:
 
 
 def render_plan(units: list[Any], dialect: str) -> list[Any]:
-    from tenantops.engine.migrations import render_sql
+    from tenantops.engine.migrate.driver import render_sql
 
     with ALEMBIC_LOCK:
         return render_sql(units, dialect)
@@ -160,7 +161,7 @@ def with_alembic(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 def unit_layers(ctx: Context) -> dict[str, str]:
     """unit slug -> layer (basic, template, module); custom units are named custom_<slug>."""
-    from tenantops.engine.provisioner import catalog_for
+    from tenantops.engine.tenants.provision import catalog_for
 
     catalog = catalog_for(ctx)
     layers = {"basic": "basic"}
@@ -202,7 +203,13 @@ def batches(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def tenant_detail(ctx: Context, slug: str) -> dict[str, Any]:
     """Everything the tenant screen shows, read in one worker (a dozen short queries)."""
-    from tenantops.engine import backups, drift, history, locks, repairs, snapshots, tenants
+    from tenantops.engine.tenants import backups
+    from tenantops.engine.health import drift
+    from tenantops.engine.migrate import history
+    from tenantops.engine.jobs import locks
+    from tenantops.engine.health import repair as repairs
+    from tenantops.engine.tenants import snapshots
+    from tenantops.engine.tenants import records as tenants
 
     tenant = tenants.show(ctx, slug)
     detail: dict[str, Any] = {
@@ -217,7 +224,7 @@ def tenant_detail(ctx: Context, slug: str) -> dict[str, Any]:
         "depends_on": {}, "required_by_template": [], "catalog_error": None,
     }
     try:
-        from tenantops.engine.provisioner import catalog_for
+        from tenantops.engine.tenants.provision import catalog_for
 
         catalog = catalog_for(ctx)
         detail["depends_on"] = {m: list(catalog.modules[m].depends_on) for m in tenant["modules"]
@@ -241,7 +248,7 @@ def audit_facets(ctx: Context) -> dict[str, list[str]]:
 
 def spawn_worker(ctx: Context, job_id: int) -> int:
     """Start a detached worker process for a queued job (it outlives the console)."""
-    from tenantops.engine import worker
+    from tenantops.engine.jobs import worker
 
     worker.spawn(ctx, job_id=job_id)
     return job_id

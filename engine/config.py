@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from tenantops.engine.errors import ConfigError
 
 DEFAULT_RESERVED_SLUGS = (
     "admin", "api", "www", "landlord", "mysql", "information_schema",

@@ -17,10 +17,10 @@ from typing import Any, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .config import Settings, default_config_path, default_home, load_settings
-from .errors import PermissionDenied, TenantopsError
-from .landlord import models as m
-from .landlord import store
+from tenantops.engine.config import Settings, default_config_path, default_home, load_settings
+from tenantops.engine.errors import PermissionDenied, TenantopsError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord import store
 
 ROLES = ("viewer", "admin", "dba", "owner")
 _REDACT = ("password", "secret", "token", "passwd")

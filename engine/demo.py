@@ -6,15 +6,17 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from . import applications, provisioner, servers
-from .adapters import adapter_for
+from tenantops.engine.tenants import applications
+from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.servers import registry as servers
+from tenantops.engine.servers.adapters import adapter_for
 import shutil
 
-from .context import Context
-from .errors import ConflictError
-from .landlord.models import utcnow
-from .landlord import models as m
-from .worker import work
+from tenantops.engine.context import Context
+from tenantops.engine.errors import ConflictError
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.landlord import models as m
+from tenantops.engine.jobs.worker import work
 
 # slug, organisation, template, modules, contact, final state
 APPLICATIONS = [
@@ -103,6 +105,6 @@ def _inject_drift(ctx: Context, slug: str) -> None:
             conn.exec_driver_sql("ALTER TABLE tenant_users ADD COLUMN legacy_phone VARCHAR(32)")
     finally:
         adapter.dispose()
-    from .drift import check_all
+    from tenantops.engine.health.drift import check_all
 
     check_all(ctx)  # every tenant gets a report: one shows drift, the rest none

@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .errors import ValidationError
+from tenantops.engine.errors import ValidationError
 
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 SERVER_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")

@@ -21,7 +21,7 @@ import keyring.backend
 import keyring.errors
 from keyring.backends import chainer, fail
 
-from .errors import SecretsError
+from tenantops.engine.errors import SecretsError
 
 SERVICE = "tenantops"
 # Backends that never prompt on a terminal.

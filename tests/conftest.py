@@ -104,7 +104,7 @@ def server(dialect: str, request: pytest.FixtureRequest) -> str:
         yield "local"
         return
     db: MariaDB = request.getfixturevalue("mariadb")
-    from tenantops.engine import servers
+    from tenantops.engine.servers import registry as servers
     from tenantops.engine.context import Context
 
     ctx = Context.open()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from tenantops.engine import applications
-from tenantops.engine.adapters import adapter_for
+from tenantops.engine.tenants import applications
+from tenantops.engine.servers.adapters import adapter_for
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 

@@ -17,7 +17,8 @@ from tenantops.console.screens.servers import ServersScreen
 from tenantops.console.screens.tenant import TenantScreen
 from tenantops.console.screens.tenants import TenantsScreen
 from tenantops.console.widgets.rowlist import RowList
-from tenantops.engine import applications, operators
+from tenantops.engine.tenants import applications
+from tenantops.engine.access import operators
 from tenantops.engine.context import Context
 
 pytestmark = pytest.mark.asyncio

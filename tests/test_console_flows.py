@@ -23,7 +23,8 @@ from tenantops.console.screens.timeline import TimelineScreen
 from tenantops.console.screens.wizard import WizardScreen
 from tenantops.console.widgets.keybar import KeyBar
 from tenantops.console.widgets.rowlist import RowList
-from tenantops.engine import applications, jobs
+from tenantops.engine.tenants import applications
+from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.catalog import shipped_catalog_root
 from tenantops.engine.context import Context
 from tenantops.engine.errors import PermissionDenied

@@ -21,7 +21,12 @@ from tenantops.console.screens.tenant import TenantScreen
 from tenantops.console.screens.timeline import TimelineScreen
 from tenantops.console.screens.wizard import WizardScreen
 from tenantops.console.widgets.keybar import KeyBar
-from tenantops.engine import applications, day2, drift, provisioner, repairs, snapshots
+from tenantops.engine.tenants import applications
+from tenantops.engine.tenants import day2
+from tenantops.engine.health import drift
+from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.health import repair as repairs
+from tenantops.engine.tenants import snapshots
 from tenantops.engine.context import Context
 from tenantops.engine.errors import PermissionDenied
 from tenantops.engine.landlord import models as m

@@ -6,7 +6,10 @@ import pytest
 
 from test_console_support import make_app, settle, wait_for
 from tenantops.console.screens.timeline import TimelineScreen
-from tenantops.engine import applications, jobs, provisioner, worker
+from tenantops.engine.tenants import applications
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
 
 pytestmark = pytest.mark.asyncio

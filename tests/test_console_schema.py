@@ -25,7 +25,10 @@ from tenantops.console.screens.tenant import TenantScreen
 from tenantops.console.screens.timeline import TimelineScreen
 from tenantops.console.screens.wizard import WizardScreen
 from tenantops.console.widgets.rowlist import RowList
-from tenantops.engine import drift, jobs, repairs, tenants
+from tenantops.engine.health import drift
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.health import repair as repairs
+from tenantops.engine.tenants import records as tenants
 from tenantops.engine.context import Context
 from tenantops.engine.errors import ConflictError
 from tenantops.engine.landlord import models as m

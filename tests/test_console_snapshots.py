@@ -99,7 +99,7 @@ def test_running_job_timeline(theme: str, ctx: Context, seeded_store: Any, snap_
 
 def test_viewer_review(ctx: Context, seeded_store: Any, snap_compare: Any) -> None:
     """A viewer: decisions struck out in the key bar with the role they need."""
-    from tenantops.engine import operators
+    from tenantops.engine.access import operators
 
     operators.add_operator(ctx, user="bob", role="viewer")
     bob = Context.open(operator="bob")
@@ -154,7 +154,7 @@ def provisioned(tmp_path_factory: pytest.TempPathFactory, expected_cache: Path) 
 def tenant_ctx(provisioned: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
     """A real tenant changed behind the engine's back, its drift checked."""
     from test_console_support import SLUG, behind_the_back, use_home
-    from tenantops.engine import drift
+    from tenantops.engine.health import drift
 
     use_home(provisioned, tenantops_env)
     monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))

@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from textual.worker import WorkerCancelled
 
 from tenantops.console.app import TenantopsApp
-from tenantops.engine import applications, operators
+from tenantops.engine.tenants import applications
+from tenantops.engine.access import operators
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 
@@ -259,7 +260,8 @@ SLUG = "drifty"
 
 def provision_small(ctx: Context, slug: str = SLUG, template: str = "community_group") -> None:
     """A real tenant on the embedded SQLite server, provisioned in-process."""
-    from tenantops.engine import provisioner, worker
+    from tenantops.engine.tenants import provision as provisioner
+    from tenantops.engine.jobs import worker
 
     applications.submit(ctx, organization=f"Org {slug}", slug=slug, email=f"admin@{slug}.example.org",
                         template=template, modules=[], contact="Sita Sharma")
@@ -320,7 +322,7 @@ def use_home(template: Path, home: Path) -> None:
 
 def behind_the_back(ctx: Context, slug: str, statements: list[str]) -> None:
     """Change a tenant database with raw SQL, as someone with a SQL client would."""
-    from tenantops.engine.adapters import adapter_for
+    from tenantops.engine.servers.adapters import adapter_for
 
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from cli import run
 from helpers import approved, copy_catalog, tenant_engine, use_catalog
-from tenantops.engine import operators
+from tenantops.engine.access import operators
 from tenantops.engine.context import Context
 
 
@@ -173,7 +173,7 @@ def test_custom_migrations_four_eyes_failure_restore_and_rollback(server: str, t
     listed = {c["name"]: c for c in run("custom", "list", "ppn-c", "--json").json()}
     assert listed["ward_offices"]["status"] == "failed"
     ctx = Context.open()
-    from tenantops.engine import jobs
+    from tenantops.engine.jobs import queue as jobs
 
     steps = [s["name"] for s in jobs.get_job(ctx, jobs.list_jobs(ctx)[0]["id"])["steps"]]
     ctx.close()
@@ -289,7 +289,8 @@ def test_edited_applied_revision_is_found_by_doctor_and_blocks_sync(server: str,
 def test_repair_is_refused_while_a_sync_holds_the_tenant(server: str) -> None:
     """One lock per tenant: a repair (or a module add) while a sync job holds it is refused
     by the engine, naming the holder, and changes nothing."""
-    from tenantops.engine import jobs, repairs
+    from tenantops.engine.jobs import queue as jobs
+    from tenantops.engine.health import repair as repairs
     from tenantops.engine.errors import LockHeld
 
     provision("locked", server)

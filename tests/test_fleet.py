@@ -9,7 +9,8 @@ from cli import run
 from conftest import drop_tenants
 from helpers import approved, tenant_engine
 from mariadb import MariaDB, start_mariadb
-from tenantops.engine import drift, servers
+from tenantops.engine.health import drift
+from tenantops.engine.servers import registry as servers
 from tenantops.engine.context import Context
 
 pytestmark = pytest.mark.mariadb

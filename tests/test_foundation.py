@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from cli import run
-from tenantops.engine import servers
+from tenantops.engine.servers import registry as servers
 from tenantops.engine.context import Context
 from tenantops.engine.errors import PermissionDenied
 

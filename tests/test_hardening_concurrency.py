@@ -18,7 +18,10 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
-from tenantops.engine import applications, jobs, operators, provisioner
+from tenantops.engine.tenants import applications
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.access import operators
+from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.context import Context
 from tenantops.engine.errors import ConflictError, TenantopsError
 from tenantops.engine.landlord import models as m
@@ -110,7 +113,7 @@ def test_two_workers_on_one_queue_never_run_a_job_twice(landlord: str, tenantops
         job_ids.append(provisioner.request(ctx, slug=slug, server="local"))
     # each job lingers 0.4 s in its seed step, so both workers are busy at the same time
     env = {**os.environ, "TENANTOPS_FAILPOINT": "pause:seed", "TENANTOPS_FAILPOINT_SECONDS": "0.4"}
-    workers = [subprocess.Popen([sys.executable, "-m", "tenantops.engine.worker", "--once"], env=env,
+    workers = [subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--once"], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [w.communicate(timeout=240) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
@@ -156,7 +159,7 @@ def test_stale_lock_of_a_killed_worker_is_visible_and_only_a_dba_breaks_it(monke
     applications.approve(ctx, "stale-org")
     job_id = provisioner.request(ctx, slug="stale-org", server="local")
     env = {**os.environ, "TENANTOPS_FAILPOINT": "pause:seed", "TENANTOPS_FAILPOINT_SECONDS": "120"}
-    victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.worker", "--job", str(job_id)], env=env)
+    victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--job", str(job_id)], env=env)
     try:
         deadline = time.monotonic() + 60
         while not any(s["name"] == "seed" and s["status"] == "running" for s in jobs.get_job(ctx, job_id)["steps"]):

@@ -22,7 +22,14 @@ from cli import run
 from conftest import drop_tenants
 from helpers import tenant_engine
 from mariadb import MariaDB, mariadbd_path, start_mariadb
-from tenantops.engine import applications, day2, jobs, names, operators, provisioner, servers, worker
+from tenantops.engine import names
+from tenantops.engine.tenants import applications
+from tenantops.engine.tenants import day2
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.access import operators
+from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.servers import registry as servers
+from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 
@@ -90,7 +97,7 @@ def _kill_server_inside(ctx: Context, db: MariaDB, job_id: int, step: str) -> su
     """Run the job in a worker process parked inside ``step``; kill the server while it is
     parked; the worker then resumes against a dead server."""
     env = {**os.environ, "TENANTOPS_FAILPOINT": f"pause:{step}", "TENANTOPS_FAILPOINT_SECONDS": "2"}
-    proc = subprocess.Popen([sys.executable, "-m", "tenantops.engine.worker", "--job", str(job_id)], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--job", str(job_id)], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not any(s["name"] == step and s["status"] == "running" for s in jobs.get_job(ctx, job_id)["steps"]):
@@ -227,7 +234,7 @@ def test_server_killed_mid_repair(faulty: MariaDB) -> None:
     lock is released, and after the server is back no row is lost: the extra table is
     either still in place or in quarantine, the backup taken first exists, and a second
     repair finishes the work."""
-    from tenantops.engine import repairs
+    from tenantops.engine.health import repair as repairs
 
     ctx = Context.open()
     _provision(ctx, "rep-org")

@@ -25,7 +25,12 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from cli import run
 from helpers import CATALOG, approved, copy_catalog, use_catalog
-from tenantops.engine import applications, catalog as catalog_mod, day2, names, provisioner, servers, worker
+from tenantops.engine import catalog as catalog_mod, names
+from tenantops.engine.tenants import applications
+from tenantops.engine.tenants import day2
+from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.servers import registry as servers
+from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
 from tenantops.engine.errors import ConflictError, NotFoundError, TenantopsError, ValidationError
 from tenantops.engine.landlord import models as m

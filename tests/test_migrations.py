@@ -12,7 +12,7 @@ from conftest import make_engine
 
 from tenantops.engine.catalog import Resolution, Unit, custom_unit, load_catalog, resolve
 from tenantops.engine.errors import ConflictError, TenantopsError, ValidationError
-from tenantops.engine.migrations import (
+from tenantops.engine.migrate.driver import (
     MigrationFailed,
     RevisionResult,
     applied_revisions,

@@ -14,7 +14,9 @@ import sqlalchemy as sa
 
 from cli import run
 from helpers import approved, copy_catalog, tenant_engine, use_catalog
-from tenantops.engine import jobs, provisioner, secrets
+from tenantops.engine import secrets
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 
@@ -113,7 +115,7 @@ def test_dry_run_shows_plan_and_changes_nothing(server: str, tenantops_env: Path
         assert s.scalar(sa.select(sa.func.count()).select_from(m.Tenant)) == 0
         assert s.scalar(sa.select(sa.func.count()).select_from(m.Job)) == 0
     assert run("applications", "show", "dry-org", "--json").json()["status"] == "approved"
-    from tenantops.engine.servers import adapter
+    from tenantops.engine.servers.registry import adapter
 
     assert not adapter(ctx, server).database_exists("tenant_dry_org")
     ctx.close()
@@ -150,7 +152,7 @@ def test_failing_revision_cleans_up_and_retry_succeeds(server: str, tmp_path: Pa
     assert "no_such_table_anywhere" in revision["error"]
     assert "finance_0002" in failed["module financial_tracking"]["error"]
     assert job["steps"][-1]["name"] == "cleanup" and job["steps"][-1]["status"] == "succeeded"
-    from tenantops.engine.servers import adapter
+    from tenantops.engine.servers.registry import adapter
 
     ad = adapter(ctx, server)
     assert not ad.database_exists("tenant_fail_org")
@@ -189,7 +191,7 @@ def _kill_and_reclaim(server: str, step: str) -> None:
     approved(ctx, "kill-org")
     job_id = provisioner.request(ctx, slug="kill-org", server=server)
     env = {**os.environ, "TENANTOPS_FAILPOINT": f"pause:{step}"}
-    victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.worker", "--job", str(job_id)], env=env)
+    victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--job", str(job_id)], env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if any(s["name"] == step and s["status"] == "running" for s in jobs.get_job(ctx, job_id)["steps"]):
@@ -202,7 +204,7 @@ def _kill_and_reclaim(server: str, step: str) -> None:
     victim.wait()
     assert jobs.get_job(ctx, job_id)["status"] == "running"  # nobody knows yet
     time.sleep(2.2)  # the lease runs out
-    rescuer = subprocess.run([sys.executable, "-m", "tenantops.engine.worker", "--once"],
+    rescuer = subprocess.run([sys.executable, "-m", "tenantops.engine.jobs.worker", "--once"],
                              env={k: v for k, v in os.environ.items() if k != "TENANTOPS_FAILPOINT"}, timeout=120)
     assert rescuer.returncode == 0
     job = jobs.get_job(ctx, job_id)
@@ -216,7 +218,7 @@ def _kill_and_reclaim(server: str, step: str) -> None:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM tenant_users")).scalar() == 1
         assert "donation_records" in sa.inspect(conn).get_table_names()
     engine.dispose()
-    from tenantops.engine.servers import adapter
+    from tenantops.engine.servers.registry import adapter
 
     assert adapter(ctx, server).list_databases() == ["tenant_kill_org"]
     assert run("locks", "list", "--json").json() == []
@@ -291,7 +293,7 @@ def test_retry_of_failed_provisioning_is_role_checked_and_audited(tmp_path: Path
     target = _broken_catalog(tmp_path, config, '    op.execute("SELECT * FROM no_such_table_anywhere")\n')
     ctx = Context.open()
     approved(ctx, "retry-org")
-    from tenantops.engine import operators
+    from tenantops.engine.access import operators
 
     operators.add_operator(ctx, user="bob", role="viewer")
     assert run("provision", "retry-org").code == 1

@@ -4,7 +4,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from tenantops.engine import audit, operators, secrets, servers
+from tenantops.engine import secrets
+from tenantops.engine.access import audit
+from tenantops.engine.access import operators
+from tenantops.engine.servers import registry as servers
 from tenantops.engine.context import Context
 from tenantops.engine.errors import UsageError
 from tenantops.engine.landlord.store import public_url
@@ -164,7 +167,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
-    from tenantops.engine import doctor
+    from tenantops.engine.health import doctor
 
     if args.acknowledge:
         revisions = doctor.acknowledge_edits(ctx, slug=args.acknowledge)
@@ -179,7 +182,7 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_locks(ctx: Context, args: argparse.Namespace) -> int:
-    from tenantops.engine import locks
+    from tenantops.engine.jobs import locks
 
     if args.action == "break":
         if not args.tenant:

@@ -5,7 +5,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from tenantops.engine import backups, day2, fleet
+from tenantops.engine.tenants import backups
+from tenantops.engine.tenants import day2
+from tenantops.engine.health import fleet
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError, UsageError
 

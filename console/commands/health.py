@@ -5,7 +5,10 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from tenantops.engine import drift, fleet, repairs, snapshots
+from tenantops.engine.health import drift
+from tenantops.engine.health import fleet
+from tenantops.engine.health import repair as repairs
+from tenantops.engine.tenants import snapshots
 from tenantops.engine.context import Context
 from tenantops.engine.errors import DriftThreshold, TenantopsError, UsageError
 from tenantops.engine.landlord.models import utcnow

@@ -4,7 +4,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from tenantops.engine import applications, history, jobs, notify, provisioner, tenants, worker
+from tenantops.engine.tenants import applications
+from tenantops.engine.migrate import history
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.tenants import notify
+from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.tenants import records as tenants
+from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError, UsageError
 
@@ -72,7 +78,7 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> dict[str, 
 
 def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
     if args.all_approved:
-        from tenantops.engine import fleet
+        from tenantops.engine.health import fleet
 
         report = fleet.provision_all(ctx, progress=None if args.json else output.note)
         output.show(args, report, lambda d: output.table(

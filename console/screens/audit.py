@@ -110,7 +110,7 @@ class AuditScreen(FilterableList, BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit")
     def load(self, operator: str | None, action: str | None, tenant: str | None) -> None:
-        from tenantops.engine import audit
+        from tenantops.engine.access import audit
 
         def read() -> dict[str, Any]:
             entries = audit.list_audit(self.ctx, operator=operator, action=action, target=tenant)

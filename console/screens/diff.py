@@ -95,7 +95,8 @@ class DiffScreen(BaseScreen):
         self.deliver("diff", self._read)
 
     def _read(self) -> dict[str, Any]:
-        from tenantops.engine import drift, snapshots
+        from tenantops.engine.health import drift
+        from tenantops.engine.tenants import snapshots
 
         if self.snapshots is None:
             report = data.with_alembic(drift.check_drift, self.ctx, slug=self.slug, keep_schemas=True)
@@ -282,7 +283,7 @@ class DiffScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="accept")
     def accept(self, diff: dict[str, Any], values: dict[str, str]) -> None:
-        from tenantops.engine import drift
+        from tenantops.engine.health import drift
 
         self.deliver("accepted", lambda: (diff, drift.accept_difference(
             self.ctx, slug=self.slug, object=diff["object"], change=diff["change"], table=diff["table"],

@@ -68,7 +68,7 @@ class JobsScreen(FilterableList, BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="jobs")
     def load(self) -> None:
-        from tenantops.engine import jobs
+        from tenantops.engine.jobs import queue as jobs
 
         self.deliver("jobs", lambda: jobs.list_jobs(self.ctx))
 

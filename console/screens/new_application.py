@@ -15,7 +15,7 @@ from tenantops.console.screens.approve import check_text
 from tenantops.console.screens.base import BaseDialog, show_error
 from tenantops.console.widgets.envbanner import EnvBanner
 from tenantops.console.widgets.format import tone_markup
-from tenantops.engine.applications import EMAIL_RE
+from tenantops.engine.tenants.applications import EMAIL_RE
 from tenantops.engine.errors import ValidationError
 from tenantops.engine.names import check_slug_format
 
@@ -93,7 +93,7 @@ class NewApplicationForm(BaseDialog):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="slug")
     def check_slug(self, slug: str) -> None:
-        from tenantops.engine.applications import slug_checks
+        from tenantops.engine.tenants.applications import slug_checks
 
         self.deliver("slug", lambda: (slug, slug_checks(self.ctx, slug)))
 

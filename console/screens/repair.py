@@ -90,7 +90,7 @@ class RepairScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="repair-plan")
     def load(self) -> None:
-        from tenantops.engine import repairs
+        from tenantops.engine.health import repair as repairs
 
         strategy = self.strategy
         self.deliver("plan", lambda: data.with_alembic(repairs.plan, self.ctx, self.slug, strategy))
@@ -205,7 +205,7 @@ class RepairScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="repair-run")
     def run_repair(self) -> None:
-        from tenantops.engine import repairs
+        from tenantops.engine.health import repair as repairs
 
         strategy = self.strategy
 
@@ -237,7 +237,7 @@ class RepairScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="repair-job")
     def poll_job(self) -> None:
-        from tenantops.engine import jobs
+        from tenantops.engine.jobs import queue as jobs
 
         job_id = self.job_id
         if job_id is not None:

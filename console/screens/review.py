@@ -21,7 +21,7 @@ from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, stamp, status, status_markup, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row, RowList
 from tenantops.console.widgets.scrollpane import ScrollPane
-from tenantops.engine import applications
+from tenantops.engine.tenants import applications
 
 STATUS_CYCLE: tuple[str | None, ...] = (None, *applications.STATUSES)
 PROVISIONABLE = ("approved", "failed")
@@ -235,7 +235,7 @@ class ReviewScreen(FilterableList, BaseScreen):
     # -- provisioning ----------------------------------------------------------
     def cmd_provision(self) -> None:
         from tenantops.console.screens.plan import PlanScreen
-        from tenantops.engine import provisioner
+        from tenantops.engine.tenants import provision as provisioner
 
         app = self._selected(PROVISIONABLE, "provisioned")
         if not app:
@@ -247,7 +247,8 @@ class ReviewScreen(FilterableList, BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="provision")
     def provision(self, slug: str) -> None:
-        from tenantops.engine import provisioner, worker
+        from tenantops.engine.tenants import provision as provisioner
+        from tenantops.engine.jobs import worker
 
         def start() -> int:
             job_id = provisioner.request(self.ctx, slug=slug)

@@ -79,7 +79,7 @@ class ServersScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="servers")
     def load(self) -> None:
-        from tenantops.engine import servers
+        from tenantops.engine.servers import registry as servers
 
         self.deliver("servers", lambda: servers.list_servers(self.ctx))
 
@@ -146,7 +146,7 @@ class ServersScreen(BaseScreen):
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="servers-check")
     def check(self, names: list[str]) -> None:
-        from tenantops.engine import servers
+        from tenantops.engine.servers import registry as servers
 
         self.deliver("checked", lambda: [servers.check_server(self.ctx, name) for name in names])
 

@@ -43,7 +43,7 @@ class SnapshotsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="snapshots")
     def load(self) -> None:
-        from tenantops.engine import snapshots
+        from tenantops.engine.tenants import snapshots
 
         self.deliver("snapshots", lambda: snapshots.list_snapshots(self.ctx, self.slug))
 
@@ -113,7 +113,7 @@ class SnapshotsScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="snapshot-take")
     def take(self) -> None:
-        from tenantops.engine import snapshots
+        from tenantops.engine.tenants import snapshots
 
         self.deliver("taken", lambda: snapshots.snapshot(self.ctx, slug=self.slug))
 

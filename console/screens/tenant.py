@@ -284,7 +284,7 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(TimelineScreen(job_id))
 
     def cmd_snapshot(self) -> None:
-        from tenantops.engine import snapshots
+        from tenantops.engine.tenants import snapshots
 
         self.run_call("snapshotted", lambda: snapshots.snapshot(self.ctx, slug=self.slug))
 
@@ -328,7 +328,7 @@ class TenantScreen(BaseScreen):
         self.add_module(new[0])
 
     def add_module(self, module: str) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         def start() -> int | None:
             doc = data.with_alembic(day2.request_module_add, self.ctx, slug=self.slug, module=module)
@@ -368,7 +368,7 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(dialog, lambda module: self.preview_remove(module) if module else None)
 
     def preview_remove(self, module: str) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         self.run_call("remove_preview", lambda: day2.request_module_remove(self.ctx, slug=self.slug, module=module,
                                                                            dry_run=True))
@@ -385,7 +385,7 @@ class TenantScreen(BaseScreen):
                              lambda ok: self.remove_module(doc["module"]) if ok else None)
 
     def remove_module(self, module: str) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         def start() -> int | None:
             doc = day2.request_module_remove(self.ctx, slug=self.slug, module=module, confirm=self.slug)
@@ -395,7 +395,7 @@ class TenantScreen(BaseScreen):
 
     # sync: pending revisions of the tenant's units
     def cmd_sync(self) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         self.run_call("sync_preview", lambda: data.with_alembic(day2.plan_sync, self.ctx, self.slug))
 
@@ -415,7 +415,7 @@ class TenantScreen(BaseScreen):
                              lambda ok: self.sync() if ok else None)
 
     def sync(self) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         def start() -> int | None:
             job_id = data.with_alembic(day2.request_sync, self.ctx, slug=self.slug)
@@ -447,7 +447,7 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(dialog, lambda batch: self.preview_rollback(batch) if batch is not None else None)
 
     def preview_rollback(self, batch: int) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         self.run_call("rollback_preview", lambda: day2.request_rollback(self.ctx, slug=self.slug, batch=batch,
                                                                         dry_run=True))
@@ -470,7 +470,7 @@ class TenantScreen(BaseScreen):
                              lambda ok: self.rollback(doc["batch"]) if ok else None)
 
     def rollback(self, batch: int) -> None:
-        from tenantops.engine import day2
+        from tenantops.engine.tenants import day2
 
         def start() -> int | None:
             doc = day2.request_rollback(self.ctx, slug=self.slug, batch=batch, confirm=self.slug)
@@ -480,6 +480,6 @@ class TenantScreen(BaseScreen):
 
 
 def _check(ctx: Any, slug: str) -> dict[str, Any]:
-    from tenantops.engine import drift
+    from tenantops.engine.health import drift
 
     return drift.check_drift(ctx, slug=slug)

@@ -220,7 +220,7 @@ class TenantsScreen(FilterableList, BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="tenants")
     def load(self) -> None:
-        from tenantops.engine import tenants
+        from tenantops.engine.tenants import records as tenants
 
         def read() -> tuple[list[dict[str, Any]], list[Entry]]:
             started = time.monotonic()

@@ -103,7 +103,7 @@ class TimelineScreen(BaseScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="job")
     def load(self) -> None:
-        from tenantops.engine import jobs
+        from tenantops.engine.jobs import queue as jobs
 
         self.deliver("job", lambda: jobs.get_job(self.ctx, self.job_id))
 
@@ -195,11 +195,12 @@ def retry_job(ctx: Any, job_id: int) -> int:
     audits, and moves the application from failed back to provisioning, which a bare
     ``jobs.retry`` does not.
     """
-    from tenantops.engine import jobs, worker
+    from tenantops.engine.jobs import queue as jobs
+    from tenantops.engine.jobs import worker
 
     job = jobs.get_job(ctx, job_id)
     if job["kind"] == "provision" and job["tenant"]:
-        from tenantops.engine import provisioner
+        from tenantops.engine.tenants import provision as provisioner
 
         new_id = provisioner.request(ctx, slug=job["tenant"], server=(job["params"] or {}).get("server"))
     else:

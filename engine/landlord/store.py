@@ -14,8 +14,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.orm import sessionmaker
 
-from .. import secrets
-from ..errors import ConfigError, ServerError, TenantopsError
+from tenantops.engine import secrets
+from tenantops.engine.errors import ConfigError, ServerError, TenantopsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from tenantops.engine.errors import NotFoundError, ValidationError
 
-from .canonical import (
+from tenantops.engine.schema.canonical import (
     canonical_collation,
     canonical_default,
     canonical_type,
@@ -39,7 +39,7 @@ from .canonical import (
     definition_hash,
     fk_rule,
 )
-from .names import QUARANTINE_PREFIX, is_schema_table
+from tenantops.engine.schema.names import QUARANTINE_PREFIX, is_schema_table
 
 __all__ = [
     "QUARANTINE_PREFIX",

@@ -12,7 +12,7 @@ from sqlalchemy.types import UserDefinedType
 
 from tenantops.engine.errors import ValidationError
 
-from .canonical import enum_values
+from tenantops.engine.schema.canonical import enum_values
 
 _INT_BITS = {"boolean": 8, "tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}
 _INT_DIGITS = {"boolean": 3, "tinyint": 3, "smallint": 5, "mediumint": 8, "int": 10, "bigint": 20}

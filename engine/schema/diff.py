@@ -30,8 +30,8 @@ from typing import Any, Iterable, Literal
 
 from deepdiff import DeepDiff
 
-from .canonical import charset_of
-from .coltypes import repair_narrows
+from tenantops.engine.schema.canonical import charset_of
+from tenantops.engine.schema.coltypes import repair_narrows
 
 ObjectKind = Literal["table", "column", "index", "foreign_key", "option", "view", "trigger"]
 Change = Literal["added", "removed", "modified"]

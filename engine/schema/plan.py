@@ -26,13 +26,13 @@ import sqlalchemy as sa
 
 from tenantops.engine.errors import TenantopsError, ValidationError
 
-from . import sqlobjects as so
-from . import steps
-from .coltypes import repair_narrows
-from .ddl import AddColumnAt, AlterTableOptions
-from .diff import Difference
-from .names import quarantine_name, validate_identifier, validate_suffix
-from .quarantine import QuarantineRecord
+from tenantops.engine.schema import sqlobjects as so
+from tenantops.engine.schema import steps
+from tenantops.engine.schema.coltypes import repair_narrows
+from tenantops.engine.schema.ddl import AddColumnAt, AlterTableOptions
+from tenantops.engine.schema.diff import Difference
+from tenantops.engine.schema.names import quarantine_name, validate_identifier, validate_suffix
+from tenantops.engine.schema.quarantine import QuarantineRecord
 
 Strategy = Literal["conservative", "aggressive", "manual"]
 STRATEGIES = ("conservative", "aggressive", "manual")

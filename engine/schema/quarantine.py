@@ -19,8 +19,8 @@ from alembic.runtime.migration import MigrationContext
 
 from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
 
-from .guards import ddl_guard
-from .names import QUARANTINE_PREFIX, validate_identifier
+from tenantops.engine.schema.guards import ddl_guard
+from tenantops.engine.schema.names import QUARANTINE_PREFIX, validate_identifier
 
 QuarantineKind = Literal["table", "column", "values"]
 

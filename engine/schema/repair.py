@@ -20,11 +20,11 @@ from alembic.runtime.migration import MigrationContext
 
 from tenantops.engine.errors import StateError, ValidationError
 
-from . import steps
-from .guards import ddl_guard
-from .names import validate_suffix
-from .plan import STRATEGIES, Operation, RepairPlan, Skipped, Strategy, plan_repair
-from .quarantine import QuarantineRecord, count_rows, restore_quarantine
+from tenantops.engine.schema import steps
+from tenantops.engine.schema.guards import ddl_guard
+from tenantops.engine.schema.names import validate_suffix
+from tenantops.engine.schema.plan import STRATEGIES, Operation, RepairPlan, Skipped, Strategy, plan_repair
+from tenantops.engine.schema.quarantine import QuarantineRecord, count_rows, restore_quarantine
 
 __all__ = [
     "STRATEGIES",

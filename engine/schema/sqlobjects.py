@@ -9,9 +9,9 @@ import sqlalchemy as sa
 
 from tenantops.engine.errors import ValidationError
 
-from .canonical import default_kind, string_default_value
-from .coltypes import sa_type
-from .names import validate_identifier
+from tenantops.engine.schema.canonical import default_kind, string_default_value
+from tenantops.engine.schema.coltypes import sa_type
+from tenantops.engine.schema.names import validate_identifier
 
 FK_RULES = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
 _INDEX_COLUMN = re.compile(r"^(?P<name>[^()\s]+)(?:\((?P<length>\d+)\))?(?P<desc> desc)?$")

@@ -16,11 +16,11 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
-from . import sqlobjects as so
-from .capture import capture
-from .coltypes import sa_type
-from .names import quarantine_name, validate_identifier
-from .quarantine import QuarantineRecord, copy_statement, count_rows
+from tenantops.engine.schema import sqlobjects as so
+from tenantops.engine.schema.capture import capture
+from tenantops.engine.schema.coltypes import sa_type
+from tenantops.engine.schema.names import quarantine_name, validate_identifier
+from tenantops.engine.schema.quarantine import QuarantineRecord, copy_statement, count_rows
 
 FAMILY = {"sqlite": "sqlite", "mysql": "mysql", "mariadb": "mysql"}
 # Gives unnamed SQLite constraints, when batch mode reflects them, the same names capture

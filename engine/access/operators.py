@@ -6,9 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .context import ROLES, Context, mutating
-from .errors import ConflictError, NotFoundError, ValidationError
-from .landlord import models as m
+from tenantops.engine.context import ROLES, Context, mutating
+from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
+from tenantops.engine.landlord import models as m
 
 _USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$")
 

@@ -5,12 +5,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .adapters import Adapter, adapter_for
-from .context import Context, mutating
-from .errors import NotFoundError, ValidationError
-from .landlord import models as m
-from .schema.canonical import schema_hash
-from .schema.capture import capture
+from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import NotFoundError, ValidationError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.schema.canonical import schema_hash
+from tenantops.engine.schema.capture import capture
 
 SOURCES = ("provision", "manual", "after-repair", "after-migration", "scheduled")
 

@@ -5,14 +5,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import secrets
-from .adapters import Adapter, adapter_for
-from .context import Context, mutating
-from .errors import ConflictError, NotFoundError, ServerError, ValidationError
-from .landlord import models as m
-from .landlord.models import utcnow
-from .landlord.store import public_url
-from .names import check_server_name
+from tenantops.engine import secrets
+from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import ConflictError, NotFoundError, ServerError, ValidationError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.landlord.store import public_url
+from tenantops.engine.names import check_server_name
 
 
 def _dialect_of(url: sa.URL) -> str:

@@ -12,16 +12,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import backups, catalog as catalog_mod, jobs, migrations
-from .adapters import Adapter, adapter_for
-from .context import Context, mutating
-from .errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
-from .history import next_batch, record_revision
-from .jobs import Timeline
-from .landlord import models as m
-from .landlord.models import utcnow
-from .snapshots import take_snapshot
-from .tenant_units import custom_dir, module_slugs, units_for
+from tenantops.engine import catalog as catalog_mod
+from tenantops.engine.tenants import backups
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.migrate import driver as migrations
+from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
+from tenantops.engine.migrate.history import next_batch, record_revision
+from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.tenants.snapshots import take_snapshot
+from tenantops.engine.migrate.units import custom_dir, module_slugs, units_for
 
 
 # -- shared ------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def _dependents_of(catalog: catalog_mod.Catalog, module: str, installed: list[st
 @mutating("modules.remove", "admin", target="slug")
 def request_module_remove(ctx: Context, *, slug: str, module: str, dry_run: bool = False,
                           confirm: str | None = None) -> dict[str, Any]:
-    from .provisioner import catalog_for
+    from tenantops.engine.tenants.provision import catalog_for
 
     tenant, server = _live(ctx, slug)
     with ctx.session() as s:
@@ -299,7 +302,7 @@ def _custom_json(c: m.CustomMigration, slug: str) -> dict[str, Any]:
 
 @mutating("custom.submit", "dba", target="slug")
 def submit_custom(ctx: Context, *, slug: str, filename: str, content: str, name: str | None = None) -> dict[str, Any]:
-    from .provisioner import catalog_for
+    from tenantops.engine.tenants.provision import catalog_for
 
     import hashlib
 

@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .adapters import adapter_for
-from .context import Context, mutating
-from .errors import NotFoundError, ServerError, TenantopsError
-from .landlord import models as m
-from .landlord.models import utcnow
-from .locks import _valid as lock_is_valid
+from tenantops.engine.servers.adapters import adapter_for
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.jobs.locks import _valid as lock_is_valid
 
 QUEUED_TOO_LONG = timedelta(minutes=10)
 
@@ -93,8 +93,8 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
-    from .day2 import _edited_units
-    from .tenant_units import units_for
+    from tenantops.engine.tenants.day2 import _edited_units
+    from tenantops.engine.migrate.units import units_for
 
     out = []
     for tenant in sorted(tenants, key=lambda t: t.slug):
@@ -114,8 +114,8 @@ def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
 @mutating("doctor.acknowledge", "dba", target="slug")
 def acknowledge_edits(ctx: Context, *, slug: str) -> list[str]:
     """A dba accepts the edited revision files of a tenant; sync is unblocked (audited)."""
-    from .day2 import _edited_units
-    from .tenant_units import units_for
+    from tenantops.engine.tenants.day2 import _edited_units
+    from tenantops.engine.migrate.units import units_for
 
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))

@@ -17,18 +17,18 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import plans
-from .adapters import Adapter, adapter_for
-from .catalog import Unit
-from .context import Context, mutating
-from .errors import NotFoundError, ServerError, TenantopsError, ValidationError
-from .landlord import models as m
-from .landlord.models import utcnow
-from .migrations import applied_from_heads, applied_revisions, revision_checksum
-from .schema.canonical import schema_hash
-from .schema.capture import capture, capture_mysql
-from .schema.diff import Difference, IgnoreRules, attribute_owners, diff_schemas, severity
-from .tenant_units import units_for
+from tenantops.engine.migrate import plans
+from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.catalog import Unit
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.migrate.driver import applied_from_heads, applied_revisions, revision_checksum
+from tenantops.engine.schema.canonical import schema_hash
+from tenantops.engine.schema.capture import capture, capture_mysql
+from tenantops.engine.schema.diff import Difference, IgnoreRules, attribute_owners, diff_schemas, severity
+from tenantops.engine.migrate.units import units_for
 
 LEVELS = ("none", "low", "medium", "high", "critical")
 
@@ -272,8 +272,8 @@ def accept_difference(ctx: Context, *, slug: str, object: str, change: str, tabl
 
 def since_snapshot(ctx: Context, slug: str, snapshot_id: int, other_id: int | None = None) -> list[dict[str, Any]]:
     """What changed between snapshot X and now (or snapshot Y)."""
-    from .schema.diff import diff_snapshots
-    from .snapshots import capture_tenant, get_snapshot, tenant_adapter
+    from tenantops.engine.schema.diff import diff_snapshots
+    from tenantops.engine.tenants.snapshots import capture_tenant, get_snapshot, tenant_adapter
 
     before = get_snapshot(ctx, slug, snapshot_id)["schema"]
     if other_id is not None:
@@ -352,7 +352,7 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
 
 
 def _has_custom(ctx: Context, slug: str) -> bool:
-    from .tenant_units import custom_dir
+    from tenantops.engine.migrate.units import custom_dir
 
     return custom_dir(ctx, slug).is_dir()
 

@@ -6,11 +6,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .context import Context, mutating
-from .errors import ConflictError, NotFoundError, StateError, ValidationError
-from .landlord import models as m
-from .landlord.models import utcnow
-from .names import check_slug_format, database_name, user_name
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import ConflictError, NotFoundError, StateError, ValidationError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.names import check_slug_format, database_name, user_name
 
 STATUSES = ("pending", "approved", "rejected", "provisioning", "provisioned", "failed")
 TRANSITIONS = {
@@ -112,7 +112,7 @@ def _clean_text(value: str, field: str, limit: int, required: bool = True) -> st
 @mutating("applications.submit", "admin", target="slug")
 def submit(ctx: Context, *, organization: str, slug: str, email: str, template: str,
            modules: list[str] | None = None, contact: str = "") -> dict[str, Any]:
-    from .catalog import load_catalog, resolve
+    from tenantops.engine.catalog import load_catalog, resolve
 
     organization = _clean_text(organization, "organization", 255)
     contact = _clean_text(contact, "contact", 255, required=False)

@@ -11,11 +11,11 @@ from email.message import EmailMessage
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import secrets
-from .config import Settings
-from .context import Context
-from .landlord import models as m
-from .landlord.models import utcnow
+from tenantops.engine import secrets
+from tenantops.engine.config import Settings
+from tenantops.engine.context import Context
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
 
 REDACTED = "[setup link sent; token removed from the outbox]"
 

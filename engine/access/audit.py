@@ -6,9 +6,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .context import Context
-from .errors import ValidationError
-from .landlord import models as m
+from tenantops.engine.context import Context
+from tenantops.engine.errors import ValidationError
+from tenantops.engine.landlord import models as m
 
 
 def audit_json(e: m.AuditEntry) -> dict[str, Any]:

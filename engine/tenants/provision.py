@@ -15,20 +15,23 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import catalog as catalog_mod
-from . import jobs, locks, migrations, names, secrets
-from .adapters import Adapter, adapter_for
-from .applications import _find as find_application
-from .applications import transition
-from .context import Context, mutating
-from .errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
-from . import plans
-from .history import next_batch, revision_rows
-from .jobs import Timeline
-from .landlord import models as m
-from .landlord.models import utcnow
-from .notify import queue_welcome, send_pending
-from .placement import choose_server
+from tenantops.engine import catalog as catalog_mod
+from tenantops.engine import names, secrets
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.jobs import locks
+from tenantops.engine.migrate import driver as migrations
+from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.tenants.applications import _find as find_application
+from tenantops.engine.tenants.applications import transition
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
+from tenantops.engine.migrate import plans
+from tenantops.engine.migrate.history import next_batch, revision_rows
+from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.tenants.notify import queue_welcome, send_pending
+from tenantops.engine.servers.placement import choose_server
 
 
 _CATALOGS: dict[tuple, catalog_mod.Catalog] = {}
@@ -210,7 +213,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
     token = None
     with tl.step("admin user") as info:
         with engine.connect() as conn:
-            from .tenant_admin import ensure_admin
+            from tenantops.engine.tenants.first_admin import ensure_admin
 
             token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id)
             conn.commit()
@@ -220,7 +223,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             t.admin_email, t.admin_must_change_password = email, True
 
     with tl.step("snapshot") as info:
-        from .snapshots import take_snapshot
+        from tenantops.engine.tenants.snapshots import take_snapshot
 
         snap = take_snapshot(ctx, slug, source="provision")
         info["detail"] = f"schema {snap['hash'][:12]}: {snap['tables']} tables"
@@ -263,7 +266,7 @@ def _finish_after_activation(ctx: Context, tl: Timeline, slug: str) -> dict[str,
     """A crash after activation: the tenant is live and holds data, so nothing is redone;
     only the welcome notification is made sure of (with a fresh setup token, since the
     first one was never delivered and only its hash was kept)."""
-    from .tenant_admin import reset_setup_token
+    from tenantops.engine.tenants.first_admin import reset_setup_token
 
     with tl.step("resume") as info:
         with ctx.session() as s:

@@ -14,11 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from . import locks
-from .context import Context
-from .errors import NotFoundError, StateError, TenantopsError
-from .landlord import models as m
-from .landlord.models import utcnow
+from tenantops.engine.jobs import locks
+from tenantops.engine.context import Context
+from tenantops.engine.errors import NotFoundError, StateError, TenantopsError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
 
 ACTIVE = ("queued", "running")
 
@@ -267,7 +267,7 @@ def retry(ctx: Context, job_id: int) -> int:
         if status != "failed":
             raise StateError(f"job {job_id} is {status}; only failed jobs can be retried")
         if kind == "provision":
-            from .provisioner import request
+            from tenantops.engine.tenants.provision import request
 
             new_id = request(ctx, slug=tenant, server=params.get("server"))
         else:

@@ -11,10 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import day2, jobs, worker
-from .context import Context
-from .errors import TenantopsError
-from .landlord import models as m
+from tenantops.engine.tenants import day2
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.jobs import worker
+from tenantops.engine.context import Context
+from tenantops.engine.errors import TenantopsError
+from tenantops.engine.landlord import models as m
 
 Progress = Callable[[str], None] | None
 
@@ -125,9 +127,9 @@ def _record(entry: dict[str, Any], doc: dict[str, Any]) -> None:
 
 def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]]:
     """Snapshot every active tenant, capturing each server's tenants in bulk."""
-    from .adapters import adapter_for
-    from .drift import _capture_group
-    from .snapshots import row_counts, store_snapshot
+    from tenantops.engine.servers.adapters import adapter_for
+    from tenantops.engine.health.drift import _capture_group
+    from tenantops.engine.tenants.snapshots import row_counts, store_snapshot
 
     say = progress or (lambda _m: None)
     with ctx.session() as s:
@@ -159,8 +161,8 @@ def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]
 
 def provision_all(ctx: Context, progress: Progress = None) -> dict[str, Any]:
     """Provision every approved application, fanned out over worker processes."""
-    from . import provisioner
-    from .landlord import models as lm
+    from tenantops.engine.tenants import provision as provisioner
+    from tenantops.engine.landlord import models as lm
 
     with ctx.session() as s:
         slugs = list(s.scalars(sa.select(lm.Application.slug).where(lm.Application.status == "approved")
@@ -195,8 +197,8 @@ def repair_cluster(ctx: Context, fingerprint: str, *, strategy: str, dry_run: bo
     """One plan reviewed for a whole cluster, then applied to each of its tenants. The
     tenants share an actual schema and an expectation, so their plans are the same; that
     is checked, not assumed."""
-    from . import repairs
-    from .errors import ConflictError, NotFoundError
+    from tenantops.engine.health import repair as repairs
+    from tenantops.engine.errors import ConflictError, NotFoundError
 
     if len(fingerprint) < 8:
         raise ConflictError("give at least 8 characters of the cluster's hash")

@@ -6,12 +6,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .context import Context
-from .errors import NotFoundError
-from .jobs import Timeline
-from .landlord import models as m
-from .landlord.models import utcnow
-from .migrations import RevisionResult
+from tenantops.engine.context import Context
+from tenantops.engine.errors import NotFoundError
+from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.migrate.driver import RevisionResult
 
 
 def next_batch(ctx: Context, tenant_id: int) -> int:

@@ -5,9 +5,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .context import Context
-from .errors import NotFoundError
-from .landlord import models as m
+from tenantops.engine.context import Context
+from tenantops.engine.errors import NotFoundError
+from tenantops.engine.landlord import models as m
 
 LAYERS = ("basic", "template", "module", "custom")
 

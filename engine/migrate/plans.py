@@ -15,8 +15,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .catalog import Unit
-from .migrations import MigrationFailed, PlannedRevision, RevisionResult, render_sql, revision_checksum
+from tenantops.engine.catalog import Unit
+from tenantops.engine.migrate.driver import MigrationFailed, PlannedRevision, RevisionResult, render_sql, revision_checksum
 
 _CACHE: dict[tuple, list[PlannedRevision]] = {}
 

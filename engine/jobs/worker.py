@@ -18,14 +18,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .context import Context
-from .errors import TenantopsError
-from .jobs import Timeline, claim, finish, format_error, heartbeat
-from .landlord import models as m
+from tenantops.engine.context import Context
+from tenantops.engine.errors import TenantopsError
+from tenantops.engine.jobs.queue import Timeline, claim, finish, format_error, heartbeat
+from tenantops.engine.landlord import models as m
 
 Handler = Callable[[Context, m.Job, Timeline], dict[str, Any] | None]
 # Modules that define HANDLERS = {kind: handler}; imported lazily to keep start-up light.
-HANDLER_MODULES = ("tenantops.engine.provisioner", "tenantops.engine.day2", "tenantops.engine.repairs")
+HANDLER_MODULES = ("tenantops.engine.tenants.provision", "tenantops.engine.tenants.day2", "tenantops.engine.health.repair")
 
 
 def handlers() -> dict[str, Handler]:
@@ -104,7 +104,7 @@ def spawn(ctx: Context, *, job_id: int | None = None, once: bool = True) -> subp
     """Start a detached worker process (it outlives the console or an SSH session)."""
     logs = ctx.home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "tenantops.engine.worker", "--home", str(ctx.home),
+    cmd = [sys.executable, "-m", "tenantops.engine.jobs.worker", "--home", str(ctx.home),
            "--config", ctx.settings.source]
     if ctx.landlord_url:
         cmd += ["--landlord", ctx.landlord_url]

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import secrets
-from .errors import ServerError
-from .names import check_identifier
+from tenantops.engine import secrets
+from tenantops.engine.errors import ServerError
+from tenantops.engine.names import check_identifier
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 

@@ -11,10 +11,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .context import Context, mutating
-from .errors import LockHeld, NotFoundError
-from .landlord import models as m
-from .landlord.models import utcnow
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import LockHeld, NotFoundError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
 
 
 def _valid(s: Session, lock: m.TenantLock) -> bool:

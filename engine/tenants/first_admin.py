@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 
-from .errors import ValidationError
+from tenantops.engine.errors import ValidationError
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 ADMIN_ROLE = "tenant_admin"

@@ -4,8 +4,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from .errors import ConflictError, NotFoundError
-from .landlord import models as m
+from tenantops.engine.errors import ConflictError, NotFoundError
+from tenantops.engine.landlord import models as m
 
 
 def tenant_counts(s: Session) -> dict[int, int]:

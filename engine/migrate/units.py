@@ -5,9 +5,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import catalog as catalog_mod
-from .context import Context
-from .landlord import models as m
+from tenantops.engine import catalog as catalog_mod
+from tenantops.engine.context import Context
+from tenantops.engine.landlord import models as m
 
 
 def custom_dir(ctx: Context, slug: str) -> Path:
@@ -22,7 +22,7 @@ def module_slugs(s, tenant: m.Tenant) -> list[str]:
 def units_for(ctx: Context, tenant: m.Tenant, modules: list[str] | None = None,
               catalog: catalog_mod.Catalog | None = None) -> tuple[list[catalog_mod.Unit], catalog_mod.Resolution]:
     """basic → template → modules (dependency order) → custom, for this tenant."""
-    from .provisioner import catalog_for
+    from tenantops.engine.tenants.provision import catalog_for
 
     catalog = catalog or catalog_for(ctx)
     if modules is None:

@@ -8,19 +8,20 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from . import backups, jobs
-from .adapters import adapter_for
-from .context import Context, mutating
-from .drift import _tenant_and_server, compare, current, store_report
-from .errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
-from .jobs import Timeline
-from .landlord import models as m
-from .landlord.models import utcnow
-from .schema.capture import capture
-from .schema.diff import Difference
-from .schema.quarantine import QuarantineRecord, restore_quarantine
-from .schema.repair import STRATEGIES, execute_plan, plan_repair
-from .snapshots import store_snapshot
+from tenantops.engine.tenants import backups
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.servers.adapters import adapter_for
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.health.drift import _tenant_and_server, compare, current, store_report
+from tenantops.engine.errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
+from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.schema.capture import capture
+from tenantops.engine.schema.diff import Difference
+from tenantops.engine.schema.quarantine import QuarantineRecord, restore_quarantine
+from tenantops.engine.schema.repair import STRATEGIES, execute_plan, plan_repair
+from tenantops.engine.tenants.snapshots import store_snapshot
 
 
 def _differences(report: dict[str, Any]) -> list[Difference]:
@@ -141,7 +142,7 @@ def list_quarantine(ctx: Context, slug: str) -> list[dict[str, Any]]:
 @mutating("quarantine.restore", "dba", target="slug")
 def restore(ctx: Context, *, slug: str, item_id: int) -> dict[str, Any]:
     """Bring quarantined data back row for row (under the tenant's lock)."""
-    from .locks import acquire, release
+    from tenantops.engine.jobs.locks import acquire, release
 
     tenant, server = _tenant_and_server(ctx, slug)
     with ctx.session() as s:

@@ -18,11 +18,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .adapters import Adapter, MysqlAdapter, SqliteAdapter, adapter_for
-from .context import Context, mutating
-from .errors import ConflictError, NotFoundError, ServerError, TenantopsError, ValidationError
-from .landlord import models as m
-from .landlord.models import utcnow
+from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, SqliteAdapter, adapter_for
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import ConflictError, NotFoundError, ServerError, TenantopsError, ValidationError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
 
 MIN_FREE_BYTES = 16 * 1024 * 1024
 
@@ -209,7 +209,7 @@ def restore_backup_now(ctx: Context, slug: str, backup_id: int) -> dict[str, Any
 def restore_backup(ctx: Context, *, slug: str, backup_id: int, confirm: str | None = None) -> dict[str, Any]:
     if confirm != slug:
         raise ConflictError(f"restoring a backup replaces the database of {slug}: repeat the slug with --confirm {slug}")
-    from .locks import acquire, release
+    from tenantops.engine.jobs.locks import acquire, release
 
     with ctx.session() as s:
         acquire(s, slug, holder=ctx.operator, operation="restore", job_id=None,

@@ -31,6 +31,7 @@ def main() -> None:
         import sqlalchemy as sa
         from deepdiff import DeepDiff
 
+        from tenantops.engine.migrate.units import catalog_for
         from tenantops.engine.health import drift
         from tenantops.engine.migrate import plans
         from tenantops.engine.tenants import provision as provisioner
@@ -42,7 +43,7 @@ def main() -> None:
 
         ctx = Context.open()
         servers.add_server(ctx, name="db1", url=db.url, password=db.admin_password, capacity=100_000)
-        resolution = resolve(provisioner.catalog_for(ctx), TEMPLATE, [])
+        resolution = resolve(catalog_for(ctx), TEMPLATE, [])
         planned = plans.compiled(resolution.units, "mysql")
         admin = sa.create_engine(sa.URL.create("mysql+pymysql", username=db.admin_user, password=db.admin_password,
                                                host="127.0.0.1", port=db.port), connect_args={"ssl_disabled": True})

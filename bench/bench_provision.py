@@ -45,6 +45,8 @@ def main() -> None:
     with isolated_home(), mariadb_servers(1) as (db,):
         import sqlalchemy as sa
 
+        from tenantops.engine.migrate import plans
+        from tenantops.engine.migrate.units import catalog_for
         from tenantops.engine.tenants import applications
         from tenantops.engine.jobs import queue as jobs
         from tenantops.engine.tenants import provision as provisioner
@@ -55,9 +57,9 @@ def main() -> None:
 
         ctx = Context.open()
         servers.add_server(ctx, name="db1", url=db.url, password=db.admin_password)
-        catalog = provisioner.catalog_for(ctx)
+        catalog = catalog_for(ctx)
         units = resolve(catalog, TEMPLATE, MODULES).units
-        planned = provisioner.plans.compiled(units, "mysql")
+        planned = plans.compiled(units, "mysql")
         statements = [s for p in planned for s in (*p.sql, *p.version_sql)]
         admin = sa.create_engine(sa.URL.create("mysql+pymysql", username=db.admin_user, password=db.admin_password,
                                                host="127.0.0.1", port=db.port), connect_args={"ssl_disabled": True})
@@ -80,7 +82,7 @@ def main() -> None:
                                 modules=MODULES, contact="Bench Mark")
             applications.approve(ctx, slug)
             started = time.perf_counter()
-            job_id = provisioner.request(ctx, slug=slug, server="db1")
+            job_id = provisioner.request_provision(ctx, slug=slug, server="db1").job
             work(ctx, job_id=job_id)
             full.append(time.perf_counter() - started)
             doc = jobs.get_job(ctx, job_id)

@@ -30,7 +30,7 @@ def run_config(db, tenants: int, workers: int) -> float:
             applications.submit(ctx, organization=slug, slug=slug, email=f"a@{slug}.example.org",
                                 template="community_group", modules=[], contact="Bench Mark")
             applications.approve(ctx, slug)
-            job_ids.append(provisioner.request(ctx, slug=slug, server="db1"))
+            job_ids.append(provisioner.request_provision(ctx, slug=slug, server="db1").job)
         started = time.perf_counter()
         procs = [worker.spawn(ctx, once=True) for _ in range(workers)]
         for p in procs:

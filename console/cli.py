@@ -10,7 +10,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from tenantops.engine.errors import TenantopsError, UsageError
+from tenantops.engine.errors import TenantopsError
 
 from . import output
 from .commands import admin, catalog, day2, health, tenancy

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
+from tenantops.engine.migrate.units import catalog_for
 from tenantops.engine.tenants import applications
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.servers import registry as servers
@@ -45,7 +46,7 @@ def fill_demo(ctx: Context, *, progress: Callable[[str], None] | None = None) ->
     with ctx.session() as s:
         if s.scalar(sa.select(sa.func.count()).select_from(m.Application)):
             return False
-    catalog = provisioner.catalog_for(ctx)
+    catalog = catalog_for(ctx)
     if not any(sv["name"] == "archive" for sv in servers.list_servers(ctx)):
         archive_dir = ctx.home / "archive-tenants"
         archive_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +67,7 @@ def fill_demo(ctx: Context, *, progress: Callable[[str], None] | None = None) ->
             continue
         say(f"provisioning {slug} …")
         # the failed one asks for a draining server: a realistic refusal on the timeline
-        job_id = provisioner.request(ctx, slug=slug, server="archive" if state == "failed" else None)
+        job_id = provisioner.request_provision(ctx, slug=slug, server="archive" if state == "failed" else None).job
         work(ctx, job_id=job_id)
     _inject_drift(ctx, "uml-lalitpur")
     return True

@@ -22,7 +22,8 @@ from tenantops.console.screens.timeline import TimelineScreen
 from tenantops.console.screens.wizard import WizardScreen
 from tenantops.console.widgets.keybar import KeyBar
 from tenantops.engine.tenants import applications
-from tenantops.engine.tenants import day2
+from tenantops.engine import kinds
+from tenantops.engine.tenants import modules, rollback, sync
 from tenantops.engine.health import drift
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.health import repair as repairs
@@ -40,14 +41,15 @@ ENGINE_CALLS: dict[str, Callable[[Context], Any]] = {
     "applications.submit": lambda c: applications.submit(c, organization="Acme", slug="acme-club",
                                                          email="a@acme.example.org", template="community_group",
                                                          modules=[]),
-    "provisioner.request": lambda c: provisioner.request(c, slug=PENDING),
+    "provision.request_provision": lambda c: provisioner.request_provision(c, slug=PENDING),
+    "kinds.retry": lambda c: kinds.retry(c, 1),
     "snapshots.snapshot": lambda c: snapshots.snapshot(c, slug=SLUG),
-    "day2.request_module_add": lambda c: day2.request_module_add(c, slug=SLUG, module="membership_management"),
-    "day2.request_module_remove": lambda c: day2.request_module_remove(c, slug=SLUG, module="event_management",
-                                                                       confirm=SLUG),
-    "day2.request_sync": lambda c: day2.request_sync(c, slug=SLUG),
-    "day2.request_rollback": lambda c: day2.request_rollback(c, slug=SLUG, batch=1, confirm=SLUG),
-    "repairs.request_repair": lambda c: repairs.request_repair(c, slug=SLUG, strategy="aggressive", confirm=SLUG),
+    "modules.request_module_add": lambda c: modules.request_module_add(c, slug=SLUG, module="membership_management"),
+    "modules.request_module_remove": lambda c: modules.request_module_remove(c, slug=SLUG, module="event_management",
+                                                                             confirm=SLUG),
+    "sync.request_sync": lambda c: sync.request_sync(c, slug=SLUG),
+    "rollback.request_rollback": lambda c: rollback.request_rollback(c, slug=SLUG, batch=1, confirm=SLUG),
+    "repair.request_repair": lambda c: repairs.request_repair(c, slug=SLUG, strategy="aggressive", confirm=SLUG),
     "drift.accept_difference": lambda c: drift.accept_difference(c, slug=SLUG, object="table", change="added",
                                                                  table="scratch", name="scratch", reason="r",
                                                                  expires="2030-01-01"),

@@ -24,7 +24,7 @@ async def test_closing_the_console_leaves_the_job_running_and_reopening_reattach
     # the detached worker parks 3 s inside "seed": long enough to close the console mid-job
     monkeypatch.setenv("TENANTOPS_FAILPOINT", "pause:seed")
     monkeypatch.setenv("TENANTOPS_FAILPOINT_SECONDS", "3")
-    job_id = provisioner.request(ctx, slug="reattach")
+    job_id = provisioner.request_provision(ctx, slug="reattach").job
     process = worker.spawn(ctx, job_id=job_id)
     monkeypatch.delenv("TENANTOPS_FAILPOINT")
 

@@ -266,7 +266,7 @@ def provision_small(ctx: Context, slug: str = SLUG, template: str = "community_g
     applications.submit(ctx, organization=f"Org {slug}", slug=slug, email=f"admin@{slug}.example.org",
                         template=template, modules=[], contact="Sita Sharma")
     applications.approve(ctx, slug, notes="ok")
-    job_id = provisioner.request(ctx, slug=slug, server="local")
+    job_id = provisioner.request_provision(ctx, slug=slug, server="local").job
     worker.work(ctx, job_id=job_id)
 
 

@@ -110,7 +110,7 @@ def test_two_workers_on_one_queue_never_run_a_job_twice(landlord: str, tenantops
     for slug in slugs:
         applications.submit(ctx, **_submit_args(slug, f"Org {slug}"))
         applications.approve(ctx, slug)
-        job_ids.append(provisioner.request(ctx, slug=slug, server="local"))
+        job_ids.append(provisioner.request_provision(ctx, slug=slug, server="local").job)
     # each job lingers 0.4 s in its seed step, so both workers are busy at the same time
     env = {**os.environ, "TENANTOPS_FAILPOINT": "pause:seed", "TENANTOPS_FAILPOINT_SECONDS": "0.4"}
     workers = [subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--once"], env=env,
@@ -157,7 +157,7 @@ def test_stale_lock_of_a_killed_worker_is_visible_and_only_a_dba_breaks_it(monke
     operators.add_operator(ctx, user="bob", role="dba")
     applications.submit(ctx, **_submit_args("stale-org", "Stale"))
     applications.approve(ctx, "stale-org")
-    job_id = provisioner.request(ctx, slug="stale-org", server="local")
+    job_id = provisioner.request_provision(ctx, slug="stale-org", server="local").job
     env = {**os.environ, "TENANTOPS_FAILPOINT": "pause:seed", "TENANTOPS_FAILPOINT_SECONDS": "120"}
     victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--job", str(job_id)], env=env)
     try:

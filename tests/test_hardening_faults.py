@@ -24,7 +24,7 @@ from helpers import tenant_engine
 from mariadb import MariaDB, mariadbd_path, start_mariadb
 from tenantops.engine import names
 from tenantops.engine.tenants import applications
-from tenantops.engine.tenants import day2
+from tenantops.engine.tenants import modules
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.access import operators
 from tenantops.engine.tenants import provision as provisioner
@@ -69,7 +69,7 @@ def _provision(ctx: Context, slug: str, modules: list[str] | None = None, server
     applications.submit(ctx, organization=f"Org {slug}", slug=slug, email="admin@example.org",
                         template="community_group", modules=modules or [])
     applications.approve(ctx, slug)
-    job = provisioner.request(ctx, slug=slug, server=server)
+    job = provisioner.request_provision(ctx, slug=slug, server=server).job
     assert worker.work(ctx, job_id=job) == 1
     assert jobs.get_job(ctx, job)["status"] == "succeeded", jobs.get_job(ctx, job)["error"]
 
@@ -139,7 +139,7 @@ def test_server_killed_mid_provisioning(faulty: MariaDB) -> None:
     applications.submit(ctx, organization="Fault", slug="fault-org", email="admin@example.org",
                         template="community_group", modules=["event_management"])
     applications.approve(ctx, "fault-org")
-    job_id = provisioner.request(ctx, slug="fault-org", server="db9")
+    job_id = provisioner.request_provision(ctx, slug="fault-org", server="db9").job
     _kill_server_inside(ctx, faulty, job_id, "module event_management")
 
     job = jobs.get_job(ctx, job_id)
@@ -196,7 +196,7 @@ def test_server_killed_mid_module_add(faulty: MariaDB) -> None:
     before = _rows(ctx, "mod-org", "tenant_users", "roles", "events")
     modules_before = run("tenants", "show", "mod-org", "--json").json()["modules"]
 
-    doc = day2.request_module_add(ctx, slug="mod-org", module="social_media")
+    doc = modules.request_module_add(ctx, slug="mod-org", module="social_media").to_json()
     _kill_server_inside(ctx, faulty, doc["job"], "module social_media")
     job = jobs.get_job(ctx, doc["job"])
     assert job["status"] == "failed" and "\n" not in job["error"]

@@ -27,7 +27,7 @@ from cli import run
 from helpers import CATALOG, approved, copy_catalog, use_catalog
 from tenantops.engine import catalog as catalog_mod, names
 from tenantops.engine.tenants import applications
-from tenantops.engine.tenants import day2
+from tenantops.engine.tenants import custom
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.servers import registry as servers
 from tenantops.engine.jobs import worker
@@ -290,7 +290,7 @@ def downgrade():
 
 def _active_tenant(ctx: Context, slug: str, server: str = "local") -> None:
     approved(ctx, slug, template="community_group")
-    job = provisioner.request(ctx, slug=slug, server=server)
+    job = provisioner.request_provision(ctx, slug=slug, server=server).job
     worker.work(ctx, job_id=job)
     with ctx.session() as s:
         assert s.scalar(sa.select(m.Tenant.status).where(m.Tenant.slug == slug)) == "active"
@@ -309,11 +309,11 @@ def test_hostile_custom_migration_names_are_refused_or_safe(tenantops_env: Path)
     def by_name(name: str) -> None:
         counted("custom names")
         try:
-            doc = day2.submit_custom(ctx, slug="cust-org", filename="notes.py", content=CUSTOM_OK, name=name)
+            doc = custom.submit_custom(ctx, slug="cust-org", filename="notes.py", content=CUSTOM_OK, name=name)
         except (ValidationError, ConflictError) as exc:
             assert_clear(exc, "custom migration", re.sub(r"^\d+_?", "", name) or name)
             return
-        assert day2.NAME_RE.fullmatch(doc["name"])
+        assert custom.NAME_RE.fullmatch(doc["name"])
         accepted.append(doc["name"])
 
     @examples(600)
@@ -322,22 +322,22 @@ def test_hostile_custom_migration_names_are_refused_or_safe(tenantops_env: Path)
         counted("custom files")
         filename = f"{stem}.py"
         try:
-            doc = day2.submit_custom(ctx, slug="cust-org", filename=filename, content=CUSTOM_OK)
+            doc = custom.submit_custom(ctx, slug="cust-org", filename=filename, content=CUSTOM_OK)
         except (ValidationError, ConflictError) as exc:
             assert_clear(exc, "custom migration")
             return
-        assert day2.NAME_RE.fullmatch(doc["name"])
+        assert custom.NAME_RE.fullmatch(doc["name"])
         accepted.append(doc["name"])
 
     by_name()
     by_file_name()
     assert CASES["custom names"] >= 2000 and CASES["custom files"] >= 600
-    listed = day2.list_custom(ctx, "cust-org")
+    listed = custom.list_custom(ctx, "cust-org")
     assert sorted(c["name"] for c in listed) == sorted(accepted)
     assert all(c["status"] == "submitted" for c in listed)
     assert not (tenantops_env / "custom").exists() or not any((tenantops_env / "custom").rglob("*.py"))
     with pytest.raises(NotFoundError) as refused:
-        day2.approve_custom(ctx, slug="cust-org", name="x`; DROP TABLE members; --")
+        custom.approve_custom(ctx, slug="cust-org", name="x`; DROP TABLE members; --")
     assert_clear(refused.value, "custom migration")
     ctx.close()
 
@@ -399,7 +399,7 @@ def test_only_intended_statements_reach_mariadb(mariadb, tenantops_env: Path) ->
             applications.submit(ctx, organization="Edge", slug=slug, email="admin@example.org",
                                 template="community_group")
             applications.approve(ctx, slug)
-            job = provisioner.request(ctx, slug=slug, server="db1")
+            job = provisioner.request_provision(ctx, slug=slug, server="db1").job
             worker.work(ctx, job_id=job)
             with ctx.session() as s:
                 assert s.scalar(sa.select(m.Tenant.status).where(m.Tenant.slug == slug)) == "active", slug

@@ -12,18 +12,18 @@ from conftest import make_engine
 
 from tenantops.engine.catalog import Resolution, Unit, custom_unit, load_catalog, resolve
 from tenantops.engine.errors import ConflictError, TenantopsError, ValidationError
+from tenantops.engine.migrate.offline import render_sql
+from tenantops.engine.migrate.seeds import apply_seeds
 from tenantops.engine.migrate.driver import (
     MigrationFailed,
     RevisionResult,
     applied_revisions,
-    apply_seeds,
     apply_units,
     downgrade_revisions,
     downgrade_unit,
     installed_units,
     normalize_sql,
     pending,
-    render_sql,
     revision_checksum,
 )
 

@@ -189,7 +189,7 @@ def _kill_and_reclaim(server: str, step: str) -> None:
     config.write_text("lease_seconds = 2\n")
     ctx = Context.open()
     approved(ctx, "kill-org")
-    job_id = provisioner.request(ctx, slug="kill-org", server=server)
+    job_id = provisioner.request_provision(ctx, slug="kill-org", server=server).job
     env = {**os.environ, "TENANTOPS_FAILPOINT": f"pause:{step}"}
     victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--job", str(job_id)], env=env)
     deadline = time.monotonic() + 60
@@ -240,7 +240,7 @@ def test_concurrent_provision_same_slug_one_wins(server: str, tmp_path: Path) ->
     assert run("tenants", "show", "race-org", "--json").json()["status"] == "active"
     assert len(jobs.list_jobs(ctx)) == 1
     with pytest.raises(Exception, match="cannot go from provisioned"):
-        provisioner.request(ctx, slug="race-org", server=server)
+        provisioner.request_provision(ctx, slug="race-org", server=server).job
     ctx.close()
 
 

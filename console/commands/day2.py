@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantops.engine.tenants import backups
-from tenantops.engine.tenants import day2
+from tenantops.engine.tenants import custom, modules, rollback
 from tenantops.engine.health import fleet
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError, UsageError
@@ -41,11 +41,12 @@ def _finish(ctx: Context, args: argparse.Namespace, doc: dict[str, Any], what: s
 
 
 def cmd_modules(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "add":
-        doc = day2.request_module_add(ctx, slug=args.slug, module=args.module, dry_run=args.dry_run)
+    preview, request = ((modules.preview_module_add, modules.request_module_add) if args.action == "add"
+                        else (modules.preview_module_remove, modules.request_module_remove))
+    if args.dry_run:
+        doc = preview(ctx, slug=args.slug, module=args.module).to_json()
     else:
-        doc = day2.request_module_remove(ctx, slug=args.slug, module=args.module, dry_run=args.dry_run,
-                                         confirm=args.confirm)
+        doc = request(ctx, slug=args.slug, module=args.module, confirm=args.confirm).to_json()
     if args.dry_run:
         output.show(args, doc, lambda d: (output.note(f"would {args.action} {args.module} on {args.slug}"),
                                           _print_revisions(d)))
@@ -55,7 +56,7 @@ def cmd_modules(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "list":
-        rows = day2.list_custom(ctx, args.slug)
+        rows = custom.list_custom(ctx, args.slug)
         output.show(args, rows, lambda rs: output.table(
             f"Custom migrations of {args.slug}", ["name", "revision", "status", "submitted by", "approved by", "error"],
             [(r["name"], r["revision"], r["status"], r["submitted_by"], r["approved_by"], r["error"]) for r in rs]))
@@ -68,19 +69,22 @@ def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
             content = path.read_text()
         except OSError as exc:
             raise UsageError(f"custom submit: cannot read {path}: {exc.strerror}") from None
-        doc = day2.submit_custom(ctx, slug=args.slug, filename=str(path), content=content, name=args.name)
+        doc = custom.submit_custom(ctx, slug=args.slug, filename=str(path), content=content, name=args.name)
         output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} submitted; another dba must approve it"))
         return 0
     if args.action == "approve":
-        doc = day2.approve_custom(ctx, slug=args.slug, name=args.arg)
+        doc = custom.approve_custom(ctx, slug=args.slug, name=args.arg)
         output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} approved"))
         return 0
-    doc = day2.request_custom_apply(ctx, slug=args.slug, name=args.arg)
+    doc = custom.request_custom_apply(ctx, slug=args.slug, name=args.arg).to_json()
     return _finish(ctx, args, doc, f"custom apply {args.arg} on {args.slug}")
 
 
 def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
-    doc = day2.request_rollback(ctx, slug=args.slug, batch=args.batch, dry_run=args.dry_run, confirm=args.confirm)
+    if args.dry_run:
+        doc = rollback.preview_rollback(ctx, slug=args.slug, batch=args.batch).to_json()
+    else:
+        doc = rollback.request_rollback(ctx, slug=args.slug, batch=args.batch, confirm=args.confirm).to_json()
     if args.dry_run or "job" not in doc:
         output.show(args, doc, lambda d: (
             output.note(f"rollback of {args.slug} after batch {args.batch}: {len(d['revisions'])} revision(s), "
@@ -116,8 +120,14 @@ def cmd_backups(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     if args.backup is None:
         raise UsageError("backups restore SLUG BACKUP --confirm SLUG")
-    doc = backups.restore_backup(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm)
-    output.show(args, doc, lambda d: output.note(f"backup {d['id']} restored into {args.slug}"))
+    job_id = backups.request_restore(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm).job
+    assert job_id is not None
+    output.note(f"restore of {args.slug}: job {job_id}")
+    job = run_job_to_end(ctx, job_id, quiet=args.json)
+    if job["status"] != "succeeded":
+        raise TenantopsError(f"restoring backup {args.backup} into {args.slug} failed: {job['error']} "
+                             f"(see `tenantops jobs show {job_id}`)")
+    output.show(args, job["result"], lambda d: output.note(f"backup {d['id']} restored into {args.slug}"))
     return 0
 
 

@@ -119,8 +119,10 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
         return _repair_cluster(ctx, args)
     if not args.slug:
         raise UsageError("repair needs SLUG or --cluster HASH")
-    doc = repairs.request_repair(ctx, slug=args.slug, strategy=args.strategy, dry_run=args.dry_run,
-                                 confirm=args.confirm)
+    if args.dry_run:
+        doc = repairs.preview_repair(ctx, slug=args.slug, strategy=args.strategy).to_json()
+    else:
+        doc = repairs.request_repair(ctx, slug=args.slug, strategy=args.strategy, confirm=args.confirm).to_json()
 
     def render_plan(d: dict[str, Any]) -> None:
         output.note(f"{d['tenant']}: {d['strategy']} repair, {len(d['operations'])} operation(s)")

@@ -11,6 +11,7 @@ from tenantops.engine.tenants import notify
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.tenants import records as tenants
 from tenantops.engine.jobs import worker
+from tenantops.engine import kinds
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError, UsageError
 
@@ -88,7 +89,7 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
     if not args.slug:
         raise UsageError("provision needs SLUG or --all-approved")
     if args.dry_run:
-        doc = provisioner.plan(ctx, args.slug, args.server)
+        doc = provisioner.preview_provision(ctx, slug=args.slug, server=args.server).to_json()
 
         def render(d: dict) -> None:
             output.note(f"would provision {d['slug']} on {d['server']} ({d['dialect']}) as {d['database']}")
@@ -99,7 +100,8 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
                 output.sql_block(f"{r['layer']} {r['unit']} · {r['revision']}", r["sql"])
         output.show(args, doc, render)
         return 0
-    job_id = provisioner.request(ctx, slug=args.slug, server=args.server)
+    job_id = provisioner.request_provision(ctx, slug=args.slug, server=args.server).job
+    assert job_id is not None
     output.note(f"provisioning {args.slug}: job {job_id}")
     doc = run_job_to_end(ctx, job_id, quiet=args.json)
     if doc["status"] != "succeeded":
@@ -154,7 +156,7 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     if args.id is None:
         raise UsageError(f"jobs {args.action} needs ID")
     if args.action == "retry":
-        new_id = jobs.retry(ctx, args.id)
+        new_id = kinds.retry(ctx, args.id, confirm=getattr(args, "confirm", None))
         output.show(args, {"job": new_id}, lambda d: output.note(f"job {args.id} queued again as job {new_id}"))
         return 0
     doc = jobs.get_job(ctx, args.id)
@@ -208,6 +210,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("action", choices=["list", "show", "retry"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--status")
+    p.add_argument("--confirm", help="the tenant's slug, to retry a job that changes data (CLI.md)")
     p.set_defaults(handler=cmd_jobs)
 
     p = sub.add_parser("worker", parents=[common], help="run queued jobs")

@@ -99,7 +99,7 @@ class DiffScreen(BaseScreen):
         from tenantops.engine.tenants import snapshots
 
         if self.snapshots is None:
-            report = data.with_alembic(drift.check_drift, self.ctx, slug=self.slug, keep_schemas=True)
+            report = drift.check_drift(self.ctx, slug=self.slug, keep_schemas=True)
             left, right = report.pop("expected"), report.pop("actual")
             differences = report["differences"]
             meta = {"left": "expected (migrations)", "right": "actual (database)"}

@@ -10,7 +10,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
-from tenantops.console.screens.timeline import TimelineScreen, retry_job
+from tenantops.console.screens.timeline import TimelineScreen, retry_dialog, retry_job
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, duration, parse_time, status
 from tenantops.console.widgets.rowlist import Column, Row, RowList
@@ -109,21 +109,17 @@ class JobsScreen(FilterableList, BaseScreen):
         self.app.push_screen(TimelineScreen(event.row.key))
 
     def cmd_retry(self) -> None:
-        from tenantops.console.screens.confirm import ConfirmDialog
 
         row = self.query_one("#jobs-list", RowList).current_row
         job = row.data if row else None
         if job is None or job["status"] != "failed":
             self.notify("Only a failed job can be retried.", severity="warning")
             return
-        target = job["tenant"] or str(job["id"])
-        body = f"Queue job {job['id']} ({escape(job['kind'])} {escape(target)}) again and start a worker."
-        self.app.push_screen(ConfirmDialog("Retry job", body, target=target, confirm="Retry"),
-                             lambda ok: self.retry(job["id"]) if ok else None)
+        self.app.push_screen(retry_dialog(job), lambda ok: self.retry(job) if ok else None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
-    def retry(self, job_id: int) -> None:
-        self.deliver("retried", lambda: retry_job(self.ctx, job_id))
+    def retry(self, job: dict[str, Any]) -> None:
+        self.deliver("retried", lambda: retry_job(self.ctx, job))
 
     def show_retried(self, job_id: int) -> None:
         self.cmd_refresh()

@@ -93,7 +93,7 @@ class RepairScreen(BaseScreen):
         from tenantops.engine.health import repair as repairs
 
         strategy = self.strategy
-        self.deliver("plan", lambda: data.with_alembic(repairs.plan, self.ctx, self.slug, strategy))
+        self.deliver("plan", lambda: repairs.preview_repair(self.ctx, slug=self.slug, strategy=strategy).to_json())
 
     def failed_plan(self, error: str) -> None:
         self.query_one("#repair-bar", Static).update(tone_markup(f"✗ {self.slug}: {error}", "bad"))
@@ -210,11 +210,10 @@ class RepairScreen(BaseScreen):
         strategy = self.strategy
 
         def start() -> dict[str, Any]:
-            doc = data.with_alembic(repairs.request_repair, self.ctx, slug=self.slug, strategy=strategy,
-                                    confirm=self.slug)
-            if doc.get("job"):
-                data.spawn_worker(self.ctx, doc["job"])
-            return doc
+            queued = repairs.request_repair(self.ctx, slug=self.slug, strategy=strategy, confirm=self.slug)
+            if queued.job is not None:
+                data.spawn_worker(self.ctx, queued.job)
+            return queued.to_json()
 
         self.deliver("started", start)
 

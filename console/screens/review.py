@@ -241,7 +241,7 @@ class ReviewScreen(FilterableList, BaseScreen):
         if not app:
             return
         slug = app["slug"]
-        screen = PlanScreen(f"Provision {slug}", lambda _dialect: _provision_plan(provisioner.plan(self.ctx, slug)),
+        screen = PlanScreen(f"Provision {slug}", lambda _dialect: _provision_plan(provisioner.preview_provision(self.ctx, slug=slug).to_json()),
                             dialect=None, confirm="Provision", danger_target=slug)
         self.app.push_screen(screen, lambda ok: self.provision(slug) if ok else None)
 
@@ -251,7 +251,8 @@ class ReviewScreen(FilterableList, BaseScreen):
         from tenantops.engine.jobs import worker
 
         def start() -> int:
-            job_id = provisioner.request(self.ctx, slug=slug)
+            job_id = provisioner.request_provision(self.ctx, slug=slug).job
+            assert job_id is not None
             # a detached process: the job goes on if this console or its SSH session ends
             worker.spawn(self.ctx, job_id=job_id)
             return job_id

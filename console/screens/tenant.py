@@ -242,7 +242,7 @@ class TenantScreen(BaseScreen):
 
     def cmd_check(self) -> None:
         self.notify(f"Checking {self.slug} for drift…", timeout=2)
-        self.run_call("checked", lambda: data.with_alembic(_check, self.ctx, self.slug))
+        self.run_call("checked", lambda: _check(self.ctx, self.slug))
 
     def show_checked(self, report: dict[str, Any]) -> None:
         n = len(report["differences"])
@@ -328,11 +328,11 @@ class TenantScreen(BaseScreen):
         self.add_module(new[0])
 
     def add_module(self, module: str) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import modules
 
         def start() -> int | None:
-            doc = data.with_alembic(day2.request_module_add, self.ctx, slug=self.slug, module=module)
-            return data.spawn_worker(self.ctx, doc["job"])
+            queued = modules.request_module_add(self.ctx, slug=self.slug, module=module)
+            return data.spawn_worker(self.ctx, queued.job) if queued.job is not None else None
 
         self.run_call("job_started", start)
 
@@ -368,10 +368,10 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(dialog, lambda module: self.preview_remove(module) if module else None)
 
     def preview_remove(self, module: str) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import modules
 
-        self.run_call("remove_preview", lambda: day2.request_module_remove(self.ctx, slug=self.slug, module=module,
-                                                                           dry_run=True))
+        self.run_call("remove_preview",
+                      lambda: modules.preview_module_remove(self.ctx, slug=self.slug, module=module).to_json())
 
     def show_remove_preview(self, doc: dict[str, Any]) -> None:
         from tenantops.console.screens.confirm import ConfirmDialog
@@ -385,19 +385,19 @@ class TenantScreen(BaseScreen):
                              lambda ok: self.remove_module(doc["module"]) if ok else None)
 
     def remove_module(self, module: str) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import modules
 
         def start() -> int | None:
-            doc = day2.request_module_remove(self.ctx, slug=self.slug, module=module, confirm=self.slug)
-            return data.spawn_worker(self.ctx, doc["job"])
+            queued = modules.request_module_remove(self.ctx, slug=self.slug, module=module, confirm=self.slug)
+            return data.spawn_worker(self.ctx, queued.job) if queued.job is not None else None
 
         self.run_call("job_started", start)
 
     # sync: pending revisions of the tenant's units
     def cmd_sync(self) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import sync
 
-        self.run_call("sync_preview", lambda: data.with_alembic(day2.plan_sync, self.ctx, self.slug))
+        self.run_call("sync_preview", lambda: sync.preview_sync(self.ctx, slug=self.slug).to_json())
 
     def show_sync_preview(self, plan: dict[str, Any]) -> None:
         from tenantops.console.screens.confirm import ConfirmDialog
@@ -415,10 +415,10 @@ class TenantScreen(BaseScreen):
                              lambda ok: self.sync() if ok else None)
 
     def sync(self) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import sync
 
         def start() -> int | None:
-            job_id = data.with_alembic(day2.request_sync, self.ctx, slug=self.slug)
+            job_id = sync.request_sync(self.ctx, slug=self.slug).job
             return data.spawn_worker(self.ctx, job_id) if job_id is not None else None
 
         self.run_call("job_started", start)
@@ -447,10 +447,10 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(dialog, lambda batch: self.preview_rollback(batch) if batch is not None else None)
 
     def preview_rollback(self, batch: int) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import rollback
 
-        self.run_call("rollback_preview", lambda: day2.request_rollback(self.ctx, slug=self.slug, batch=batch,
-                                                                        dry_run=True))
+        self.run_call("rollback_preview",
+                      lambda: rollback.preview_rollback(self.ctx, slug=self.slug, batch=batch).to_json())
 
     def show_rollback_preview(self, doc: dict[str, Any]) -> None:
         from tenantops.console.screens.confirm import ConfirmDialog
@@ -470,11 +470,11 @@ class TenantScreen(BaseScreen):
                              lambda ok: self.rollback(doc["batch"]) if ok else None)
 
     def rollback(self, batch: int) -> None:
-        from tenantops.engine.tenants import day2
+        from tenantops.engine.tenants import rollback
 
         def start() -> int | None:
-            doc = day2.request_rollback(self.ctx, slug=self.slug, batch=batch, confirm=self.slug)
-            return data.spawn_worker(self.ctx, doc["job"]) if doc.get("job") else None
+            queued = rollback.request_rollback(self.ctx, slug=self.slug, batch=batch, confirm=self.slug)
+            return data.spawn_worker(self.ctx, queued.job) if queued.job is not None else None
 
         self.run_call("job_started", start)
 

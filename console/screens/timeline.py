@@ -173,37 +173,38 @@ class TimelineScreen(BaseScreen):
         if self.job is None or self.job["status"] != "failed":
             self.notify("Only a failed job can be retried.", severity="warning")
             return
-        from tenantops.console.screens.confirm import ConfirmDialog
-
-        target = self.job["tenant"] or str(self.job["id"])
-        body = f"Queue job {self.job['id']} ({escape(self.job['kind'])} {escape(target)}) again and start a worker."
-        self.app.push_screen(ConfirmDialog("Retry job", body, target=target, confirm="Retry"),
-                             lambda ok: self.retry() if ok else None)
+        self.app.push_screen(retry_dialog(self.job), lambda ok: self.retry() if ok else None)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
     def retry(self) -> None:
-        self.deliver("retried", lambda: retry_job(self.ctx, self.job_id))
+        job = self.job
+        assert job is not None
+        self.deliver("retried", lambda: retry_job(self.ctx, job))
 
     def show_retried(self, job_id: int) -> None:
         self.app.switch_screen(TimelineScreen(job_id))
 
 
-def retry_job(ctx: Any, job_id: int) -> int:
-    """Queue a failed job again and start a detached worker for it.
+def retry_dialog(job: dict[str, Any]) -> Any:
+    """The confirmation a retry needs: typing the slug when the job's kind changes data."""
+    from tenantops.console.screens.confirm import ConfirmDialog
+    from tenantops.engine.kinds import KINDS
 
-    A failed provisioning goes through ``provisioner.request`` again: it checks the role,
-    audits, and moves the application from failed back to provisioning, which a bare
-    ``jobs.retry`` does not.
-    """
-    from tenantops.engine.jobs import queue as jobs
+    target = job["tenant"] or str(job["id"])
+    kind = KINDS.get(job["kind"])
+    typed = bool(kind and kind.destructive and job["tenant"])
+    body = f"Queue job {job['id']} ({escape(job['kind'])} {escape(target)}) again and start a worker."
+    if typed:
+        body += "\nIt changes the tenant's data again (a backup is taken first): type the slug."
+    return ConfirmDialog("Retry job", body, target=target, confirm="Retry", typed=typed)
+
+
+def retry_job(ctx: Any, job: dict[str, Any]) -> int:
+    """Queue a failed job again (the engine checks the role its kind needs and audits it)
+    and start a detached worker for it. Only called after ``retry_dialog`` was confirmed."""
     from tenantops.engine.jobs import worker
+    from tenantops.engine.kinds import retry
 
-    job = jobs.get_job(ctx, job_id)
-    if job["kind"] == "provision" and job["tenant"]:
-        from tenantops.engine.tenants import provision as provisioner
-
-        new_id = provisioner.request(ctx, slug=job["tenant"], server=(job["params"] or {}).get("server"))
-    else:
-        new_id = jobs.retry(ctx, job_id)
+    new_id = retry(ctx, job["id"], confirm=job["tenant"])
     worker.spawn(ctx, job_id=new_id)
     return new_id

@@ -42,3 +42,11 @@ def list_audit(ctx: Context, *, since: datetime | None = None, operator: str | N
     with ctx.session() as s:
         entries = [audit_json(e) for e in s.scalars(query)]
     return sorted(entries, key=lambda e: e["id"]) if limit else entries
+
+
+def audit_facets(ctx: Context) -> dict[str, list[str]]:
+    """Distinct operators and actions of the audit log (for the filter cycles)."""
+    with ctx.session() as s:
+        operators = list(s.scalars(sa.select(m.AuditEntry.operator).distinct().order_by(m.AuditEntry.operator)))
+        actions = list(s.scalars(sa.select(m.AuditEntry.action).distinct().order_by(m.AuditEntry.action)))
+    return {"operators": operators, "actions": actions}

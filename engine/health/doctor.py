@@ -93,7 +93,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
 
 
 def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
-    from tenantops.engine.tenants.day2 import _edited_units
+    from tenantops.engine.tenants.sync import edited_units
     from tenantops.engine.migrate.units import units_for
 
     out = []
@@ -104,7 +104,7 @@ def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
             units, _ = units_for(ctx, tenant)
         except TenantopsError:
             continue
-        for unit, revision in _edited_units(ctx, tenant, units).items():
+        for unit, revision in edited_units(ctx, tenant, units).items():
             out.append(_finding("edited_migration", None, tenant.slug,
                                 f"revision {revision} of {unit} changed on disk after it was applied to {tenant.slug}",
                                 f"restore the file, or acknowledge: tenantops doctor --acknowledge {tenant.slug}"))
@@ -114,7 +114,7 @@ def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
 @mutating("doctor.acknowledge", "dba", target="slug")
 def acknowledge_edits(ctx: Context, *, slug: str) -> list[str]:
     """A dba accepts the edited revision files of a tenant; sync is unblocked (audited)."""
-    from tenantops.engine.tenants.day2 import _edited_units
+    from tenantops.engine.tenants.sync import edited_units
     from tenantops.engine.migrate.units import units_for
 
     with ctx.session() as s:
@@ -122,7 +122,7 @@ def acknowledge_edits(ctx: Context, *, slug: str) -> list[str]:
         if tenant is None:
             raise NotFoundError(f"tenant {slug!r} does not exist")
     units, _ = units_for(ctx, tenant)
-    edited = _edited_units(ctx, tenant, units)
+    edited = edited_units(ctx, tenant, units)
     with ctx.session() as s:
         for revision in edited.values():
             s.execute(sa.update(m.MigrationHistory).where(m.MigrationHistory.tenant_id == tenant.id,

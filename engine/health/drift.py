@@ -27,7 +27,7 @@ from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.migrate.driver import applied_from_heads, applied_revisions, revision_checksum
 from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import capture, capture_mysql
-from tenantops.engine.schema.diff import Difference, IgnoreRules, attribute_owners, diff_schemas, severity
+from tenantops.engine.schema.diff import IgnoreRules, attribute_owners, diff_schemas, severity
 from tenantops.engine.migrate.units import units_for
 
 LEVELS = ("none", "low", "medium", "high", "critical")

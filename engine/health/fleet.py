@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tenantops.engine.tenants import day2
+from tenantops.engine.tenants import sync as tenant_sync
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
@@ -71,7 +71,7 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
     todo = []
     for s in slugs:
         try:
-            plan = day2.plan_sync(ctx, s)
+            plan = tenant_sync.preview_sync(ctx, slug=s).document
         except TenantopsError as exc:
             entries[s] = {"tenant": s, "outcome": "failed", "error": str(exc), "pending": [], "versions": {}}
             continue
@@ -96,7 +96,7 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
     job_ids = {}
     for s in todo:
         try:
-            job_ids[day2.request_sync(ctx, slug=s)] = s
+            job_ids[tenant_sync.request_sync(ctx, slug=s).job] = s
         except TenantopsError as exc:
             entries[s].update(outcome="failed", error=str(exc))
     for job_id, doc in run_jobs(ctx, [j for j in job_ids if j is not None], say).items():
@@ -106,7 +106,7 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
 
 def _sync_one_now(ctx: Context, slug: str, entries: dict[str, dict[str, Any]]) -> None:
     try:
-        job_id = day2.request_sync(ctx, slug=slug)
+        job_id = tenant_sync.request_sync(ctx, slug=slug).job
     except TenantopsError as exc:
         entries[slug].update(outcome="failed", error=str(exc))
         return
@@ -171,7 +171,7 @@ def provision_all(ctx: Context, progress: Progress = None) -> dict[str, Any]:
     refused: dict[str, str] = {}
     for slug in slugs:
         try:
-            job_ids[provisioner.request(ctx, slug=slug)] = slug
+            job_ids[provisioner.request_provision(ctx, slug=slug).job] = slug
         except TenantopsError as exc:
             refused[slug] = str(exc)
     done = run_jobs(ctx, list(job_ids), progress)
@@ -206,7 +206,7 @@ def repair_cluster(ctx: Context, fingerprint: str, *, strategy: str, dry_run: bo
     if not members:
         raise NotFoundError(f"no tenant's latest drift report has schema hash {fingerprint}… "
                             "(run `tenantops drift --all` first)")
-    plans = {slug: repairs.plan(ctx, slug, strategy) for slug in members}
+    plans = {slug: repairs.preview_repair(ctx, slug=slug, strategy=strategy).document for slug in members}
     reference = [(op["sql"], op["safe"]) for op in plans[members[0]]["operations"]]
     differing = [slug for slug in members if [(op["sql"], op["safe"]) for op in plans[slug]["operations"]] != reference]
     if differing:
@@ -222,8 +222,8 @@ def repair_cluster(ctx: Context, fingerprint: str, *, strategy: str, dry_run: bo
     job_ids = {}
     for slug in members:
         requested = repairs.request_repair(ctx, slug=slug, strategy=strategy, confirm=slug)
-        if requested.get("job"):
-            job_ids[requested["job"]] = slug
+        if requested.job is not None:
+            job_ids[requested.job] = slug
     for job_id, result in run_jobs(ctx, list(job_ids), progress).items():
         doc["results"].append({"tenant": job_ids[job_id], "job": job_id, "status": result["status"],
                                "error": result["error"],

@@ -12,9 +12,11 @@ from tenantops.engine.tenants import backups
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.servers.adapters import adapter_for
 from tenantops.engine.context import Context, mutating
+from tenantops.engine.jobs.changes import Preview, Queued, require_confirmation
+from tenantops.engine.jobs.kinds import JobKind
 from tenantops.engine.health.drift import _tenant_and_server, compare, current, store_report
-from tenantops.engine.errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
-from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.errors import NotFoundError, StateError, TenantopsError, ValidationError
+from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.schema.capture import capture
@@ -28,38 +30,39 @@ def _differences(report: dict[str, Any]) -> list[Difference]:
     return [Difference(**d) for d in report["differences"] if not d.get("accepted")]
 
 
-def plan(ctx: Context, slug: str, strategy: str = "conservative") -> dict[str, Any]:
+def preview_repair(ctx: Context, *, slug: str, strategy: str = "conservative") -> Preview:
     """The repair plan (every operation, safe or DESTRUCTIVE, with its exact SQL)."""
     if strategy not in STRATEGIES:
         raise ValidationError(f"unknown repair strategy {strategy!r}; use {', '.join(STRATEGIES)}")
     tenant, server, report = current(ctx, slug)
     repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report),
                               server.dialect, strategy=strategy)
-    return {"tenant": slug, "strategy": strategy, "dry_run": True,
-            "operations": [op.to_json() for op in repair_plan.operations],
-            "skipped": [s.to_json() for s in repair_plan.skipped],
-            "severity": report["severity"], "differences": report["differences"],
-            "applied": [], "backup": None, "quarantine": [], "severity_after": report["severity"]}
+    doc = {"tenant": slug, "strategy": strategy, "dry_run": True,
+           "operations": [op.to_json() for op in repair_plan.operations],
+           "skipped": [s.to_json() for s in repair_plan.skipped],
+           "severity": report["severity"], "differences": report["differences"],
+           "applied": [], "backup": None, "quarantine": [], "severity_after": report["severity"]}
+    # only the aggressive strategy runs destructive operations; the others skip them
+    destructive = strategy == "aggressive" and any(not op.safe for op in repair_plan.operations)
+    return Preview("repair", slug, doc, destructive=destructive, pending=bool(repair_plan.operations))
 
 
 @mutating("repair", "dba", target="slug")
-def request_repair(ctx: Context, *, slug: str, strategy: str = "conservative", dry_run: bool = False,
-                   confirm: str | None = None) -> dict[str, Any]:
-    doc = plan(ctx, slug, strategy)
-    destructive = [op for op in doc["operations"] if not op["safe"]]
-    if dry_run:
-        return doc
+def request_repair(ctx: Context, *, slug: str, strategy: str = "conservative", confirm: str | None = None) -> Queued:
+    """Queue the repair; ``manual`` writes the reviewed script for a person to run instead."""
+    preview = preview_repair(ctx, slug=slug, strategy=strategy)
+    doc = preview.document
     if strategy == "manual":
         path = _write_script(ctx, slug, doc)
-        return {**doc, "script": str(path)}
-    if strategy == "aggressive" and destructive and confirm != slug:
-        raise ConflictError(f"aggressive repair of {slug} has {len(destructive)} DESTRUCTIVE operation(s) "
-                            f"(data moves to quarantine): repeat the slug with --confirm {slug}")
-    if not doc["operations"]:
-        return {**doc, "dry_run": False, "job": None}
+        return Queued("repair", slug, None, preview, extra={"script": str(path)})
+    destructive = [op for op in doc["operations"] if not op["safe"]]
+    require_confirmation(preview, confirm, f"aggressive repair of {slug} has {len(destructive)} DESTRUCTIVE "
+                                           "operation(s) (data moves to quarantine)")
+    if not preview.pending:
+        return Queued("repair", slug, None, preview, extra={"dry_run": False, "job": None})
     backups.preflight(ctx)
     job_id = jobs.enqueue(ctx, "repair", slug, {"strategy": strategy}, lock_operation="repair")
-    return {**doc, "dry_run": False, "job": job_id}
+    return Queued("repair", slug, job_id, preview, extra={"dry_run": False})
 
 
 def _write_script(ctx: Context, slug: str, doc: dict[str, Any]) -> Path:
@@ -170,4 +173,4 @@ def restore(ctx: Context, *, slug: str, item_id: int) -> dict[str, Any]:
         return {**quarantine_json(q, slug), "restored_rows": restored}
 
 
-HANDLERS = {"repair": run_repair}
+KINDS = (JobKind("repair", "dba", run_repair, destructive=True),)

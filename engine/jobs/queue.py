@@ -1,13 +1,12 @@
-"""Durable jobs: every mutating operation on a tenant database is a row here, executed
-by worker processes (engine/worker.py), with a timeline of step events.
+"""The job queue: every mutating operation on a tenant database is a row here, claimed
+and executed by worker processes (jobs/worker.py); its steps are written by jobs/timeline.py.
 """
 from __future__ import annotations
 
 import os
 import socket
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from tenantops.engine.jobs import locks
 from tenantops.engine.context import Context
-from tenantops.engine.errors import NotFoundError, StateError, TenantopsError
+from tenantops.engine.errors import NotFoundError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
@@ -143,64 +142,6 @@ def finish(ctx: Context, job_id: int, status: str, *, error: str | None = None,
             locks.release(s, job.tenant, job.id)
 
 
-class Timeline:
-    """Writes a job's step events as they happen, so any viewer can follow live."""
-
-    def __init__(self, ctx: Context, job_id: int) -> None:
-        self.ctx, self.job_id = ctx, job_id
-        self._started: dict[int, datetime] = {}
-
-    # Core statements, not ORM sessions: a provisioning writes some forty of these, and
-    # the landlord's share of the migration phase is what bench_provision measures.
-    def start(self, name: str, detail: str | None = None) -> int:
-        started = utcnow()
-        with self.ctx.engine.begin() as conn:
-            result = conn.execute(sa.insert(m.JobEvent).values(job_id=self.job_id, name=name, status="running",
-                                                              started_at=started, detail=detail))
-            event_id = result.inserted_primary_key[0]
-        self._started[event_id] = started
-        return event_id
-
-    def end(self, event_id: int, status: str, *, detail: str | None = None, error: str | None = None,
-            rows: list[Any] | None = None) -> None:
-        """Close an event; ``rows`` (history, module rows ...) commit in the same transaction."""
-        finished = utcnow()
-        started = self._started.pop(event_id, None)
-        values: dict[str, Any] = {"status": status, "finished_at": finished, "error": error}
-        if started is not None:
-            values["duration_s"] = round((finished - started).total_seconds(), 4)
-        if detail is not None:
-            values["detail"] = detail
-        with self.ctx.engine.begin() as conn:
-            if rows:
-                with Session(bind=conn) as session:
-                    session.add_all(rows)
-                    session.flush()
-            conn.execute(sa.update(m.JobEvent).where(m.JobEvent.id == event_id).values(**values))
-
-    @contextmanager
-    def step(self, name: str, detail: str | None = None) -> Iterator[dict[str, Any]]:
-        """Run a block as a named step. The block may set ``info['detail']`` and append
-        landlord rows to ``info['rows']``, written with the step's end in one transaction."""
-        event_id = self.start(name, detail)
-        _failpoint(name)
-        info: dict[str, Any] = {"detail": detail, "rows": []}
-        try:
-            yield info
-        except Exception as exc:
-            self.end(event_id, "failed", detail=info.get("detail"), error=format_error(exc), rows=info["rows"])
-            raise
-        self.end(event_id, "succeeded", detail=info.get("detail"), rows=info["rows"])
-
-
-def _failpoint(step: str) -> None:
-    """Fault-injection for tests: TENANTOPS_FAILPOINT="pause:<step>" parks the worker
-    inside that step (so a test can SIGKILL it there); off unless the variable is set."""
-    point = os.environ.get("TENANTOPS_FAILPOINT", "")
-    if point and point == f"pause:{step}":
-        time.sleep(float(os.environ.get("TENANTOPS_FAILPOINT_SECONDS", "60")))
-
-
 def list_jobs(ctx: Context, *, status: str | None = None, tenant: str | None = None,
               limit: int = 200) -> list[dict[str, Any]]:
     """The newest jobs, each with its timeline (two queries, whatever the count)."""
@@ -244,49 +185,3 @@ def follow(ctx: Context, job_id: int, on_event: Callable[[dict[str, Any]], None]
         if deadline is not None and time.monotonic() > deadline:
             return doc
         time.sleep(poll)
-
-
-# who may run each kind again: the role its original request needed
-KIND_ROLES = {"provision": "admin", "modules.add": "admin", "modules.remove": "admin", "sync": "admin",
-              "custom.apply": "dba", "rollback": "dba", "repair": "dba"}
-
-
-def retry(ctx: Context, job_id: int) -> int:
-    """Queue a failed job again as a new job (role-checked and audited like the original).
-
-    A failed provisioning goes through the provisioner again, so its application moves
-    from failed back to provisioning."""
-    with ctx.session() as s:
-        job = s.get(m.Job, job_id)
-        if job is None:
-            raise NotFoundError(f"job {job_id} does not exist")
-        kind, tenant, params, status = job.kind, job.tenant, dict(job.params), job.status
-    params_doc = {"job": job_id, "kind": kind}
-    ctx.authorize("jobs.retry", KIND_ROLES.get(kind, "dba"), tenant, params_doc)
-    try:
-        if status != "failed":
-            raise StateError(f"job {job_id} is {status}; only failed jobs can be retried")
-        if kind == "provision":
-            from tenantops.engine.tenants.provision import request
-
-            new_id = request(ctx, slug=tenant, server=params.get("server"))
-        else:
-            new_id = enqueue(ctx, kind, tenant, params, lock_operation=kind)
-    except TenantopsError as exc:
-        ctx.audit("jobs.retry", tenant, params_doc, "failed", str(exc))
-        raise
-    ctx.audit("jobs.retry", tenant, {**params_doc, "new_job": new_id}, "ok")
-    return new_id
-
-
-def format_error(exc: BaseException) -> str:
-    """One line for the timeline: never the SQL parameters, which may hold tenant data."""
-    if isinstance(exc, TenantopsError):
-        return str(exc)
-    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
-        args = getattr(exc.orig, "args", ())
-        text = str(args[1] if len(args) > 1 else (args[0] if args else exc.orig))
-        return f"{type(exc.orig).__name__}: {text}"
-    first = str(exc).splitlines()[0] if str(exc) else ""
-    return f"{type(exc).__name__}: {first.split('[SQL:')[0].strip()}"
-

@@ -14,31 +14,22 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError
-from tenantops.engine.jobs.queue import Timeline, claim, finish, format_error, heartbeat
+from tenantops.engine.jobs.kinds import Registry
+from tenantops.engine.jobs.queue import claim, finish, heartbeat
+from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 
-Handler = Callable[[Context, m.Job, Timeline], dict[str, Any] | None]
-# Modules that define HANDLERS = {kind: handler}; imported lazily to keep start-up light.
-HANDLER_MODULES = ("tenantops.engine.tenants.provision", "tenantops.engine.tenants.day2", "tenantops.engine.health.repair")
+# The registry of job kinds lives above this package (it imports every operation); the
+# worker process loads it by name at start, like an entry point, so this layer stays below.
+REGISTRY_MODULE = "tenantops.engine.kinds"
 
 
-def handlers() -> dict[str, Handler]:
-    table: dict[str, Handler] = {}
-    for name in HANDLER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue
-            raise
-        table.update(getattr(module, "HANDLERS", {}))
-    return table
+def registry() -> Registry:
+    return importlib.import_module(REGISTRY_MODULE).KINDS  # type: ignore[no-any-return]
 
 
 class _Heartbeat(threading.Thread):
@@ -59,19 +50,19 @@ class _Heartbeat(threading.Thread):
                 continue
 
 
-def run_job(ctx: Context, job: m.Job) -> str:
+def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None) -> str:
     """Run one claimed job to its end; returns its final status."""
-    table = handlers()
+    table = registry() if kinds is None else kinds
     timeline = Timeline(ctx, job.id)
     # act as the operator who requested the job: history and audit name them
     acting = dataclasses.replace(ctx, operator=job.created_by, _role=None)
     beat = _Heartbeat(ctx, job.id)
     beat.start()
     try:
-        handler = table.get(job.kind)
-        if handler is None:
+        kind = table.get(job.kind)
+        if kind is None:
             raise TenantopsError(f"job {job.id}: unknown kind {job.kind!r}")
-        result = handler(acting, job, timeline)
+        result = kind.run(acting, job, timeline)
     except BaseException as exc:  # noqa: BLE001 - the job must end as failed, whatever happened
         finish(ctx, job.id, "failed", error=format_error(exc))
         if not isinstance(exc, Exception):
@@ -86,6 +77,7 @@ def run_job(ctx: Context, job: m.Job) -> str:
 def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sleep: float = 0.5,
          max_jobs: int | None = None) -> int:
     """Claim and run jobs. ``once``: stop when the queue is empty. Returns jobs run."""
+    kinds = registry()
     done = 0
     while True:
         job = claim(ctx, job_id=job_id)
@@ -94,7 +86,7 @@ def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sl
                 return done
             time.sleep(idle_sleep)
             continue
-        run_job(ctx, job)
+        run_job(ctx, job, kinds)
         done += 1
         if job_id is not None or (max_jobs is not None and done >= max_jobs):
             return done

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,13 +39,13 @@ from alembic.script import ScriptDirectory
 from alembic.script.revision import RevisionError
 from alembic.util.exc import CommandError
 
+from tenantops.engine.alembic_lock import serialised
 from tenantops.engine.catalog import Unit
 from tenantops.engine.errors import ConflictError, TenantopsError, ValidationError
 
 # script.py.mako lives here (for authoring revisions); no env.py is needed. An install
 # without the folder still works: any existing directory satisfies ScriptDirectory.
 _SCRIPT_LOCATION = next(p for p in (Path(__file__).parent / "alembic_env", Path(__file__).parent) if p.is_dir())
-_OFFLINE_DIALECTS = {"sqlite": "sqlite", "mysql": "mysql", "mariadb": "mariadb"}
 
 Outcome = Literal["ok", "failed"]
 Direction = Literal["upgrade", "downgrade"]
@@ -351,6 +350,7 @@ def _migrate(
 # public API
 
 
+@serialised
 def apply_units(
     connection: sa.Connection,
     units: Sequence[Unit],
@@ -378,6 +378,7 @@ def apply_units(
         return runner.results
 
 
+@serialised
 def applied_revisions(connection: sa.Connection, units: Sequence[Unit]) -> list[str]:
     """Every applied revision, in application order.
 
@@ -390,6 +391,7 @@ def applied_revisions(connection: sa.Connection, units: Sequence[Unit]) -> list[
         return _ordered(units, _applied_set(connection, script, units))
 
 
+@serialised
 def installed_units(connection: sa.Connection, units: Sequence[Unit]) -> list[str]:
     """Slugs of the units with at least one applied revision, in the order given."""
     applied = set(applied_revisions(connection, units))
@@ -402,6 +404,7 @@ def _dependents(script: ScriptDirectory, units: Sequence[Unit], applied: set[str
     return [rev for rev in others if _ancestors(script, [rev]) & revisions]
 
 
+@serialised
 def downgrade_unit(
     connection: sa.Connection,
     units: Sequence[Unit],
@@ -440,6 +443,7 @@ def downgrade_unit(
         return runner.results
 
 
+@serialised
 def downgrade_revisions(
     connection: sa.Connection,
     units: Sequence[Unit],
@@ -479,6 +483,7 @@ def downgrade_revisions(
         return runner.results
 
 
+@serialised
 def pending(connection: sa.Connection | None, units: Sequence[Unit]) -> list[PlannedRevision]:
     """Revisions not yet applied, unit by unit in execution order (no SQL rendered)."""
     units = list(units)
@@ -495,155 +500,7 @@ def _planned(unit: Unit, revision: str, sql: Sequence[str] = (), version_sql: Se
     )
 
 
-class _StatementBuffer:
-    """Alembic's offline output buffer: it writes one statement (or comment) per call."""
-
-    def __init__(self) -> None:
-        self.chunks: list[str] = []
-
-    def write(self, text: str) -> None:
-        self.chunks.append(text)
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> tuple[list[str], list[str]]:
-        sql: list[str] = []
-        version_sql: list[str] = []
-        for chunk in self.chunks:
-            statement = chunk.strip()
-            if not statement or statement.startswith("--"):
-                continue
-            statement = statement.removesuffix(";").rstrip()
-            (version_sql if _is_bookkeeping(statement) else sql).append(statement)
-        self.chunks.clear()
-        return sql, version_sql
-
-
-def _offline_dialect(dialect_name: str) -> str:
-    dialect = _OFFLINE_DIALECTS.get(dialect_name.lower())
-    if dialect is None:
-        raise ValidationError(f"unknown SQL dialect '{dialect_name}'", hint=f"one of {', '.join(_OFFLINE_DIALECTS)}")
-    return dialect
-
-
-def render_sql(
-    units: Sequence[Unit],
-    dialect_name: str,
-    applied: Sequence[str] | None = None,
-) -> list[PlannedRevision]:
-    """The exact SQL each pending revision runs on ``dialect_name``, via Alembic's offline mode.
-
-    ``applied`` lists the revisions already in the database (none: a new tenant). The
-    statements are those ``apply_units`` executes (compare with ``normalize_sql``); the
-    version-table statements are in ``version_sql``.
-    """
-    dialect = _offline_dialect(dialect_name)
-    units = list(units)
-    owners = _owners(units)
-    cfg, script = _script_for(units)
-    unknown = [rev for rev in applied or () if rev not in owners]
-    if unknown:
-        raise ValidationError(f"unknown applied revision(s) {', '.join(unknown)}", hint="not part of the given units")
-    done = _ancestors(script, list(applied or ()))
-    # offline mode starts from explicit heads: the applied revisions nothing else needs
-    heads = sorted(done - set().union(*(_ancestors(script, [r]) - {r} for r in done)))
-    planned: list[PlannedRevision] = []
-    for unit in units:
-        if all(rev in done for rev in unit.revisions):
-            continue
-        buffer = _StatementBuffer()
-
-        def on_step(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
-            sql, version_sql = buffer.take()
-            revision = step.up_revision_id
-            planned.append(_planned(owners[revision], revision, sql, version_sql))
-            state["heads"] = sorted(heads)
-            done.add(revision)
-
-        state = {"heads": heads}
-        target = f"{unit.slug}@head"
-        with EnvironmentContext(cfg, script, fn=lambda rev, ctx, target=target: script._upgrade_revs(target, rev),
-                                as_sql=True, starting_rev=list(heads) or None, destination_rev=target) as env:
-            env.configure(dialect_name=dialect, output_buffer=buffer, transaction_per_migration=True,
-                          on_version_apply=on_step)
-            with env.begin_transaction():
-                env.run_migrations()
-        heads = state["heads"]
-    return planned
-
-
-def apply_seeds(connection: sa.Connection, units: Sequence[Unit], *, fresh: bool = False) -> dict[str, int]:
-    """Insert the units' seed rows; returns rows inserted per table.
-
-    Idempotent: rows whose primary key (or, failing that, a unique key given in every
-    row) is already present are skipped; a table with neither is seeded only while empty.
-    ``fresh``: the caller just created these tables (a new tenant), so nothing is looked up.
-    """
-    inserted: dict[str, int] = {}
-    if connection.in_transaction():
-        _seed_all(connection, units, inserted, fresh)
-    else:
-        with connection.begin():
-            _seed_all(connection, units, inserted, fresh)
-    return inserted
-
-
-def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[str, int], fresh: bool) -> None:
-    for unit in units:
-        for seed_path in unit.seeds:
-            try:
-                data = json.loads(Path(seed_path).read_text(encoding="utf-8"))
-                table_name, rows = data["table"], data["rows"]
-                json_columns = set(data.get("json_columns", ()))
-            except (OSError, ValueError, KeyError, TypeError) as exc:
-                raise ValidationError(f"seed file {seed_path} of unit {unit.slug} is unreadable: {exc}") from None
-            count = _seed_table(connection, unit, table_name, rows, json_columns, fresh)
-            inserted[table_name] = inserted.get(table_name, 0) + count
-
-
-def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: list[dict[str, Any]],
-                json_columns: set[str], fresh: bool = False) -> int:
-    if not rows:
-        return 0
-    if fresh:
-        _insert_rows(connection, table_name, rows, json_columns)
-        return len(rows)
-    inspector = sa.inspect(connection)
-    if not inspector.has_table(table_name):
-        raise ValidationError(f"cannot seed {table_name} for unit {unit.slug}: the table does not exist",
-                              hint="apply the unit's migrations first")
-    keys: list[list[str]] = [inspector.get_pk_constraint(table_name).get("constrained_columns") or []]
-    keys += [uc["column_names"] for uc in inspector.get_unique_constraints(table_name)]
-    keys += [ix["column_names"] for ix in inspector.get_indexes(table_name) if ix.get("unique")]
-    key = next((k for k in keys if k and all(c in row for row in rows for c in k)), None)
-
-    columns = list(dict.fromkeys(c for row in rows for c in row))
-    # an untyped table(): values go to the driver as written in JSON (dates as ISO strings)
-    table = sa.table(table_name, *(sa.column(c) for c in columns))
-    if key is not None:
-        existing = {tuple(r) for r in connection.execute(sa.select(*(table.c[c] for c in key)))}
-        new_rows = [row for row in rows if tuple(row[c] for c in key) not in existing]
-    else:
-        present = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
-        new_rows = [] if present else rows
-
-    _insert_rows(connection, table_name, new_rows, json_columns)
-    return len(new_rows)
-
-
-def _insert_rows(connection: sa.Connection, table_name: str, rows: list[dict[str, Any]],
-                 json_columns: set[str]) -> None:
-    # rows are inserted grouped by their column set: filling gaps with NULL would defeat
-    # the server defaults of the columns a row leaves out
-    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
-    for row in rows:
-        values = {c: json.dumps(v) if c in json_columns and v is not None else v for c, v in row.items()}
-        groups.setdefault(tuple(sorted(values)), []).append(values)
-    for names, group in groups.items():
-        connection.execute(sa.insert(sa.table(table_name, *(sa.column(c) for c in names))), group)
-
-
+@serialised
 def applied_from_heads(units: Sequence[Unit], heads: Sequence[str]) -> list[str]:
     """Applied revisions implied by a version table's heads, in unit order (the table
     stores only the minimal set of heads; read in bulk by fleet scans)."""
@@ -652,42 +509,3 @@ def applied_from_heads(units: Sequence[Unit], heads: Sequence[str]) -> list[str]
     known = {r for u in units for r in u.revisions}
     done = _ancestors(script, [h for h in heads if h in known])
     return [r for u in units for r in u.revisions if r in done]
-
-
-def render_downgrade_sql(
-    units: Sequence[Unit],
-    dialect_name: str,
-    applied: Sequence[str],
-    revision_ids: Sequence[str],
-) -> list[PlannedRevision]:
-    """The exact SQL that rolling back ``revision_ids`` (newest first) would run, via
-    Alembic's offline mode, starting from the ``applied`` revisions; for dry runs of
-    rollback and module removal."""
-    dialect = _offline_dialect(dialect_name)
-    units = list(units)
-    owners = _owners(units)
-    cfg, script = _script_for(units)
-    done = _ancestors(script, [r for r in applied if r in owners])
-    heads = sorted(done - set().union(*(_ancestors(script, [r]) - {r} for r in done)))
-    planned: list[PlannedRevision] = []
-    for rev in reversed(_ordered(units, set(revision_ids) & done)):
-        unit = owners[rev]
-        index = unit.revisions.index(rev)
-        destination = unit.revisions[index - 1] if index else f"{unit.slug}@base"
-        buffer = _StatementBuffer()
-        state = {"heads": heads}
-
-        def on_step(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
-            state["heads"] = sorted(heads)
-
-        with EnvironmentContext(cfg, script, fn=lambda r, ctx, d=destination: script._downgrade_revs(d, r),
-                                as_sql=True, starting_rev=list(heads) or None,
-                                destination_rev=destination) as env:
-            env.configure(dialect_name=dialect, output_buffer=buffer, transaction_per_migration=True,
-                          on_version_apply=on_step)
-            with env.begin_transaction():
-                env.run_migrations()
-        sql, version_sql = buffer.take()
-        planned.append(_planned(unit, rev, sql, version_sql))
-        heads = state["heads"]
-    return planned

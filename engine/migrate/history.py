@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from tenantops.engine.context import Context
 from tenantops.engine.errors import NotFoundError
-from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.migrate.driver import RevisionResult

@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantops.engine.catalog import Unit
-from tenantops.engine.migrate.driver import MigrationFailed, PlannedRevision, RevisionResult, render_sql, revision_checksum
+from tenantops.engine.migrate.driver import MigrationFailed, PlannedRevision, RevisionResult, revision_checksum
+from tenantops.engine.migrate.offline import render_sql
 
 _CACHE: dict[tuple, list[PlannedRevision]] = {}
 

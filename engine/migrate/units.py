@@ -10,6 +10,20 @@ from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 
 
+_CATALOGS: dict[tuple, catalog_mod.Catalog] = {}
+
+
+def catalog_for(ctx: Context) -> catalog_mod.Catalog:
+    """The configured catalog, parsed once per process until one of its files changes."""
+    root = Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else catalog_mod.shipped_catalog_root()
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
+    key = (str(root), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
+    if key not in _CATALOGS:
+        _CATALOGS.clear()
+        _CATALOGS[key] = catalog_mod.load_catalog(root)
+    return _CATALOGS[key]
+
+
 def custom_dir(ctx: Context, slug: str) -> Path:
     return ctx.home / "custom" / slug / "versions"
 
@@ -22,8 +36,6 @@ def module_slugs(s, tenant: m.Tenant) -> list[str]:
 def units_for(ctx: Context, tenant: m.Tenant, modules: list[str] | None = None,
               catalog: catalog_mod.Catalog | None = None) -> tuple[list[catalog_mod.Unit], catalog_mod.Resolution]:
     """basic → template → modules (dependency order) → custom, for this tenant."""
-    from tenantops.engine.tenants.provision import catalog_for
-
     catalog = catalog or catalog_for(ctx)
     if modules is None:
         with ctx.session() as s:

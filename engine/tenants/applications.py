@@ -189,3 +189,31 @@ def reject(ctx: Context, key: str | int, reason: str) -> dict[str, Any]:
         transition(app, "rejected")
         app.reviewed_by, app.reviewed_at, app.reason = ctx.operator, utcnow(), reason
         return application_json(app)
+
+
+def application_detail(ctx: Context, key: str | int) -> dict[str, Any]:
+    """The application, its slug checks read sensibly, and its latest job.
+
+    ``slug_checks`` reports an application's own slug as taken (by itself): only a
+    tenant that did not come from this application is a real clash.
+    """
+    app = get(ctx, key)
+    raw = slug_checks(ctx, app["slug"])
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(sa.func.lower(m.Tenant.slug) == app["slug"].lower()))
+        tenant_app, tenant_status = (tenant.application_id, tenant.status) if tenant else (None, None)
+    checks: list[tuple[str, bool, str]] = [
+        ("format", raw["format"] is None, raw["format"] or "valid slug"),
+        ("reserved", raw["reserved"] is None, raw["reserved"] or "not reserved"),
+    ]
+    if tenant is None:
+        checks.append(("taken", True, "only this application"))
+    elif tenant_app == app["id"]:
+        checks.append(("taken", True, f"its own tenant ({tenant_status})"))
+    else:
+        checks.append(("taken", False, "another tenant uses it"))
+    from tenantops.engine.jobs.queue import list_jobs
+
+    latest = list_jobs(ctx, tenant=app["slug"], limit=1)
+    return {"application": app, "checks": checks, "tenant_status": tenant_status,
+            "job": latest[0] if latest else None}

@@ -20,7 +20,11 @@ import sqlalchemy as sa
 
 from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, SqliteAdapter, adapter_for
 from tenantops.engine.context import Context, mutating
-from tenantops.engine.errors import ConflictError, NotFoundError, ServerError, TenantopsError, ValidationError
+from tenantops.engine.jobs import queue as jobs
+from tenantops.engine.jobs.changes import Preview, Queued, require_confirmation
+from tenantops.engine.jobs.kinds import JobKind
+from tenantops.engine.jobs.timeline import Timeline
+from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
@@ -205,19 +209,44 @@ def restore_backup_now(ctx: Context, slug: str, backup_id: int) -> dict[str, Any
     return doc
 
 
-@mutating("backups.restore", "dba", target="slug")
-def restore_backup(ctx: Context, *, slug: str, backup_id: int, confirm: str | None = None) -> dict[str, Any]:
-    if confirm != slug:
-        raise ConflictError(f"restoring a backup replaces the database of {slug}: repeat the slug with --confirm {slug}")
-    from tenantops.engine.jobs.locks import acquire, release
-
+def preview_restore(ctx: Context, *, slug: str, backup_id: int) -> Preview:
+    """The backup that would replace the tenant's database, checked before anything runs:
+    a mistyped id or a damaged file is refused here and changes nothing."""
     with ctx.session() as s:
-        acquire(s, slug, holder=ctx.operator, operation="restore", job_id=None,
-                lease_seconds=ctx.settings.lease_seconds * 10)
-    try:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        b = s.get(m.Backup, backup_id)
+        if tenant is None or b is None or b.tenant_id != tenant.id:
+            raise NotFoundError(f"backup {backup_id} of tenant {slug!r} does not exist "
+                                f"(see `tenantops backups list {slug}`)")
+        doc = backup_json(b, slug)
+    path = Path(doc["path"])
+    if not path.exists():
+        raise NotFoundError(f"backup file {path} is missing")
+    if _sha256(path) != doc["checksum"]:
+        raise ValidationError(f"backup file {path} does not match its recorded checksum; refusing to restore")
+    return Preview("restore", slug, doc, destructive=True)
+
+
+@mutating("backups.restore", "dba", target="slug")
+def request_restore(ctx: Context, *, slug: str, backup_id: int, confirm: str | None = None) -> Queued:
+    preview = preview_restore(ctx, slug=slug, backup_id=backup_id)
+    require_confirmation(preview, confirm, f"restoring a backup replaces the database of {slug}")
+    preflight(ctx)
+    job = jobs.enqueue(ctx, "restore", slug, {"backup": backup_id}, lock_operation="restore")
+    return Queued("restore", slug, job, preview)
+
+
+def run_restore(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    slug, backup_id = job.tenant, job.params["backup"]
+    assert slug is not None
+    with tl.step("backup") as info:
         # the current state is kept too: a restore is itself a change
-        take_backup(ctx, slug, reason=f"before restoring backup {backup_id}")
-        return restore_backup_now(ctx, slug, backup_id)
-    finally:
-        with ctx.session() as s:
-            release(s, slug, None)
+        before = take_backup(ctx, slug, reason=f"before restoring backup {backup_id}")
+        info["detail"] = f"backup {before['id']} of the current state"
+    with tl.step(f"restore backup {backup_id}") as info:
+        doc = restore_backup_now(ctx, slug, backup_id)
+        info["detail"] = f"{doc['size_bytes']} bytes from {doc['created_at']}"
+    return doc
+
+
+KINDS = (JobKind("restore", "dba", run_restore, destructive=True),)

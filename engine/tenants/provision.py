@@ -8,9 +8,6 @@ or crashed new tenant leaves no orphan database or user behind (unless
 """
 from __future__ import annotations
 
-import time
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,33 +16,23 @@ from tenantops.engine import catalog as catalog_mod
 from tenantops.engine import names, secrets
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs import locks
-from tenantops.engine.migrate import driver as migrations
+from tenantops.engine.migrate import offline
+from tenantops.engine.migrate import seeds
 from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.tenants.applications import _find as find_application
 from tenantops.engine.tenants.applications import transition
+from tenantops.engine.migrate.units import catalog_for
 from tenantops.engine.context import Context, mutating
-from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
+from tenantops.engine.jobs.changes import Preview, Queued
+from tenantops.engine.jobs.kinds import JobKind
+from tenantops.engine.errors import LockHeld, StateError, TenantopsError, ValidationError
 from tenantops.engine.migrate import plans
 from tenantops.engine.migrate.history import next_batch, revision_rows
-from tenantops.engine.jobs.queue import Timeline
+from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.tenants.notify import queue_welcome, send_pending
 from tenantops.engine.servers.placement import choose_server
-
-
-_CATALOGS: dict[tuple, catalog_mod.Catalog] = {}
-
-
-def catalog_for(ctx: Context) -> catalog_mod.Catalog:
-    """The configured catalog, parsed once per process until one of its files changes."""
-    root = Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else catalog_mod.shipped_catalog_root()
-    files = sorted(p for p in root.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts)
-    key = (str(root), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
-    if key not in _CATALOGS:
-        _CATALOGS.clear()
-        _CATALOGS[key] = catalog_mod.load_catalog(root)
-    return _CATALOGS[key]
 
 
 def _approved_app(s, slug: str) -> m.Application:
@@ -56,7 +43,7 @@ def _approved_app(s, slug: str) -> m.Application:
     return app
 
 
-def plan(ctx: Context, slug: str, server: str | None = None) -> dict[str, Any]:
+def preview_provision(ctx: Context, *, slug: str, server: str | None = None) -> Preview:
     """The dry run: placement, ordered units and every SQL statement; changes nothing."""
     with ctx.session() as s:
         app = _approved_app(s, slug)
@@ -64,13 +51,13 @@ def plan(ctx: Context, slug: str, server: str | None = None) -> dict[str, Any]:
         template, modules = app.template, list(app.modules or [])
         target_name, dialect = target.name, target.dialect
     resolution = catalog_mod.resolve(catalog_for(ctx), template, modules)
-    revisions = migrations.render_sql(resolution.units, "sqlite" if dialect == "sqlite" else "mysql")
-    return {
+    revisions = offline.render_sql(resolution.units, "sqlite" if dialect == "sqlite" else "mysql")
+    return Preview("provision", slug, {
         "slug": slug, "server": target_name, "dialect": dialect, "database": names.database_name(slug),
         "units": [{"slug": u.slug, "kind": u.kind, "version": str(u.version),
                    "auto_added": resolution.auto_added.get(u.slug)} for u in resolution.units],
         "revisions": [_planned_json(r) for r in revisions],
-    }
+    })
 
 
 def _planned_json(r: Any) -> dict[str, Any]:
@@ -82,9 +69,10 @@ def _planned_json(r: Any) -> dict[str, Any]:
 
 
 @mutating("tenants.provision", "admin", target="slug")
-def request(ctx: Context, *, slug: str, server: str | None = None) -> int:
+def request_provision(ctx: Context, *, slug: str, server: str | None = None, confirm: str | None = None) -> Queued:
     """Queue the provisioning job; the tenant's lock is taken now, so a second request for
-    the same slug is refused with who holds it."""
+    the same slug is refused with who holds it. A failed provisioning is queued again the
+    same way, moving its application from failed back to provisioning."""
     with ctx.session() as s:
         app = find_application(s, slug)
         slug = app.slug
@@ -97,7 +85,13 @@ def request(ctx: Context, *, slug: str, server: str | None = None) -> int:
                                  lock_operation="provision")
         transition(app, "provisioning")
         app.error = None
-        return job_id
+    return Queued("provision", slug, job_id, Preview("provision", slug, {"slug": slug, "server": server}))
+
+
+def _requeue(ctx: Context, job: m.Job) -> int:
+    queued = request_provision(ctx, slug=job.tenant or job.params["slug"], server=job.params.get("server"))
+    assert queued.job is not None  # provisioning always queues a job or raises
+    return queued.job
 
 
 # -- the job -----------------------------------------------------------------------
@@ -206,7 +200,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
 
     with tl.step("seed") as info:
         with engine.connect() as conn:
-            counts = migrations.apply_seeds(conn, resolution.units, fresh=True)
+            counts = seeds.apply_seeds(conn, resolution.units, fresh=True)
             conn.commit()
         info["detail"] = _seed_detail(counts)
 
@@ -301,7 +295,7 @@ def _seed_detail(counts: Any) -> str:
 
 
 def _fail(ctx: Context, tl: Timeline, slug: str, exc: BaseException, state: dict[str, Any]) -> None:
-    error = jobs.format_error(exc)
+    error = format_error(exc)
     with ctx.session() as s:
         tenant = _tenant(s, slug)
         app = s.scalar(sa.select(m.Application).where(m.Application.slug == slug))
@@ -333,4 +327,4 @@ def _fail(ctx: Context, tl: Timeline, slug: str, exc: BaseException, state: dict
         pass  # the cleanup event says what failed; doctor reports the orphan
 
 
-HANDLERS = {"provision": run}
+KINDS = (JobKind("provision", "admin", run, requeue=_requeue),)

@@ -1,0 +1,90 @@
+"""A job's timeline: named steps written to the landlord as they happen, so any viewer
+(the console, `jobs show`, a CLI following its job) sees progress live."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from tenantops.engine.context import Context
+from tenantops.engine.errors import TenantopsError
+from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
+
+
+class Timeline:
+    """Writes a job's step events as they happen, so any viewer can follow live."""
+
+    def __init__(self, ctx: Context, job_id: int) -> None:
+        self.ctx, self.job_id = ctx, job_id
+        self._started: dict[int, datetime] = {}
+
+    # Core statements, not ORM sessions: a provisioning writes some forty of these, and
+    # the landlord's share of the migration phase is what bench_provision measures.
+    def start(self, name: str, detail: str | None = None) -> int:
+        started = utcnow()
+        with self.ctx.engine.begin() as conn:
+            result = conn.execute(sa.insert(m.JobEvent).values(job_id=self.job_id, name=name, status="running",
+                                                              started_at=started, detail=detail))
+            event_id = result.inserted_primary_key[0]
+        self._started[event_id] = started
+        return event_id
+
+    def end(self, event_id: int, status: str, *, detail: str | None = None, error: str | None = None,
+            rows: list[Any] | None = None) -> None:
+        """Close an event; ``rows`` (history, module rows ...) commit in the same transaction."""
+        finished = utcnow()
+        started = self._started.pop(event_id, None)
+        values: dict[str, Any] = {"status": status, "finished_at": finished, "error": error}
+        if started is not None:
+            values["duration_s"] = round((finished - started).total_seconds(), 4)
+        if detail is not None:
+            values["detail"] = detail
+        with self.ctx.engine.begin() as conn:
+            if rows:
+                with Session(bind=conn) as session:
+                    session.add_all(rows)
+                    session.flush()
+            conn.execute(sa.update(m.JobEvent).where(m.JobEvent.id == event_id).values(**values))
+
+    @contextmanager
+    def step(self, name: str, detail: str | None = None) -> Iterator[dict[str, Any]]:
+        """Run a block as a named step. The block may set ``info['detail']`` and append
+        landlord rows to ``info['rows']``, written with the step's end in one transaction."""
+        event_id = self.start(name, detail)
+        _failpoint(name)
+        info: dict[str, Any] = {"detail": detail, "rows": []}
+        try:
+            yield info
+        except Exception as exc:
+            self.end(event_id, "failed", detail=info.get("detail"), error=format_error(exc), rows=info["rows"])
+            raise
+        self.end(event_id, "succeeded", detail=info.get("detail"), rows=info["rows"])
+
+
+def _failpoint(step: str) -> None:
+    """Fault-injection for tests: TENANTOPS_FAILPOINT="pause:<step>" parks the worker
+    inside that step (so a test can SIGKILL it there); off unless the variable is set."""
+    point = os.environ.get("TENANTOPS_FAILPOINT", "")
+    if point and point == f"pause:{step}":
+        time.sleep(float(os.environ.get("TENANTOPS_FAILPOINT_SECONDS", "60")))
+
+
+
+def format_error(exc: BaseException) -> str:
+    """One line for the timeline: never the SQL parameters, which may hold tenant data."""
+    if isinstance(exc, TenantopsError):
+        return str(exc)
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        args = getattr(exc.orig, "args", ())
+        text = str(args[1] if len(args) > 1 else (args[0] if args else exc.orig))
+        return f"{type(exc.orig).__name__}: {text}"
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first.split('[SQL:')[0].strip()}"
+

@@ -1,0 +1,84 @@
+"""Seed rows of the catalog units (provinces, roles, ledger accounts ...), inserted
+idempotently after the unit's tables exist."""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantops.engine.catalog import Unit
+from tenantops.engine.errors import ValidationError
+
+
+def apply_seeds(connection: sa.Connection, units: Sequence[Unit], *, fresh: bool = False) -> dict[str, int]:
+    """Insert the units' seed rows; returns rows inserted per table.
+
+    Idempotent: rows whose primary key (or, failing that, a unique key given in every
+    row) is already present are skipped; a table with neither is seeded only while empty.
+    ``fresh``: the caller just created these tables (a new tenant), so nothing is looked up.
+    """
+    inserted: dict[str, int] = {}
+    if connection.in_transaction():
+        _seed_all(connection, units, inserted, fresh)
+    else:
+        with connection.begin():
+            _seed_all(connection, units, inserted, fresh)
+    return inserted
+
+
+def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[str, int], fresh: bool) -> None:
+    for unit in units:
+        for seed_path in unit.seeds:
+            try:
+                data = json.loads(Path(seed_path).read_text(encoding="utf-8"))
+                table_name, rows = data["table"], data["rows"]
+                json_columns = set(data.get("json_columns", ()))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                raise ValidationError(f"seed file {seed_path} of unit {unit.slug} is unreadable: {exc}") from None
+            count = _seed_table(connection, unit, table_name, rows, json_columns, fresh)
+            inserted[table_name] = inserted.get(table_name, 0) + count
+
+
+def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: list[dict[str, Any]],
+                json_columns: set[str], fresh: bool = False) -> int:
+    if not rows:
+        return 0
+    if fresh:
+        _insert_rows(connection, table_name, rows, json_columns)
+        return len(rows)
+    inspector = sa.inspect(connection)
+    if not inspector.has_table(table_name):
+        raise ValidationError(f"cannot seed {table_name} for unit {unit.slug}: the table does not exist",
+                              hint="apply the unit's migrations first")
+    keys: list[list[str]] = [inspector.get_pk_constraint(table_name).get("constrained_columns") or []]
+    keys += [uc["column_names"] for uc in inspector.get_unique_constraints(table_name)]
+    keys += [ix["column_names"] for ix in inspector.get_indexes(table_name) if ix.get("unique")]
+    key = next((k for k in keys if k and all(c in row for row in rows for c in k)), None)
+
+    columns = list(dict.fromkeys(c for row in rows for c in row))
+    # an untyped table(): values go to the driver as written in JSON (dates as ISO strings)
+    table = sa.table(table_name, *(sa.column(c) for c in columns))
+    if key is not None:
+        existing = {tuple(r) for r in connection.execute(sa.select(*(table.c[c] for c in key)))}
+        new_rows = [row for row in rows if tuple(row[c] for c in key) not in existing]
+    else:
+        present = connection.execute(sa.select(sa.func.count()).select_from(table)).scalar_one()
+        new_rows = [] if present else rows
+
+    _insert_rows(connection, table_name, new_rows, json_columns)
+    return len(new_rows)
+
+
+def _insert_rows(connection: sa.Connection, table_name: str, rows: list[dict[str, Any]],
+                 json_columns: set[str]) -> None:
+    # rows are inserted grouped by their column set: filling gaps with NULL would defeat
+    # the server defaults of the columns a row leaves out
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        values = {c: json.dumps(v) if c in json_columns and v is not None else v for c, v in row.items()}
+        groups.setdefault(tuple(sorted(values)), []).append(values)
+    for names, group in groups.items():
+        connection.execute(sa.insert(sa.table(table_name, *(sa.column(c) for c in names))), group)

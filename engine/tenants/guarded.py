@@ -1,0 +1,107 @@
+"""How a day-2 change runs inside its job: backup, change, snapshot; on failure the
+backup is restored and the job says so. Shared by modules, custom, rollback and sync."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from tenantops.engine import catalog as catalog_mod
+from tenantops.engine.context import Context
+from tenantops.engine.errors import StateError, TenantopsError
+from tenantops.engine.jobs.timeline import Timeline, format_error
+from tenantops.engine.landlord import models as m
+from tenantops.engine.migrate import driver as migrations
+from tenantops.engine.migrate.history import next_batch, record_revision
+from tenantops.engine.migrate.driver import PlannedRevision, RevisionResult
+from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.tenants import backups
+from tenantops.engine.tenants.records import get_tenant_row
+from tenantops.engine.tenants.snapshots import take_snapshot
+
+
+def live(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server]:
+    """The tenant and its server, refusing a tenant that is not active."""
+    with ctx.session() as s:
+        tenant = get_tenant_row(s, slug)
+        if tenant.status != "active":
+            raise StateError(f"tenant {slug} is {tenant.status}; day-2 changes need an active tenant")
+        server = s.get(m.Server, tenant.server_id)
+        if server is None:
+            raise StateError(f"tenant {slug} has no server")
+        return tenant, server
+
+
+def applied(adapter: Adapter, database: str, units: list[catalog_mod.Unit]) -> list[str]:
+    with adapter.engine(database).connect() as conn:
+        return migrations.applied_revisions(conn, units)
+
+
+def applied_on(server: m.Server, database: str, units: list[catalog_mod.Unit]) -> list[str]:
+    adapter = adapter_for(server)
+    try:
+        return applied(adapter, database, units)
+    finally:
+        adapter.dispose()
+
+
+def dialect(server: m.Server) -> str:
+    return "sqlite" if server.dialect == "sqlite" else "mysql"
+
+
+def plan_json(planned: list[PlannedRevision]) -> list[dict[str, Any]]:
+    return [{"unit": p.unit, "layer": p.kind, "revision": p.revision, "sql": list(p.sql)} for p in planned]
+
+
+def guarded_change(ctx: Context, tl: Timeline, slug: str, reason: str,
+                   body: Callable[[m.Tenant, Adapter, int], dict[str, Any]]) -> dict[str, Any]:
+    """Backup → change → snapshot; on failure restore the backup and say so."""
+    with ctx.session() as s:
+        tenant = get_tenant_row(s, slug)
+        server = s.get(m.Server, tenant.server_id)
+    with tl.step("backup") as info:
+        backup = backups.take_backup(ctx, slug, reason)
+        info["detail"] = f"backup {backup['id']}: {backup['size_bytes']} bytes, sha256 {backup['checksum'][:12]}"
+    batch = next_batch(ctx, tenant.id)
+    adapter = adapter_for(server)
+    try:
+        result = body(tenant, adapter, batch)
+    except BaseException as exc:
+        adapter.dispose()
+        error = format_error(exc)
+        try:
+            with tl.step("restore backup") as info:
+                backups.restore_backup_now(ctx, slug, backup["id"])
+                _mark_batch_restored(ctx, tenant.id, batch)
+                info["detail"] = f"restored backup {backup['id']}: the tenant is exactly as before"
+        except Exception as restore_exc:
+            raise TenantopsError(
+                f"{reason} failed ({error}); restoring backup {backup['id']} failed too "
+                f"({format_error(restore_exc)}): when the server is back, check the tenant and restore with "
+                f"`tenantops backups restore {slug} {backup['id']} --confirm {slug}`") from None
+        raise TenantopsError(f"{reason} failed ({error}); backup {backup['id']} was restored") from None
+    finally:
+        adapter.dispose()
+    with tl.step("snapshot") as info:
+        snap = take_snapshot(ctx, slug, source="after-migration")
+        info["detail"] = f"schema {snap['hash'][:12]}"
+    return {**result, "backup": backup["id"], "batch": batch}
+
+
+def _mark_batch_restored(ctx: Context, tenant_id: int, batch: int) -> None:
+    """Revisions of a batch undone by a restore stop counting as applied."""
+    with ctx.session() as s:
+        rows = list(s.scalars(sa.select(m.MigrationHistory).where(
+            m.MigrationHistory.tenant_id == tenant_id, m.MigrationHistory.batch == batch)))
+        for h in rows:
+            if h.action == "apply" and h.outcome == "ok":
+                s.add(m.MigrationHistory(tenant_id=tenant_id, batch=batch, layer=h.layer, unit=h.unit,
+                                         revision=h.revision, action="rollback", checksum=h.checksum,
+                                         operator=ctx.operator, duration_s=0.0, outcome="restored",
+                                         error="undone by restoring the backup taken before the batch"))
+
+
+def recorder(ctx: Context, tl: Timeline, tenant_id: int, batch: int, action: str) -> Callable[[RevisionResult], None]:
+    """Records each revision in the landlord history as the driver applies or undoes it."""
+    return lambda result: record_revision(ctx, tl, tenant_id, batch, result, action=action)

@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import AuditDoc
+from tenantops.engine.vocab import AuditOutcome
 from tenantops.engine.context import Context
 from tenantops.engine.errors import ValidationError
 from tenantops.engine.landlord import models as m
 
 
-def audit_json(e: m.AuditEntry) -> dict[str, Any]:
+def audit_json(e: m.AuditEntry) -> AuditDoc:
     return {"id": e.id, "at": e.at.isoformat(), "operator": e.operator, "action": e.action,
-            "target": e.target, "params": e.params, "outcome": e.outcome, "error": e.error}
+            "target": e.target, "params": e.params, "outcome": cast(AuditOutcome, e.outcome), "error": e.error}
 
 
 def parse_since(text: str) -> datetime:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import OperatorDoc
+from tenantops.engine.vocab import Role
 from tenantops.engine.context import ROLES, Context, mutating
 from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
 from tenantops.engine.landlord import models as m
@@ -13,8 +15,8 @@ from tenantops.engine.landlord import models as m
 _USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$")
 
 
-def operator_json(op: m.Operator) -> dict[str, Any]:
-    return {"user": op.user, "role": op.role, "added_by": op.added_by, "added_at": op.added_at.isoformat()}
+def operator_json(op: m.Operator) -> OperatorDoc:
+    return {"user": op.user, "role": cast(Role, op.role), "added_by": op.added_by, "added_at": op.added_at.isoformat()}
 
 
 def list_operators(ctx: Context) -> list[dict[str, Any]]:

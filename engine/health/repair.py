@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import QuarantineDoc
 from tenantops.engine.tenants import backups
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.servers.adapters import adapter_for
@@ -127,7 +128,7 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
 # -- quarantine ---------------------------------------------------------------------------
 
 
-def quarantine_json(q: m.QuarantineItem, slug: str) -> dict[str, Any]:
+def quarantine_json(q: m.QuarantineItem, slug: str) -> QuarantineDoc:
     return {"id": q.id, "tenant": slug, "kind": q.kind, "table": q.table, "column": q.column, "rows": q.rows,
             "quarantined_as": q.quarantined_as, "created_at": q.created_at.isoformat(), "repair_id": q.repair_id,
             "restored_at": q.restored_at.isoformat() if q.restored_at else None}

@@ -8,11 +8,13 @@ import socket
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tenantops.engine.documents import JobDoc, StepDoc
+from tenantops.engine.vocab import JobStatus
 from tenantops.engine.jobs import locks
 from tenantops.engine.context import Context
 from tenantops.engine.errors import NotFoundError
@@ -26,13 +28,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def event_json(e: m.JobEvent) -> dict[str, Any]:
+def event_json(e: m.JobEvent) -> StepDoc:
     return {"id": e.id, "name": e.name, "status": e.status, "started_at": _iso(e.started_at),
             "finished_at": _iso(e.finished_at), "duration_s": e.duration_s, "detail": e.detail, "error": e.error}
 
 
-def job_json(job: m.Job, events: list[m.JobEvent] | None = None) -> dict[str, Any]:
-    doc = {"id": job.id, "kind": job.kind, "tenant": job.tenant, "status": job.status, "params": job.params,
+def job_json(job: m.Job, events: list[m.JobEvent] | None = None) -> JobDoc:
+    doc: JobDoc = {"id": job.id, "kind": job.kind, "tenant": job.tenant, "status": cast(JobStatus, job.status), "params": job.params,
            "attempt": job.attempt, "claimed_by": job.claimed_by, "created_by": job.created_by,
            "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
            "finished_at": _iso(job.finished_at), "heartbeat_at": _iso(job.heartbeat_at),

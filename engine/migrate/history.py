@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import HistoryDoc
 from tenantops.engine.context import Context
 from tenantops.engine.errors import NotFoundError
 from tenantops.engine.jobs.timeline import Timeline
@@ -57,13 +58,13 @@ def revision_rows(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int,
     return rows
 
 
-def history_json(h: m.MigrationHistory) -> dict[str, Any]:
+def history_json(h: m.MigrationHistory) -> HistoryDoc:
     return {"batch": h.batch, "layer": h.layer, "unit": h.unit, "revision": h.revision, "action": h.action,
             "checksum": h.checksum, "operator": h.operator, "started_at": h.started_at.isoformat(),
             "duration_s": h.duration_s, "outcome": h.outcome, "error": h.error}
 
 
-def list_history(ctx: Context, slug: str) -> list[dict[str, Any]]:
+def list_history(ctx: Context, slug: str) -> list[HistoryDoc]:
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         if tenant is None:

@@ -5,6 +5,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import ServerDoc
 from tenantops.engine import secrets
 from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.context import Context, mutating
@@ -24,7 +25,7 @@ def _dialect_of(url: sa.URL) -> str:
     raise ValidationError(f"server URL: unsupported database {backend!r} (use mysql+pymysql://user@host:port)")
 
 
-def server_json(server: m.Server, tenants: int) -> dict[str, Any]:
+def server_json(server: m.Server, tenants: int) -> ServerDoc:
     return {"name": server.name, "dialect": server.dialect, "url": server.url,
             "version": server.version, "capacity": server.capacity, "tenants": tenants,
             "reachable": server.reachable, "draining": server.draining,

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import ApplicationDoc
+from tenantops.engine.vocab import ApplicationStatus
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import ConflictError, NotFoundError, StateError, ValidationError
 from tenantops.engine.landlord import models as m
@@ -26,9 +28,9 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-
                       r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 
 
-def application_json(a: m.Application) -> dict[str, Any]:
+def application_json(a: m.Application) -> ApplicationDoc:
     return {"id": a.id, "slug": a.slug, "organization": a.organization, "contact": a.contact, "email": a.email,
-            "template": a.template, "modules": list(a.modules or []), "status": a.status,
+            "template": a.template, "modules": list(a.modules or []), "status": cast(ApplicationStatus, a.status),
             "submitted_by": a.submitted_by, "submitted_at": a.submitted_at.isoformat(),
             "reviewed_by": a.reviewed_by, "reviewed_at": a.reviewed_at.isoformat() if a.reviewed_at else None,
             "notes": a.notes, "reason": a.reason, "error": a.error}

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine.documents import BackupDoc
 from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, SqliteAdapter, adapter_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.jobs import queue as jobs
@@ -35,7 +36,7 @@ def backup_dir(ctx: Context) -> Path:
     return Path(ctx.settings.backup_dir) if ctx.settings.backup_dir else ctx.home / "backups"
 
 
-def backup_json(b: m.Backup, tenant: str) -> dict[str, Any]:
+def backup_json(b: m.Backup, tenant: str) -> BackupDoc:
     return {"id": b.id, "tenant": tenant, "reason": b.reason, "created_at": b.created_at.isoformat(),
             "size_bytes": b.size_bytes, "checksum": b.checksum, "path": b.path, "created_by": b.created_by}
 

@@ -1,10 +1,13 @@
 """Tenants as the CLI and console show them."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from tenantops.engine.documents import TenantDoc
+from tenantops.engine.vocab import Severity, TenantStatus
 from tenantops.engine.context import Context
 from tenantops.engine.errors import NotFoundError
 from tenantops.engine.landlord import models as m
@@ -12,7 +15,7 @@ from tenantops.engine.landlord import models as m
 LAYERS = ("basic", "template", "module", "custom")
 
 
-def _applied_counts(s, tenant: m.Tenant) -> dict[str, int]:
+def _applied_counts(s: Session, tenant: m.Tenant) -> dict[str, int]:
     """Counts from the latest successful batch history of a tenant (failed attempts of a
     cleaned-up database do not count)."""
     h = m.MigrationHistory
@@ -31,10 +34,10 @@ def _applied_counts(s, tenant: m.Tenant) -> dict[str, int]:
     return counts
 
 
-def tenant_json(s, t: m.Tenant) -> dict[str, Any]:
+def tenant_json(s: Session, t: m.Tenant) -> TenantDoc:
     server = s.get(m.Server, t.server_id) if t.server_id else None
     return {
-        "slug": t.slug, "organization": t.organization, "status": t.status,
+        "slug": t.slug, "organization": t.organization, "status": cast(TenantStatus, t.status),
         "server": server.name if server else None, "database": t.database,
         "template": {"slug": t.template, "version": t.template_version},
         "modules": [tm.module for tm in t.modules],
@@ -42,7 +45,7 @@ def tenant_json(s, t: m.Tenant) -> dict[str, Any]:
                             "reason": tm.reason} for tm in t.modules],
         "migrations": _applied_counts(s, t),
         "schema_hash": t.schema_hash,
-        "last_drift": ({"severity": t.last_drift_severity, "checked_at": t.last_drift_at.isoformat()}
+        "last_drift": ({"severity": cast(Severity, t.last_drift_severity), "checked_at": t.last_drift_at.isoformat()}
                        if t.last_drift_at else None),
         "admin_user": ({"email": t.admin_email, "must_change_password": bool(t.admin_must_change_password)}
                        if t.admin_email else None),
@@ -52,14 +55,14 @@ def tenant_json(s, t: m.Tenant) -> dict[str, Any]:
     }
 
 
-def get_tenant_row(s, slug: str) -> m.Tenant:
+def get_tenant_row(s: Session, slug: str) -> m.Tenant:
     tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
     if tenant is None:
         raise NotFoundError(f"tenant {slug!r} does not exist (see `tenantops tenants list`)")
     return tenant
 
 
-def show(ctx: Context, slug: str) -> dict[str, Any]:
+def show(ctx: Context, slug: str) -> TenantDoc:
     with ctx.session() as s:
         return tenant_json(s, get_tenant_row(s, slug))
 

@@ -15,10 +15,12 @@ from typing import TYPE_CHECKING, Any
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tenantops.engine.vocab import ROLES as ROLES  # re-exported: the registry test checks roles against it
+from tenantops.engine.vocab import Role
+
 if TYPE_CHECKING:
     from tenantops.engine.context import Context
 
-ROLES = ("viewer", "admin", "dba", "owner")
 GLOBAL = "*"
 LIST = "list"
 # Modal dialogs see only their own bindings (Textual stops the chain at a modal screen)
@@ -42,7 +44,7 @@ class Action:
     id: str
     key: str
     description: str
-    role: str = "viewer"
+    role: Role = "viewer"
     screens: tuple[str, ...] = (GLOBAL,)
     dangerous: bool = False
     footer: bool = True
@@ -77,7 +79,7 @@ def key_display(key: str) -> str:
     return key
 
 
-def _a(id: str, key: str, description: str, *screens: str, role: str = "viewer", dangerous: bool = False,
+def _a(id: str, key: str, description: str, *screens: str, role: Role = "viewer", dangerous: bool = False,
        footer: bool = True, help: str = "", engine: str = "") -> Action:
     return Action(id, key, description, role, tuple(screens) or (GLOBAL,), dangerous, footer, help, engine)
 

@@ -43,7 +43,7 @@ class JobsScreen(FilterableList, BaseScreen):
         yield FilterBar()
 
     def on_mount(self) -> None:
-        self.set_interval(self.app.poll_seconds, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds, self.cmd_refresh)
         self.query_one("#jobs-list", RowList).focus()
         self.cmd_refresh()
 
@@ -77,7 +77,7 @@ class JobsScreen(FilterableList, BaseScreen):
         self.render_jobs()
 
     def render_jobs(self) -> None:
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         visible = [j for j in self.jobs if self.status is None or j["status"] == self.status]
         if self.text_filter:
             visible = [j for j in visible if self.text_filter in f"{j['tenant'] or ''} {j['kind']}".lower()]
@@ -118,8 +118,12 @@ class JobsScreen(FilterableList, BaseScreen):
             return
         target = job["tenant"] or str(job["id"])
         body = f"Queue job {job['id']} ({escape(job['kind'])} {escape(target)}) again and start a worker."
-        self.app.push_screen(ConfirmDialog("Retry job", body, target=target, confirm="Retry"),
-                             lambda ok: self.retry(job["id"]) if ok else None)
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.retry(job["id"])
+
+        self.app.push_screen(ConfirmDialog("Retry job", body, target=target, confirm="Retry"), confirmed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
     def retry(self, job_id: int) -> None:

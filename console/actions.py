@@ -12,13 +12,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from tenantops.engine.vocab import ROLES as ROLES  # re-exported: the registry test checks roles against it
+from tenantops.console.typed import HasApp, console_app
+from tenantops.engine.vocab import Role
 
 if TYPE_CHECKING:
     from tenantops.engine.context import Context
 
-ROLES = ("viewer", "admin", "dba", "owner")
 GLOBAL = "*"
 LIST = "list"
 # Modal dialogs see only their own bindings (Textual stops the chain at a modal screen)
@@ -42,7 +45,7 @@ class Action:
     id: str
     key: str
     description: str
-    role: str = "viewer"
+    role: Role = "viewer"
     screens: tuple[str, ...] = (GLOBAL,)
     dangerous: bool = False
     footer: bool = True
@@ -77,7 +80,7 @@ def key_display(key: str) -> str:
     return key
 
 
-def _a(id: str, key: str, description: str, *screens: str, role: str = "viewer", dangerous: bool = False,
+def _a(id: str, key: str, description: str, *screens: str, role: Role = "viewer", dangerous: bool = False,
        footer: bool = True, help: str = "", engine: str = "") -> Action:
     return Action(id, key, description, role, tuple(screens) or (GLOBAL,), dangerous, footer, help, engine)
 
@@ -222,10 +225,10 @@ def visible_on(screen: str) -> list[Action]:
     return [*for_scope(screen), *for_scope(GLOBAL)]
 
 
-def bindings_for(scope: str) -> list[Binding]:
+def bindings_for(scope: str) -> list[BindingType]:
     """Textual bindings for one scope. Every binding goes through ``run`` so the role
     check cannot be skipped; the key bar renders instead of the Footer (show=False)."""
-    out: list[Binding] = []
+    out: list[BindingType] = []
     for action in for_scope(scope):
         if action.id == "app.palette":
             # named so Textual sees the palette bound and adds no binding of its own
@@ -244,9 +247,9 @@ def refusal(action: Action, ctx: "Context") -> str:
 class Dispatch:
     """Mixin for the app, screens and list widgets: every registry binding lands here."""
 
-    def action_run(self, action_id: str) -> Any:
+    def action_run(self: HasApp, action_id: str) -> Any:
         action = BY_ID[action_id]
-        app = self.app  # type: ignore[attr-defined]
+        app = console_app(self)
         if not app.ctx.can(action.role):
             app.notify(refusal(action, app.ctx), title="Not allowed", severity="error")
             return None
@@ -268,7 +271,7 @@ class RegistryCommands(Provider):
                 yield action, app
 
     def _describe(self, action: Action) -> str:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = console_app(self).ctx
         parts = [f"key {action.key_display}"]
         if not ctx.can(action.role):
             parts.append(f"disabled: needs {action.role}")

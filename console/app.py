@@ -5,41 +5,46 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.screen import Screen
 
 from tenantops.console import data
 from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
 from tenantops.console.screens.audit import AuditScreen
-from tenantops.console.screens.base import Deliver
+from tenantops.console.screens.base import BaseScreen, Deliver
 from tenantops.console.screens.dashboard import DashboardScreen
 from tenantops.console.screens.jobs import JobsScreen
 from tenantops.console.screens.review import ReviewScreen
 from tenantops.console.screens.servers import ServersScreen
 from tenantops.console.screens.tenants import TenantsScreen
 from tenantops.console.themes import DEFAULT_THEME, THEMES, stylesheets
+from tenantops.console.typed import ConsoleApp
 from tenantops.engine.landlord.models import utcnow
+
+if TYPE_CHECKING:
+    from tenantops.console.unreachable import LandlordUnreachableApp
+    from tenantops.engine.context import Context
 
 # Top-level sections are modes: each keeps its own screen stack, so jumping between
 # them (1-6) never piles screens up; drill-downs (tenant, diff, repair, timeline, wizard,
 # help) are pushed.
-SECTIONS = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
+SECTIONS: dict[str, type[BaseScreen]] = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
             "servers": ServersScreen, "audit": AuditScreen}
 
 
-class TenantopsApp(Deliver, Dispatch, App):
+class TenantopsApp(Deliver, Dispatch, ConsoleApp):
     CSS_PATH = stylesheets()
     TITLE = "tenantops"
     BINDINGS = bindings_for(GLOBAL)
     COMMANDS = {RegistryCommands}
-    MODES = SECTIONS
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {**SECTIONS}
     DEFAULT_MODE = "dashboard"
     # at 100+ columns list panes get wider (themes/screens.tcss: Screen.-wide)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
-    def __init__(self, ctx: Any, *, demo: bool = False, clock: Callable[[], datetime] | None = None,
+    def __init__(self, ctx: Context, *, demo: bool = False, clock: Callable[[], datetime] | None = None,
                  poll_seconds: float = 5.0, probe_servers: bool = True) -> None:
         super().__init__()
         self.ctx = ctx
@@ -131,7 +136,11 @@ class TenantopsApp(Deliver, Dispatch, App):
 
         from tenantops.engine.config import save_setting
 
-        self.deliver("theme_saved", lambda: save_setting(Path(self.ctx.settings.source), "theme", name) or name)
+        def save() -> str:
+            save_setting(Path(self.ctx.settings.source), "theme", name)
+            return name
+
+        self.deliver("theme_saved", save)
 
     def show_theme_saved(self, name: str) -> None:
         self.ctx.settings.theme = name
@@ -169,7 +178,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.widgets.rowlist import RowList
     from tenantops.console.widgets.scrollpane import ScrollPane
 
-    screens = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen, TenantScreen, DiffScreen,
+    screens: list[type[BaseScreen]] = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen, TenantScreen, DiffScreen,
                RepairScreen, SnapshotsScreen]
     from tenantops.console.screens.accept import AcceptDialog
     from tenantops.console.screens.approve import ApproveDialog
@@ -188,7 +197,7 @@ def handler_targets() -> dict[str, list[type]]:
     return targets
 
 
-def open_or_wait(args: argparse.Namespace, unreachable_app: type | None = None) -> Any:
+def open_or_wait(args: argparse.Namespace, unreachable_app: type[LandlordUnreachableApp] | None = None) -> Context | None:
     """Open the landlord; when that fails, a screen says why and offers retry (the
     context once a retry succeeds, None when the operator quits)."""
     import os
@@ -198,7 +207,7 @@ def open_or_wait(args: argparse.Namespace, unreachable_app: type | None = None) 
     from tenantops.engine.context import Context
     from tenantops.engine.errors import TenantopsError
 
-    def opener() -> Any:
+    def opener() -> Context:
         return Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
 
     try:

@@ -9,6 +9,7 @@ import argparse
 import sys
 import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from tenantops.engine.errors import TenantopsError
 
@@ -19,7 +20,7 @@ COMMAND_MODULES = [admin, catalog, tenancy, day2, health]
 
 
 class Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, like every other refusal
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, like every other refusal
         self.exit(2, f"tenantops: usage error: {message} (see `{self.prog} --help`)\n")
 
 

@@ -200,8 +200,8 @@ class _Builder:
             self.add(Line("blank", name, None, None))
         head_diffs = self.by_key.get(("table", name, name), [])
         whole = "removed" if a is None else "added" if e is None else None
-        left = [(f"▸ {name}", "head")] if e is not None else None
-        right = [(f"▸ {name}", "head")] if a is not None else None
+        left: list[Part] | None = [(f"▸ {name}", "head")] if e is not None else None
+        right: list[Part] | None = [(f"▸ {name}", "head")] if a is not None else None
         in_table = [i for key, ids in self.by_key.items() if key[1] == name for i in ids]
         header = self._line_for("table", name, name, left, right, head_diffs, whole)
         if header.unit is None:

@@ -5,7 +5,7 @@
 """
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from textual.theme import Theme
 
@@ -126,7 +126,7 @@ SYNTAX_THEMES = {
 }
 
 
-def stylesheets() -> list[str]:
+def stylesheets() -> list[str | PurePath]:
     return [str(STYLESHEETS_DIR / name) for name in STYLESHEETS]
 
 

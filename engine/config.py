@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from tenantops.engine.errors import ConfigError
+from tenantops.engine.vocab import SEVERITIES as SEVERITIES  # the vocabulary lives in vocab.py
 
 DEFAULT_RESERVED_SLUGS = (
     "admin", "api", "www", "landlord", "mysql", "information_schema",
     "performance_schema", "sys", "test", "root", "mail", "tenantops",
 )
-SEVERITIES = ("none", "low", "medium", "high", "critical")
 ENVIRONMENTS = ("development", "staging", "production")
 THEMES = ("tenantops-dark", "tenantops-light", "tenantops-contrast", "tenantops-16")
 

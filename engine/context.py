@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -21,8 +21,8 @@ from tenantops.engine.config import Settings, default_config_path, default_home,
 from tenantops.engine.errors import PermissionDenied, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord import store
+from tenantops.engine.vocab import ROLES, AuditOutcome, Role
 
-ROLES = ("viewer", "admin", "dba", "owner")
 _REDACT = ("password", "secret", "token", "passwd")
 
 
@@ -117,10 +117,10 @@ class Context:
                 self._role = op.role if op else ""
         return self._role or None
 
-    def can(self, role: str) -> bool:
+    def can(self, role: Role) -> bool:
         return role_rank(self.role) >= role_rank(role)
 
-    def authorize(self, action: str, role: str, target: str | None = None,
+    def authorize(self, action: str, role: Role, target: str | None = None,
                   params: dict[str, Any] | None = None) -> None:
         if self.can(role):
             return
@@ -128,7 +128,7 @@ class Context:
         self.audit(action, target, params or {}, "denied", f"needs {role}, operator has {have}")
         raise PermissionDenied(f"{action} needs the {role} role; {self.operator} has {have}")
 
-    def audit(self, action: str, target: str | None, params: dict[str, Any], outcome: str,
+    def audit(self, action: str, target: str | None, params: dict[str, Any], outcome: AuditOutcome,
               error: str | None = None) -> None:
         with self.session() as s:
             s.add(m.AuditEntry(operator=self.operator, action=action, target=_storable(target),
@@ -145,15 +145,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def mutating(action: str, role: str, target: str | None = None) -> Callable[[Callable[P, R]], Callable[P, R]]:
+def mutating(action: str, role: Role, target: str | None = None
+             ) -> Callable[[Callable[Concatenate[Context, P], R]], Callable[Concatenate[Context, P], R]]:
     """Decorate an engine function ``fn(ctx, ...)``: role check first, audit row after.
 
     ``target`` names the keyword (or first positional after ctx) that identifies what is
     acted on; every other argument is recorded as a parameter (secrets redacted).
     """
-    def wrap(fn: Callable[P, R]) -> Callable[P, R]:
+    def wrap(fn: Callable[Concatenate[Context, P], R]) -> Callable[Concatenate[Context, P], R]:
         @functools.wraps(fn)
-        def inner(ctx: Context, *args: Any, **kwargs: Any) -> R:
+        def inner(ctx: Context, *args: P.args, **kwargs: P.kwargs) -> R:
             params = {k: v for k, v in kwargs.items() if _jsonable(v)}
             tgt = kwargs.get(target) if target else (args[0] if args else None)
             if args:
@@ -170,7 +171,7 @@ def mutating(action: str, role: str, target: str | None = None) -> Callable[[Cal
                 raise
             ctx.audit(action, tgt, params, "ok")
             return result
-        return inner  # type: ignore[return-value]
+        return inner
     return wrap
 
 

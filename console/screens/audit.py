@@ -92,7 +92,7 @@ class AuditScreen(FilterableList, BaseScreen):
 
     def on_mount(self) -> None:
         self.listing.focus()
-        self.set_interval(self.app.poll_seconds * 2, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds * 2, self.cmd_refresh)
         self.cmd_refresh()
 
     def on_screen_resume(self) -> None:
@@ -223,7 +223,7 @@ class AuditScreen(FilterableList, BaseScreen):
             self.notify("Nothing to export: no entries are shown.", severity="warning")
             return
         entries = list(self.shown)
-        stem = "audit-" + self.app.clock().strftime("%Y%m%dT%H%M%S")  # type: ignore[attr-defined]
+        stem = "audit-" + self.tapp.clock().strftime("%Y%m%dT%H%M%S")
         folder = Path(self.ctx.home) / "exports"
         self.export(entries, folder, stem, kind)
 

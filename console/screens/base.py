@@ -8,17 +8,21 @@ refusal becomes a notification; an unexpected error becomes one line, never a tr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
 
 from tenantops.console.actions import DIALOG, Dispatch, bindings_for
+from tenantops.console.typed import ConsoleApp, console_app
 from tenantops.console.widgets.header import HeaderBar
 from tenantops.console.widgets.keybar import KeyBar
 from tenantops.engine.errors import TenantopsError
+
+if TYPE_CHECKING:
+    from tenantops.engine.context import Context
 
 
 class Delivered(Message):
@@ -37,29 +41,38 @@ def one_line(exc: BaseException) -> str:
     return f"internal error: {type(exc).__name__}: {text.split('[SQL:')[0].strip()[:200]}"
 
 
+class _DeliverHost(Protocol):
+    """What ``Deliver`` needs of the class it is mixed into (a screen or the app)."""
+
+    @property
+    def app(self) -> App[object]: ...
+
+    def post_message(self, message: Message) -> bool: ...
+
+
 class Deliver:
     """Mixin: ``deliver(key, fn)`` runs in a worker thread and posts ``Delivered``."""
 
-    def deliver(self, key: str, fn: Callable[[], Any]) -> None:
+    def deliver(self: _DeliverHost, key: str, fn: Callable[[], Any]) -> None:
         worker = get_current_worker()
         try:
             value = fn()
         except Exception as exc:  # noqa: BLE001 - reported as one line, the UI never crashes
             if not worker.is_cancelled:
-                self.post_message(Delivered(key, error=one_line(exc)))  # type: ignore[attr-defined]
+                self.post_message(Delivered(key, error=one_line(exc)))
             return
         # a newer read replaced this one (exclusive workers): its result would be stale
         if not worker.is_cancelled:
-            self.post_message(Delivered(key, value))  # type: ignore[attr-defined]
+            self.post_message(Delivered(key, value))
 
-    def on_delivered(self, message: Delivered) -> None:
+    def on_delivered(self: _DeliverHost, message: Delivered) -> None:
         message.stop()
         if message.error is not None:
             handler = getattr(self, f"failed_{message.key}", None)
             if handler is not None:
                 handler(message.error)
             else:
-                self.app.notify(message.error, title="Refused" if "needs the" in message.error else "Failed",  # type: ignore[attr-defined]
+                self.app.notify(message.error, title="Refused" if "needs the" in message.error else "Failed",
                                 severity="error", timeout=8)
             return
         getattr(self, f"show_{message.key}")(message.value)
@@ -78,8 +91,13 @@ class BaseScreen(Deliver, Dispatch, Screen):
         super().__init_subclass__(**kwargs)
 
     @property
-    def ctx(self) -> Any:
-        return self.app.ctx  # type: ignore[attr-defined]
+    def tapp(self) -> ConsoleApp:
+        """The running console, typed (``self.app`` is a plain ``App``)."""
+        return console_app(self)
+
+    @property
+    def ctx(self) -> Context:
+        return self.tapp.ctx
 
     def compose(self) -> ComposeResult:
         yield HeaderBar(self.TITLE_TEXT)
@@ -106,8 +124,13 @@ class BaseDialog(Deliver, Dispatch, ModalScreen):
     BINDINGS = bindings_for(DIALOG)
 
     @property
-    def ctx(self) -> Any:
-        return self.app.ctx  # type: ignore[attr-defined]
+    def tapp(self) -> ConsoleApp:
+        """The running console, typed (``self.app`` is a plain ``App``)."""
+        return console_app(self)
+
+    @property
+    def ctx(self) -> Context:
+        return self.tapp.ctx
 
     def cmd_cancel(self) -> None:
         self.dismiss(None)
@@ -117,6 +140,17 @@ def next_in(cycle: tuple[Any, ...] | list[Any], current: Any) -> Any:
     """The value after ``current`` in a filter cycle (wraps; an unknown value starts over)."""
     index = cycle.index(current) if current in cycle else 0
     return cycle[(index + 1) % len(cycle)]
+
+
+class _FilterHost(Protocol):
+    """What ``FilterableList`` needs of the screen it is mixed into."""
+
+    text_filter: str
+    list_selector: ClassVar[str]
+
+    def refilter(self) -> None: ...
+
+    def query_one(self, selector: Any) -> Any: ...
 
 
 class FilterableList:
@@ -129,14 +163,14 @@ class FilterableList:
     def refilter(self) -> None:
         raise NotImplementedError
 
-    def cmd_filter(self) -> None:
+    def cmd_filter(self: _FilterHost) -> None:
         from tenantops.console.widgets.filterbar import FilterBar
 
-        self.query_one(FilterBar).open()  # type: ignore[attr-defined]
+        self.query_one(FilterBar).open()
 
-    def on_filter_bar_filtered(self, event: Any) -> None:
+    def on_filter_bar_filtered(self: _FilterHost, event: Any) -> None:
         self.text_filter = event.text.strip().lower()
         self.refilter()
         if event.done:
-            self.query_one(self.list_selector).focus()  # type: ignore[attr-defined]
+            self.query_one(self.list_selector).focus()
 

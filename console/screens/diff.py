@@ -102,7 +102,7 @@ class DiffScreen(BaseScreen):
             report = drift.check_drift(self.ctx, slug=self.slug, keep_schemas=True)
             left, right = report.pop("expected"), report.pop("actual")
             differences = report["differences"]
-            meta = {"left": "expected (migrations)", "right": "actual (database)"}
+            meta: dict[str, Any] = {"left": "expected (migrations)", "right": "actual (database)"}
         else:
             a, b = self.snapshots
             first, second = snapshots.get_snapshot(self.ctx, self.slug, a), snapshots.get_snapshot(self.ctx, self.slug, b)
@@ -169,8 +169,8 @@ class DiffScreen(BaseScreen):
         parts = [f"[b]{escape(self.slug)}[/]"]
         if self.report is not None:
             parts.append(f"{status_markup(self.report['severity'])} {self.report['score']}")
-        else:
-            parts.append(f"snapshots #{self.snapshots[0]} → #{self.snapshots[1]}")  # type: ignore[index]
+        elif self.snapshots is not None:  # no report: two snapshots are compared
+            parts.append(f"snapshots #{self.snapshots[0]} → #{self.snapshots[1]}")
         parts.append(f"{total} difference{'s' if total != 1 else ''}" + (f" ({accepted} accepted)" if accepted else ""))
         filters = []
         if self.kind:
@@ -180,7 +180,7 @@ class DiffScreen(BaseScreen):
         parts.append("only " + " ".join(filters) if filters else "differing tables" if self.only
                      else f"all {model.tables} tables")
         if self.report is not None:
-            parts.append(f"checked {ago(self.report['checked_at'], self.app.clock())}")  # type: ignore[attr-defined]
+            parts.append(f"checked {ago(self.report['checked_at'], self.tapp.clock())}")
         self.query_one("#diff-bar", Static).update(" · ".join(parts))
 
     def _render_detail(self, line: Any) -> None:
@@ -278,8 +278,12 @@ class DiffScreen(BaseScreen):
             self.notify("This difference is accepted already.", severity="warning")
             return
         diff = model.differences[open_[0]]
-        self.app.push_screen(AcceptDialog(self.slug, diff, self.app.clock()),  # type: ignore[attr-defined]
-                             lambda values: self.accept(diff, values) if values else None)
+
+        def accepted(values: dict[str, str] | None) -> None:
+            if values:
+                self.accept(diff, values)
+
+        self.app.push_screen(AcceptDialog(self.slug, diff, self.tapp.clock()), accepted)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="accept")
     def accept(self, diff: dict[str, Any], values: dict[str, str]) -> None:

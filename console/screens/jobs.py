@@ -43,7 +43,7 @@ class JobsScreen(FilterableList, BaseScreen):
         yield FilterBar()
 
     def on_mount(self) -> None:
-        self.set_interval(self.app.poll_seconds, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds, self.cmd_refresh)
         self.query_one("#jobs-list", RowList).focus()
         self.cmd_refresh()
 
@@ -77,7 +77,7 @@ class JobsScreen(FilterableList, BaseScreen):
         self.render_jobs()
 
     def render_jobs(self) -> None:
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         visible = [j for j in self.jobs if self.status is None or j["status"] == self.status]
         if self.text_filter:
             visible = [j for j in visible if self.text_filter in f"{j['tenant'] or ''} {j['kind']}".lower()]
@@ -109,13 +109,17 @@ class JobsScreen(FilterableList, BaseScreen):
         self.app.push_screen(TimelineScreen(event.row.key))
 
     def cmd_retry(self) -> None:
-
         row = self.query_one("#jobs-list", RowList).current_row
         job = row.data if row else None
         if job is None or job["status"] != "failed":
             self.notify("Only a failed job can be retried.", severity="warning")
             return
-        self.app.push_screen(retry_dialog(job), lambda ok: self.retry(job) if ok else None)
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.retry(job)
+
+        self.app.push_screen(retry_dialog(job), confirmed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
     def retry(self, job: dict[str, Any]) -> None:

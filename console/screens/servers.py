@@ -67,7 +67,7 @@ class ServersScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.listing.focus()
-        self.set_interval(self.app.poll_seconds * 2, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds * 2, self.cmd_refresh)
         self.cmd_refresh()
 
     def on_screen_resume(self) -> None:
@@ -88,7 +88,7 @@ class ServersScreen(BaseScreen):
         self.render_servers()
 
     def render_servers(self) -> None:
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         rows = []
         for sv in self.servers:
             shown = ("… checking", "accent") if sv["name"] in self.checking else state(sv)

@@ -69,7 +69,7 @@ class SnapshotsScreen(BaseScreen):
         self._render_bar()
 
     def _render_bar(self) -> None:
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         parts = [f"[b]{escape(self.slug)}[/] {len(self.snapshots)} snapshot(s)"]
         if self.snapshots:
             parts.append(f"last {ago(self.snapshots[0]['created_at'], now)}")

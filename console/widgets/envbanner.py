@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from textual.widgets import Static
 
+from tenantops.console.typed import console_app
+
 
 class EnvBanner(Static):
     def __init__(self) -> None:
         super().__init__(id="env-banner")
 
     def on_mount(self) -> None:
-        env = self.app.ctx.settings.environment  # type: ignore[attr-defined]
+        env = console_app(self).ctx.settings.environment
         self.add_class(f"env-{env}")
         if env == "production":
             self.update("⚠ PRODUCTION — this changes live tenants")

@@ -8,6 +8,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label
 
+from tenantops.console.typed import console_app
+
 from .format import shorten
 
 
@@ -24,7 +26,7 @@ class HeaderBar(Horizontal):
         self.title = title
 
     def compose(self) -> ComposeResult:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = console_app(self).ctx
         env = ctx.settings.environment
         yield Label(f"tenantops [b]›[/] {self.title}", id="header-title", markup=True)
         yield Label(landlord_text(ctx.landlord_label), id="header-landlord", markup=False)
@@ -34,7 +36,7 @@ class HeaderBar(Horizontal):
 
     def on_resize(self) -> None:
         # the landlord label gives way first: title, operator and environment must stay
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = console_app(self).ctx
         env = ctx.settings.environment
         fixed = len(f"tenantops › {self.title}") + len(f"{ctx.operator} · {ctx.role or 'no role'}") + len(env) + 8
         room = self.size.width - fixed

@@ -11,6 +11,7 @@ from textual.markup import escape
 from textual.widget import Widget
 
 from tenantops.console.actions import GLOBAL, Action, for_scope
+from tenantops.console.typed import console_app
 
 
 class KeyBar(Widget):
@@ -24,7 +25,7 @@ class KeyBar(Widget):
         return own, common
 
     def _piece(self, action: Action) -> str:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
+        ctx = console_app(self).ctx
         key = escape(action.key_display)
         if ctx.can(action.role):
             return f"[b $accent] {key} [/][$foreground]{escape(action.description)}[/]"

@@ -6,11 +6,11 @@ from typing import Any, cast
 
 import sqlalchemy as sa
 
+from tenantops.engine.context import Context, mutating
 from tenantops.engine.documents import OperatorDoc
-from tenantops.engine.vocab import Role
-from tenantops.engine.context import ROLES, Context, mutating
 from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
 from tenantops.engine.landlord import models as m
+from tenantops.engine.vocab import ROLES, Role
 
 _USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$")
 
@@ -49,7 +49,8 @@ def remove_operator(ctx: Context, *, user: str) -> None:
         op = s.scalar(sa.select(m.Operator).where(m.Operator.user == user))
         if op is None:
             raise NotFoundError(f"operator {user!r} does not exist")
-        owners = s.scalar(sa.select(sa.func.count()).select_from(m.Operator).where(m.Operator.role == "owner"))
+        # COUNT(*) always returns one row: scalar() is never None here
+        owners = s.scalar(sa.select(sa.func.count()).select_from(m.Operator).where(m.Operator.role == "owner")) or 0
         if op.role == "owner" and owners <= 1:
             raise ConflictError(f"operator {user!r} is the last owner; add another owner first")
         s.delete(op)

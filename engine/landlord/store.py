@@ -69,7 +69,7 @@ def _alembic_config(connection: sa.Connection) -> Config:
     return cfg
 
 
-def schema_state(engine: sa.Engine) -> tuple[str | None, str]:
+def schema_state(engine: sa.Engine) -> tuple[str | None, str | None]:
     """(current revision of the store, newest revision this tenantops knows)."""
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
     with engine.connect() as conn:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import warnings
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any, Literal, overload
 
 import sqlalchemy as sa
@@ -232,7 +233,7 @@ def _sqlite_table(
 
 # --- MariaDB / MySQL --------------------------------------------------------------------
 
-_SCHEMAS = sa.bindparam("schemas", expanding=True)
+_SCHEMAS: sa.BindParameter[Any] = sa.bindparam("schemas", expanding=True)
 
 _Q_SCHEMATA = sa.text(
     "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME IN :schemas"
@@ -312,6 +313,7 @@ def capture_mysql(connection: sa.Connection, schemas: list[str]) -> dict[str, di
         return result.get(key) if key is not None else None
 
     tables: dict[tuple[str, str], dict] = {}
+    table: dict[str, Any] | None
     for row in _rows(connection, _Q_TABLES, params):
         schema = owner(row.TABLE_SCHEMA)
         name = fold(row.TABLE_NAME)
@@ -437,7 +439,7 @@ def _mysql_column(row: Any, table: dict, is_mariadb: bool, is_json: bool) -> dic
     }
 
 
-def _rows(connection: sa.Connection, query: Any, params: dict) -> list[Any]:
+def _rows(connection: sa.Connection, query: Any, params: dict) -> Sequence[Any]:
     """All rows at once: iterating a result row by row costs more than the rows themselves
     when a fleet scan reads a few hundred thousand of them."""
     return connection.execute(query, params).fetchall()

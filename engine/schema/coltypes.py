@@ -4,7 +4,9 @@ type renders a canonical type string on a dialect.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -172,7 +174,9 @@ def _mysql_type(canonical: str, spec: TypeSpec, collation: str | None) -> sa.typ
     if base == "json":
         return mysql.JSON()
     if base in ("datetime", "timestamp", "time"):
-        cls = {"datetime": mysql.DATETIME, "timestamp": mysql.TIMESTAMP, "time": mysql.TIME}[base]
+        times: dict[str, Callable[..., sa.types.TypeEngine[Any]]] = {
+            "datetime": mysql.DATETIME, "timestamp": mysql.TIMESTAMP, "time": mysql.TIME}
+        cls = times[base]
         return cls(fsp=args[0]) if args else cls()
     if base == "date":
         return sa.DATE()

@@ -65,7 +65,11 @@ def _alter_table_options(element: AlterTableOptions, compiler: Any, **kw: Any) -
     if element.engine:
         parts.append(f"ENGINE={element.engine}")
     if element.charset or element.collation:
-        convert = "CONVERT TO CHARACTER SET " + (element.charset or element.collation.split("_", 1)[0])
+        charset = element.charset
+        if not charset:
+            assert element.collation is not None  # the charset follows from the collation
+            charset = element.collation.split("_", 1)[0]
+        convert = "CONVERT TO CHARACTER SET " + charset
         if element.collation:
             convert += f" COLLATE {element.collation}"
         parts.append(convert)

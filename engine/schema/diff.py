@@ -26,17 +26,19 @@ from __future__ import annotations
 import copy
 import fnmatch
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 from deepdiff import DeepDiff
 
 from tenantops.engine.schema.canonical import charset_of
 from tenantops.engine.schema.coltypes import repair_narrows
+from tenantops.engine.vocab import DiffChange, DiffObject, Severity
 
-ObjectKind = Literal["table", "column", "index", "foreign_key", "option", "view", "trigger"]
-Change = Literal["added", "removed", "modified"]
+# the names this module has always used (the vocabulary itself lives in vocab.py)
+ObjectKind = DiffObject
+Change = DiffChange
 
-WEIGHTS: dict[tuple[str, str], int] = {
+WEIGHTS: dict[tuple[DiffObject, DiffChange], int] = {
     ("table", "added"): 10,
     ("table", "removed"): 10,
     ("column", "added"): 5,
@@ -56,11 +58,11 @@ WEIGHTS: dict[tuple[str, str], int] = {
     ("trigger", "removed"): 2,
     ("trigger", "modified"): 2,
 }
-LEVELS = (("critical", 20), ("high", 10), ("medium", 5), ("low", 1))
+LEVELS: tuple[tuple[Severity, int], ...] = (("critical", 20), ("high", 10), ("medium", 5), ("low", 1))
 
 # Sub-object kinds as stored in a table dict -> the object name in a difference.
-_KINDS = {"columns": "column", "indexes": "index", "foreign_keys": "foreign_key"}
-_ORDER = {"table": 0, "view": 1, "trigger": 2, "column": 3, "index": 4, "foreign_key": 5, "option": 6}
+_KINDS: dict[str, DiffObject] = {"columns": "column", "indexes": "index", "foreign_keys": "foreign_key"}
+_ORDER: dict[DiffObject, int] = {"table": 0, "view": 1, "trigger": 2, "column": 3, "index": 4, "foreign_key": 5, "option": 6}
 
 OwnerKey = tuple
 
@@ -145,7 +147,8 @@ def diff_schemas(
             found.append(Difference("table", "added", name, name, actual=sorted(a["columns"]), destructive_to_repair=True))
         elif e != a:  # the fast path: DeepDiff only where something differs
             found.extend(_diff_table(name, e, a))
-    for kind, plural in (("view", "views"), ("trigger", "triggers")):
+    named: tuple[tuple[DiffObject, str], ...] = (("view", "views"), ("trigger", "triggers"))
+    for kind, plural in named:
         exp, act = expected.get(plural, {}), actual.get(plural, {})
         for name in sorted(set(exp) | set(act)):
             table = name if kind == "view" else None
@@ -318,7 +321,7 @@ def _owner(diff: Difference, owners: dict[OwnerKey, str]) -> str | None:
     if diff.object == "trigger":
         return owners.get((None, "trigger", diff.name))
     kind = diff.object
-    candidates = []
+    candidates: list[OwnerKey] = []
     if diff.attribute is not None and kind != "option":
         candidates.append((diff.table, kind, diff.name, diff.attribute))
     candidates += [(diff.table, kind, diff.name), (diff.table,)]
@@ -420,7 +423,7 @@ def _accepts(rule: Any, diff: Difference) -> bool:
     return True
 
 
-def severity(differences: Iterable[Difference]) -> tuple[int, str]:
+def severity(differences: Iterable[Difference]) -> tuple[int, Severity]:
     """(score, level) with the CLI.md weights; accepted differences do not count."""
     score = sum(d.weight for d in differences if not d.accepted)
     for level, threshold in LEVELS:

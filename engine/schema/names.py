@@ -30,7 +30,7 @@ def is_schema_table(name: str) -> bool:
     return name.lower() not in EXCLUDED_TABLES and not name.lower().startswith(QUARANTINE_PREFIX)
 
 
-def validate_identifier(name: str, what: str = "identifier") -> str:
+def validate_identifier(name: str | None, what: str = "identifier") -> str:
     """Return ``name`` if it may be used as a DDL identifier, else raise ValidationError."""
     if not isinstance(name, str) or not _IDENTIFIER.match(name) or name.isdigit():
         raise ValidationError(

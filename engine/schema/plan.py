@@ -18,9 +18,10 @@ expression indexes, and narrowing on a table without a primary key to keep value
 from __future__ import annotations
 
 import copy
+import functools
 import graphlib
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Callable
 
 import sqlalchemy as sa
 
@@ -33,15 +34,17 @@ from tenantops.engine.schema.ddl import AddColumnAt, AlterTableOptions
 from tenantops.engine.schema.diff import Difference
 from tenantops.engine.schema.names import quarantine_name, validate_identifier, validate_suffix
 from tenantops.engine.schema.quarantine import QuarantineRecord
+from tenantops.engine.vocab import REPAIR_STRATEGIES, DiffChange, DiffObject, RepairStrategy
 
-Strategy = Literal["conservative", "aggressive", "manual"]
-STRATEGIES = ("conservative", "aggressive", "manual")
+# the names this module has always used (the vocabulary itself lives in vocab.py)
+Strategy = RepairStrategy
+STRATEGIES = REPAIR_STRATEGIES
 
 
 @dataclass
 class Operation:
-    object: str
-    change: str
+    object: DiffObject
+    change: DiffChange
     table: str | None
     name: str
     description: str
@@ -71,7 +74,7 @@ class Skipped:
 @dataclass
 class RepairPlan:
     dialect: str
-    strategy: str
+    strategy: RepairStrategy
     operations: list[Operation] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
@@ -113,8 +116,13 @@ def plan_repair(
     return RepairPlan(dialect, strategy, planner.operations, planner.skipped)
 
 
+# What a planning step makes: the operation and its effect on the simulated schema, or
+# None when an earlier operation already covered the difference.
+Made = tuple[Operation, Callable[[], None]] | None
+
+
 class _Planner:
-    def __init__(self, expected: dict, actual: dict, dialect: str, strategy: str, suffix: str) -> None:
+    def __init__(self, expected: dict, actual: dict, dialect: str, strategy: RepairStrategy, suffix: str) -> None:
         self.expected = expected
         self.state = copy.deepcopy(actual)  # what the database looks like after the ops so far
         self.dialect = dialect
@@ -141,9 +149,9 @@ class _Planner:
             if phase == 6:
                 diffs.sort(key=self._column_order)
             for diff in diffs:
-                self._handle(diff, lambda d=diff: self._dispatch(d))
+                self._handle(diff, functools.partial(self._dispatch, diff))
 
-    def _handle(self, diff: Difference, make: Callable[[], tuple[Operation, Callable[[], None]] | None]) -> None:
+    def _handle(self, diff: Difference, make: Callable[[], Made]) -> None:
         try:
             made = make()
         except steps.Manual as reason:
@@ -165,6 +173,7 @@ class _Planner:
         if self.strategy == "conservative" and not op.safe:
             self.skipped.append(Skipped(diff, "not safe: needs the aggressive strategy"))
             return
+        assert op.run is not None, "every planned operation has its run function"
         start = len(self.recorder.statements)
         try:
             op.run(self.runtime)
@@ -179,14 +188,14 @@ class _Planner:
         self.operations.append(op)
         effect()
 
-    def _dispatch(self, d: Difference) -> tuple[Operation, Callable[[], None]] | None:
+    def _dispatch(self, d: Difference) -> Made:
         if d.object in ("view", "trigger"):
             raise steps.Manual(f"{d.object}s are restored by re-running the migration that defines them")
         if d.object == "index" and d.name == "PRIMARY":
             raise steps.Manual("primary key changes are repaired by hand")
-        validate_identifier(d.table, "table")
+        table = validate_identifier(d.table, "table")
         validate_identifier(d.name, d.object.replace("_", " "))
-        handler = {
+        handler: Callable[[Difference, str], Made] | None = {
             ("foreign_key", "added"): self._drop_foreign_key,
             ("foreign_key", "removed"): self._create_foreign_key,
             ("foreign_key", "modified"): self._recreate_foreign_key,
@@ -201,7 +210,7 @@ class _Planner:
         }.get((d.object, d.change))
         if handler is None:
             raise steps.Manual(f"no automatic repair for {d.object} {d.change}")
-        return handler(d)
+        return handler(d, table)
 
     def _column_order(self, d: Difference) -> tuple:
         # Missing columns first, in expected position order, so AFTER always finds its anchor.
@@ -218,8 +227,8 @@ class _Planner:
 
     # -- foreign keys --
 
-    def _drop_foreign_key(self, d: Difference):
-        table, name = d.table, d.name
+    def _drop_foreign_key(self, d: Difference, table: str) -> Made:
+        name = d.name
         planned = self._snapshot(table)
 
         def run(rt: steps.Runtime) -> None:
@@ -231,19 +240,19 @@ class _Planner:
         op = Operation("foreign_key", "added", table, name, f"drop foreign key {name} on {table} (not expected)", safe=False, run=run)
         return op, lambda: self.state["tables"][table]["foreign_keys"].pop(name, None)
 
-    def _create_foreign_key(self, d: Difference):
-        table, name = d.table, d.name
+    def _create_foreign_key(self, d: Difference, table: str) -> Made:
+        name = d.name
         fk = self._expected_table(table)["foreign_keys"][name]
         return self._fk_op(d, table, name, fk, recreate=False)
 
-    def _recreate_foreign_key(self, d: Difference):
-        table, name = d.table, d.name
+    def _recreate_foreign_key(self, d: Difference, table: str) -> Made:
+        name = d.name
         if self.state["tables"][table]["foreign_keys"].get(name) == self._expected_table(table)["foreign_keys"][name]:
             return None
         fk = self._expected_table(table)["foreign_keys"][name]
         return self._fk_op(d, table, name, fk, recreate=True)
 
-    def _fk_op(self, d: Difference, table: str, name: str, fk: dict, *, recreate: bool):
+    def _fk_op(self, d: Difference, table: str, name: str, fk: dict, *, recreate: bool) -> Made:
         so.fk_args(fk, self.family)  # validate now, not halfway through a run
         planned = self._snapshot(table)
 
@@ -272,8 +281,8 @@ class _Planner:
 
     # -- indexes --
 
-    def _drop_index(self, d: Difference):
-        table, name = d.table, d.name
+    def _drop_index(self, d: Difference, table: str) -> Made:
+        name = d.name
         planned = self._snapshot(table)
 
         def run(rt: steps.Runtime) -> None:
@@ -285,16 +294,16 @@ class _Planner:
         op = Operation("index", "added", table, name, f"drop index {name} on {table} (not expected)", safe=False, run=run)
         return op, lambda: self.state["tables"][table]["indexes"].pop(name, None)
 
-    def _create_index(self, d: Difference):
-        return self._index_op(d, recreate=False)
+    def _create_index(self, d: Difference, table: str) -> Made:
+        return self._index_op(d, table, recreate=False)
 
-    def _recreate_index(self, d: Difference):
-        if self.state["tables"][d.table]["indexes"].get(d.name) == self._expected_table(d.table)["indexes"][d.name]:
+    def _recreate_index(self, d: Difference, table: str) -> Made:
+        if self.state["tables"][table]["indexes"].get(d.name) == self._expected_table(table)["indexes"][d.name]:
             return None
-        return self._index_op(d, recreate=True)
+        return self._index_op(d, table, recreate=True)
 
-    def _index_op(self, d: Difference, *, recreate: bool):
-        table, name = d.table, d.name
+    def _index_op(self, d: Difference, table: str, *, recreate: bool) -> Made:
+        name = d.name
         idef = self._expected_table(table)["indexes"][name]
         for entry in idef["columns"]:
             try:
@@ -320,9 +329,7 @@ class _Planner:
 
     # -- extra tables and columns: quarantine --
 
-    def _quarantine_table(self, d: Difference):
-        table = d.table
-
+    def _quarantine_table(self, d: Difference, table: str) -> Made:
         def run(rt: steps.Runtime) -> None:
             if rt.table(table, {}) is None:
                 raise steps.AlreadyDone
@@ -335,8 +342,8 @@ class _Planner:
                        safe=False, destructive=True, run=run)
         return op, lambda: self.state["tables"].pop(table, None)
 
-    def _quarantine_column(self, d: Difference):
-        table, name = d.table, d.name
+    def _quarantine_column(self, d: Difference, table: str) -> Made:
+        name = d.name
         planned = self._snapshot(table)
         key = planned["primary_key"]
         if not key:
@@ -372,7 +379,12 @@ class _Planner:
     # -- missing tables --
 
     def _create_tables(self, diffs: list[Difference]) -> None:
-        missing = {d.table: d for d in diffs}
+        missing: dict[str, Difference] = {}
+        for d in diffs:
+            if d.table is None:  # a malformed report: a missing table always names itself
+                self.skipped.append(Skipped(d, "the difference names no table"))
+            else:
+                missing[d.table] = d
         graph = {
             t: {fk["ref_table"] for fk in self._expected_table(t)["foreign_keys"].values()} & (set(missing) - {t})
             for t in missing
@@ -384,12 +396,12 @@ class _Planner:
         deferred: list[tuple[Difference, str, str, dict]] = []
         for table in order:
             diff = missing[table]
-            self._handle(diff, lambda d=diff, t=table: self._create_table(d, t, deferred))
+            self._handle(diff, functools.partial(self._create_table, diff, table, deferred))
         for diff, table, name, fk in deferred:
             fk_diff = Difference("foreign_key", "removed", table, name, expected=fk, unit=diff.unit)
-            self._handle(fk_diff, lambda d=fk_diff, t=table, n=name, f=fk: self._fk_op(d, t, n, f, recreate=False))
+            self._handle(fk_diff, functools.partial(self._fk_op, fk_diff, table, name, fk, recreate=False))
 
-    def _create_table(self, d: Difference, table: str, deferred: list):
+    def _create_table(self, d: Difference, table: str, deferred: list[tuple[Difference, str, str, dict]]) -> Made:
         validate_identifier(table, "table")
         tdef = copy.deepcopy(self._expected_table(table))
         inline: dict[str, dict] = {}
@@ -438,8 +450,8 @@ class _Planner:
 
     # -- columns --
 
-    def _add_column(self, d: Difference):
-        table, name = d.table, d.name
+    def _add_column(self, d: Difference, table: str) -> Made:
+        name = d.name
         expected_table = self._expected_table(table)
         cdef = expected_table["columns"][name]
         planned = self._snapshot(table)
@@ -482,8 +494,8 @@ class _Planner:
 
         return op, effect
 
-    def _alter_column(self, d: Difference):
-        table, name, attribute = d.table, d.name, d.attribute
+    def _alter_column(self, d: Difference, table: str) -> Made:
+        name, attribute = d.name, d.attribute
         if attribute == "position":
             raise steps.Manual("the order of existing columns is repaired by hand")
         if attribute == "autoincrement" and self.family == "sqlite":
@@ -508,7 +520,7 @@ class _Planner:
         def run(rt: steps.Runtime) -> None:
             current = rt.table(table, planned)
             col = current["columns"].get(name) if current else None
-            if col is None:
+            if current is None or col is None:
                 raise TenantopsError(f"column {table}.{name} does not exist")
             if col[attribute] == target:
                 raise steps.AlreadyDone
@@ -529,10 +541,10 @@ class _Planner:
 
     # -- table options --
 
-    def _table_options(self, d: Difference):
+    def _table_options(self, d: Difference, table: str) -> Made:
         if self.family == "sqlite":
             raise steps.Manual("SQLite has no table options")
-        table, option = d.table, d.name
+        option = d.name
         expected_options = self._expected_table(table)["options"]
         expected_columns = self._expected_table(table)["columns"]
         planned = self._snapshot(table)
@@ -551,8 +563,10 @@ class _Planner:
             rt.invalidate()
             # CONVERT re-collates every text column: put back the ones expected to differ.
             current = rt.table(table, steps.converted(planned, expected_options))
+            if current is None:
+                return  # no table, no columns to put back
             for cname, cdef in sorted(expected_columns.items()):
-                col = current["columns"].get(cname) if current else None
+                col = current["columns"].get(cname)
                 if col is None or col["type"] != cdef["type"]:
                     continue
                 if cdef["collation"] is not None and col["collation"] != cdef["collation"]:

@@ -44,7 +44,7 @@ class QuarantineRecord:
 
     @classmethod
     def from_json(cls, data: dict) -> "QuarantineRecord":
-        known = {k: data.get(k) for k in ("kind", "table", "column", "rows", "quarantined_as", "attribute", "previous")}
+        known: dict[str, Any] = {k: data.get(k) for k in ("kind", "table", "column", "rows", "quarantined_as", "attribute", "previous")}
         return cls(key=list(data.get("key") or []), **known)
 
 

@@ -88,6 +88,7 @@ def execute_plan(
                 continue
             runtime.invalidate()
             runtime.records = []
+            assert op.run is not None, "every planned operation has its run function"
             try:
                 op.run(runtime)
                 connection.commit()

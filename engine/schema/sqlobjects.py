@@ -24,9 +24,9 @@ def server_default(canonical: str | None) -> str | sa.TextClause | None:
     Literals go in as Python strings so the dialect quotes and escapes them; only
     expressions (``CURRENT_TIMESTAMP``) are SQL text, and those are checked first.
     """
-    kind = default_kind(canonical)
-    if kind is None:
+    if canonical is None:
         return None
+    kind = default_kind(canonical)
     if kind == "string":
         return string_default_value(canonical)
     if kind == "number":
@@ -36,7 +36,7 @@ def server_default(canonical: str | None) -> str | sa.TextClause | None:
     return sa.text(canonical)
 
 
-def default_value(canonical: str) -> sa.ColumnElement:
+def default_value(canonical: str) -> sa.ColumnElement[Any] | sa.TextClause:
     """A canonical default as an SQL value for ``UPDATE ... SET`` (strings bound)."""
     kind = default_kind(canonical)
     if kind == "string":

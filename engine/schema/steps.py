@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, Literal
 
 import sqlalchemy as sa
 from alembic.operations import Operations
@@ -70,19 +70,25 @@ class Runtime:
     def dialect(self) -> sa.engine.Dialect:
         return self.ops.get_context().dialect
 
+    def live_connection(self) -> sa.Connection:
+        """The connection a live runtime works on (offline runtimes have none)."""
+        if self.connection is None:
+            raise AssertionError("a live runtime needs a connection")
+        return self.connection
+
     def table(self, name: str, planned: dict | None) -> dict | None:
         """The table as it is now: captured live, or the planner's simulation offline."""
         if not self.live:
             return planned
         if self._captured is None:
-            self._captured = capture(self.connection)
+            self._captured = capture(self.live_connection())
         return self._captured["tables"].get(name)
 
     def invalidate(self) -> None:
         self._captured = None
 
     @contextmanager
-    def batch(self, table: str, planned: dict, recreate: str = "auto") -> Iterator[Any]:
+    def batch(self, table: str, planned: dict, recreate: Literal["auto", "always", "never"] = "auto") -> Iterator[Any]:
         """SQLite batch mode: live, Alembic reflects the real table (so nothing that exists
         is ever left out of the copy); offline it copies from the planned definition."""
         if self.live:
@@ -93,10 +99,10 @@ class Runtime:
             yield batch
 
     def count(self, table: str) -> int | None:
-        return count_rows(self.connection, table) if self.live else None
+        return count_rows(self.live_connection(), table) if self.live else None
 
     def scalar(self, statement: Any) -> Any:
-        return self.connection.execute(statement).scalar() if self.live else None
+        return self.live_connection().execute(statement).scalar() if self.live else None
 
 
 def offline_runtime(dialect: str, suffix: str) -> tuple[Runtime, StatementRecorder]:
@@ -116,7 +122,7 @@ def drop_foreign_key(rt: Runtime, table: str, name: str, planned: dict) -> None:
 
 
 def drop_index(rt: Runtime, table: str, name: str, planned: dict) -> None:
-    if rt.family == "sqlite" and rt.live and _sqlite_index_origin(rt.connection, table, name) == "u":
+    if rt.family == "sqlite" and rt.live and _sqlite_index_origin(rt.live_connection(), table, name) == "u":
         # A UNIQUE constraint inside CREATE TABLE: only a table re-creation removes it.
         with rt.batch(table, planned) as batch:
             batch.drop_constraint(name, type_="unique")

@@ -11,6 +11,7 @@ import re
 import sqlite3
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -163,7 +164,7 @@ class MysqlAdapter(Adapter):
             self._admin = self._make_engine(url)
         return self._admin
 
-    def _exec(self, sql: str, params: tuple = ()) -> list[tuple]:
+    def _exec(self, sql: str, params: tuple = ()) -> list[sa.Row[Any]]:
         try:
             with self.admin().connect() as conn:
                 result = conn.exec_driver_sql(sql, params)
@@ -248,11 +249,22 @@ def _short(exc: sa.exc.DBAPIError) -> str:
     return type(exc).__name__
 
 
-def adapter_for(server: "object", password: str | None = None) -> Adapter:
+class ServerRow(Protocol):
+    """What an adapter needs of a landlord ``Server`` row."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def dialect(self) -> str: ...
+
+
+def adapter_for(server: ServerRow, password: str | None = None) -> Adapter:
     """An adapter for a landlord ``Server`` row."""
-    dialect = getattr(server, "dialect")
+    dialect = server.dialect
     if dialect == "sqlite":
-        return SqliteAdapter(server.name, server.url)  # type: ignore[attr-defined]
-    adapter = MysqlAdapter(server.name, server.url, password)  # type: ignore[attr-defined]
+        return SqliteAdapter(server.name, server.url)
+    adapter = MysqlAdapter(server.name, server.url, password)
     adapter.dialect = dialect
     return adapter

@@ -12,7 +12,7 @@ def tenant_counts(s: Session) -> dict[int, int]:
     rows = s.execute(sa.select(m.Tenant.server_id, sa.func.count())
                      .where(m.Tenant.archived_at.is_(None), m.Tenant.server_id.is_not(None))
                      .group_by(m.Tenant.server_id))
-    return {sid: n for sid, n in rows}
+    return {sid: n for sid, n in rows if sid is not None}  # the query already leaves None out
 
 
 def choose_server(s: Session, requested: str | None = None) -> m.Server:

@@ -94,6 +94,7 @@ def check_server(ctx: Context, name: str) -> dict[str, Any]:
     server = get_server(ctx, name)
     probe = adapter_for(server)
     error = None
+    version: str | None
     try:
         version = probe.check()
         reachable = True
@@ -103,6 +104,8 @@ def check_server(ctx: Context, name: str) -> dict[str, Any]:
         probe.dispose()
     with ctx.session() as s:
         row = s.get(m.Server, server.id)
+        if row is None:  # removed while it was being probed
+            raise NotFoundError(f"server {name!r} is not registered (see `tenantops servers list`)")
         row.reachable, row.version, row.checked_at = reachable, version, utcnow()
         result = server_json(row, _tenant_counts(s).get(row.id, 0))
     result["error"] = error

@@ -12,6 +12,7 @@ from typing import Any
 from tenantops.engine import views
 from tenantops.engine.access import audit
 from tenantops.engine.context import Context
+from tenantops.engine.documents import JobDoc
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.tenants import applications
 
@@ -53,7 +54,7 @@ def fill_demo(ctx: Context, progress: Any = None) -> bool | None:
     return fill(ctx, progress=progress)
 
 
-def latest_job(ctx: Context, tenant: str) -> dict[str, Any] | None:
+def latest_job(ctx: Context, tenant: str) -> JobDoc | None:
     found = jobs.list_jobs(ctx, tenant=tenant, limit=1)
     return found[0] if found else None
 

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from tenantops.engine.migrate.units import catalog_for
 from tenantops.engine.tenants import applications
 from tenantops.engine.tenants import provision as provisioner
+from tenantops.engine.tenants.records import tenant_database, tenant_server
 from tenantops.engine.servers import registry as servers
 from tenantops.engine.servers.adapters import adapter_for
 import shutil
@@ -99,10 +100,10 @@ def _inject_drift(ctx: Context, slug: str) -> None:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         if tenant is None or tenant.status != "active":
             return
-        server = s.get(m.Server, tenant.server_id)
+        server = tenant_server(s, tenant)
     adapter = adapter_for(server)
     try:
-        with adapter.engine(tenant.database).begin() as conn:
+        with adapter.engine(tenant_database(tenant)).begin() as conn:
             conn.exec_driver_sql("ALTER TABLE tenant_users ADD COLUMN legacy_phone VARCHAR(32)")
     finally:
         adapter.dispose()

@@ -63,7 +63,7 @@ class TenantDoc(TypedDict):
     organization: str | None
     status: TenantStatus
     server: str | None
-    database: str
+    database: str | None
     template: TemplateRef
     modules: list[str]
     module_details: list[ModuleDetail]

@@ -7,6 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantops.engine.context import Context
+from tenantops.engine.documents import HistoryDoc
 from tenantops.engine.health import drift
 from tenantops.engine.health import repair as repairs
 from tenantops.engine.health.drift import latest_clusters
@@ -31,9 +32,9 @@ def dashboard(ctx: Context) -> dict[str, Any]:
         live = m.Tenant.archived_at.is_(None)
         tenants = dict(s.execute(sa.select(m.Tenant.status, sa.func.count()).where(live)
                                  .group_by(m.Tenant.status)).all())
-        severity = sa.func.coalesce(m.Tenant.last_drift_severity, "unchecked")
-        drift = dict(s.execute(sa.select(severity, sa.func.count())
-                               .where(live, m.Tenant.status == "active").group_by(severity)).all())
+        level = sa.func.coalesce(m.Tenant.last_drift_severity, "unchecked")
+        drift = dict(s.execute(sa.select(level, sa.func.count())
+                               .where(live, m.Tenant.status == "active").group_by(level)).all())
         job_counts = dict(s.execute(sa.select(m.Job.status, sa.func.count()).group_by(m.Job.status)).all())
         per_server = dict(s.execute(sa.select(m.Tenant.server_id, sa.func.count()).where(live)
                                     .group_by(m.Tenant.server_id)).all())
@@ -83,11 +84,6 @@ def _job_brief(job: m.Job) -> dict[str, Any]:
             "since": job.started_at if job.status == "running" else job.finished_at}
 
 
-def _job_brief(job: m.Job) -> dict[str, Any]:
-    return {"id": job.id, "kind": job.kind, "tenant": job.tenant, "status": job.status,
-            "since": job.started_at if job.status == "running" else job.finished_at}
-
-
 def unit_layers(ctx: Context) -> dict[str, str]:
     """unit slug -> layer (basic, template, module); custom units are named custom_<slug>."""
     catalog = catalog_for(ctx)
@@ -105,7 +101,7 @@ def layer_of(unit: str | None, layers: dict[str, str]) -> str | None:
     return layers.get(unit, "module")
 
 
-def batches(history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def batches(history: list[HistoryDoc]) -> list[dict[str, Any]]:
     """Migration history grouped by batch, newest first."""
     grouped: dict[int, dict[str, Any]] = {}
     for h in history:

@@ -24,6 +24,8 @@ TENANT_STATUSES: tuple[TenantStatus, ...] = get_args(TenantStatus)
 
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
+# a job still to finish: it holds its tenant's lock and a worker may be on it
+ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running")
 
 # Drift severities, lowest to highest.
 Severity = Literal["none", "low", "medium", "high", "critical"]

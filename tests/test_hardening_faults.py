@@ -241,7 +241,7 @@ def test_server_killed_mid_repair(faulty: MariaDB) -> None:
     _add_rows(ctx, "rep-org", USERS + ["CREATE TABLE scratch (id INT PRIMARY KEY, note VARCHAR(20))",
                                        "INSERT INTO scratch VALUES (1, 'a'), (2, 'b')"])
     before = _rows(ctx, "rep-org", "tenant_users", "roles", "events")
-    doc = repairs.request_repair(ctx, slug="rep-org", strategy="aggressive", confirm="rep-org")
+    doc = repairs.request_repair(ctx, slug="rep-org", strategy="aggressive", confirm="rep-org").to_json()
     _kill_server_inside(ctx, faulty, doc["job"], "repair")
     job = jobs.get_job(ctx, doc["job"])
     assert job["status"] == "failed" and "\n" not in job["error"]

@@ -48,8 +48,10 @@ def cmd_modules(ctx: Context, args: argparse.Namespace) -> int:
     else:
         doc = request(ctx, slug=args.slug, module=args.module, confirm=args.confirm).to_json()
     if args.dry_run:
-        output.show(args, doc, lambda d: (output.note(f"would {args.action} {args.module} on {args.slug}"),
-                                          _print_revisions(d)))
+        def render(d: dict[str, Any]) -> None:
+            output.note(f"would {args.action} {args.module} on {args.slug}")
+            _print_revisions(d)
+        output.show(args, doc, render)
         return 0
     return _finish(ctx, args, doc, f"modules {args.action} {args.module} on {args.slug}")
 
@@ -86,10 +88,11 @@ def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
     else:
         doc = rollback.request_rollback(ctx, slug=args.slug, batch=args.batch, confirm=args.confirm).to_json()
     if args.dry_run or "job" not in doc:
-        output.show(args, doc, lambda d: (
+        def render(d: dict[str, Any]) -> None:
             output.note(f"rollback of {args.slug} after batch {args.batch}: {len(d['revisions'])} revision(s), "
-                        "newest first"),
-            _print_revisions(d)))
+                        "newest first")
+            _print_revisions(d)
+        output.show(args, doc, render)
         return 0
     return _finish(ctx, args, doc, f"rollback of {args.slug} after batch {args.batch}")
 

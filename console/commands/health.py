@@ -5,6 +5,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
+from tenantops.engine.vocab import REPAIR_STRATEGIES
 from tenantops.engine.health import drift
 from tenantops.engine.health import fleet
 from tenantops.engine.health import repair as repairs
@@ -211,7 +212,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = sub.add_parser("repair", parents=[common], help="repair drift")
     p.add_argument("slug", nargs="?")
     p.add_argument("--cluster", metavar="HASH", help="one plan for every tenant of a drift cluster")
-    p.add_argument("--strategy", choices=["conservative", "aggressive", "manual"], default="conservative")
+    p.add_argument("--strategy", choices=REPAIR_STRATEGIES, default="conservative")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--confirm")
     p.set_defaults(handler=cmd_repair)

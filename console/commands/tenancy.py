@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from tenantops.engine.tenants import applications
 from tenantops.engine.migrate import history
@@ -13,6 +12,7 @@ from tenantops.engine.tenants import records as tenants
 from tenantops.engine.jobs import worker
 from tenantops.engine import kinds
 from tenantops.engine.context import Context
+from tenantops.engine.documents import JobDoc, StepDoc
 from tenantops.engine.errors import TenantopsError, UsageError
 
 from .. import output
@@ -56,20 +56,21 @@ def cmd_applications(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def print_event(ev: dict[str, Any]) -> None:
+def print_event(ev: StepDoc) -> None:
     if ev["status"] == "running":
         output.err.print(f"{ICONS['running']} {ev['name']}", highlight=False)
         return
     duration = f"{ev['duration_s']:.2f}s" if ev.get("duration_s") is not None else ""
     line = f"{ICONS.get(ev['status'], ev['status'])} {ev['name']} [dim]{duration}[/]"
-    if ev.get("detail") and not ev["name"].startswith("  "):
-        line += f" [dim]— {ev['detail'][:120]}[/]"
+    detail = ev.get("detail")
+    if detail and not ev["name"].startswith("  "):
+        line += f" [dim]— {detail[:120]}[/]"
     output.err.print(line, highlight=False)
     if ev.get("error"):
         output.err.print(f"         [red]{ev['error']}[/]", highlight=False, markup=True)
 
 
-def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> dict[str, Any]:
+def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     """Start a worker process for the job and follow its timeline on stderr."""
     proc = worker.spawn(ctx, job_id=job_id)
     doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event)
@@ -103,11 +104,11 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
     job_id = provisioner.request_provision(ctx, slug=args.slug, server=args.server).job
     assert job_id is not None
     output.note(f"provisioning {args.slug}: job {job_id}")
-    doc = run_job_to_end(ctx, job_id, quiet=args.json)
-    if doc["status"] != "succeeded":
+    job = run_job_to_end(ctx, job_id, quiet=args.json)
+    if job["status"] != "succeeded":
         if args.json:
-            output.emit_json(doc)
-        raise TenantopsError(f"provisioning {args.slug} failed: {doc['error']} (see `tenantops jobs show {job_id}`)")
+            output.emit_json(job)
+        raise TenantopsError(f"provisioning {args.slug} failed: {job['error']} (see `tenantops jobs show {job_id}`)")
     link = notify.setup_link(ctx, args.slug)
     tenant = tenants.show(ctx, args.slug)
     if args.json:
@@ -115,7 +116,9 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
     else:
         output.note(f"tenant {args.slug} is active on {tenant['server']} ({tenant['database']})")
     if link:
-        output.note(f"setup link for {tenant['admin_user']['email']} (shown once, also in the welcome mail): {link}")
+        admin = tenant["admin_user"]
+        assert admin is not None  # the pending setup link is the admin user's welcome mail
+        output.note(f"setup link for {admin['email']} (shown once, also in the welcome mail): {link}")
     return 0
 
 

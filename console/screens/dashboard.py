@@ -47,9 +47,9 @@ class DashboardScreen(BaseScreen):
         return panel
 
     def on_mount(self) -> None:
-        self._timer = self.set_interval(self.app.poll_seconds, self._tick)  # type: ignore[attr-defined]
+        self._timer = self.set_interval(self.tapp.poll_seconds, self._tick)
         self.cmd_refresh()
-        if self.app.probe_servers:  # type: ignore[attr-defined]
+        if self.tapp.probe_servers:
             self.probe()
 
     def on_screen_suspend(self) -> None:
@@ -64,7 +64,7 @@ class DashboardScreen(BaseScreen):
     def _tick(self) -> None:
         self._ticks += 1
         self.cmd_refresh()
-        if self._ticks % PROBE_EVERY == 0 and self.app.probe_servers:  # type: ignore[attr-defined]
+        if self._ticks % PROBE_EVERY == 0 and self.tapp.probe_servers:
             self.probe()
 
     # -- reads ---------------------------------------------------------------
@@ -106,7 +106,7 @@ class DashboardScreen(BaseScreen):
             rows.append(Row(("servers", sv["name"]),
                             [f"{sv['name']} ({sv['dialect']})", f"{sv['tenants']}/{sv['capacity']}", state]))
         self.query_one("#dash-servers", RowList).set_rows(rows)
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         rows = []
         for item in figures["attention"]:
             icon_word, tone = status(item["status"])
@@ -115,9 +115,9 @@ class DashboardScreen(BaseScreen):
         attention = self.query_one("#dash-attention", RowList)
         attention.empty = "✓ nothing needs attention"
         attention.set_rows(rows)
-        seconds = self.app.poll_seconds  # type: ignore[attr-defined]
+        seconds = self.tapp.poll_seconds
         self.query_one("#dash-status", Static).update(
-            f"updated {clock(self.app.clock())} UTC, every {seconds:g}s · Enter opens · "  # type: ignore[attr-defined]
+            f"updated {clock(self.tapp.clock())} UTC, every {seconds:g}s · Enter opens · "
             "2 apps · 3 jobs · 4 tenants")
 
     # -- navigation ----------------------------------------------------------

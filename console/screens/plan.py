@@ -12,6 +12,7 @@ from textual.app import ComposeResult
 from textual.markup import escape
 from textual.widgets import Static
 
+from tenantops.engine.vocab import LAYERS
 from tenantops.console.screens.base import BaseScreen
 from tenantops.console.themes import syntax_theme
 from tenantops.console.widgets.rowlist import Column, Row, RowList
@@ -19,7 +20,7 @@ from tenantops.console.widgets.scrollpane import ScrollPane
 
 Loader = Callable[[str | None], dict[str, Any]]
 DIALECTS = ("sqlite", "mysql")
-LAYER_ORDER = ("basic", "template", "module", "custom")
+LAYER_ORDER = LAYERS
 
 
 def plan_doc(resolution: Any, planned: list[Any], dialect: str) -> dict[str, Any]:
@@ -148,8 +149,13 @@ class PlanScreen(BaseScreen):
         body = (f"{escape(self.heading)}: {units} units, {len(self.doc['revisions'])} revisions"
                 + (f" on server {escape(self.doc['server'])}" if self.doc.get("server") else "") + ".\n"
                 "The job runs in a separate worker process and continues if the console closes.")
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.dismiss(True)
+
         self.app.push_screen(ConfirmDialog(self.heading, body, target=self.danger_target, confirm=self.confirm_label),
-                             lambda ok: self.dismiss(True) if ok else None)
+                             confirmed)
 
     def cmd_cancel(self) -> None:
         self.dismiss(False)

@@ -18,6 +18,7 @@ from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import Static
 
+from tenantops.engine.vocab import ACTIVE_JOB_STATUSES, REPAIR_STRATEGIES
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen
 from tenantops.console.themes import syntax_theme
@@ -25,7 +26,7 @@ from tenantops.console.widgets.format import status_markup, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row, RowList
 from tenantops.console.widgets.scrollpane import ScrollPane
 
-STRATEGIES = ("conservative", "aggressive", "manual")
+STRATEGIES = REPAIR_STRATEGIES
 STRATEGY_HELP = {
     "conservative": "safe operations only; destructive ones are left for later",
     "aggressive": "everything, data moved aside into quarantine",
@@ -186,7 +187,7 @@ class RepairScreen(BaseScreen):
             body = (f"Write the {len(ops)} operation(s) for [b]{escape(self.slug)}[/] to a SQL script under the "
                     "tenantops home, to review and run by hand. Nothing runs now.")
             self.app.push_screen(ConfirmDialog("Write a repair script", body, target=self.slug, confirm="Write"),
-                                 lambda ok: self.run_repair() if ok else None)
+                                 self._run_if_confirmed)
             return
         if self.strategy == "aggressive" and unsafe:
             listing = "\n".join(f"  ⚠ {escape(op['description'])}" for op in unsafe[:5])
@@ -195,13 +196,17 @@ class RepairScreen(BaseScreen):
                     "Data they touch moves into quarantine (restorable); a backup is taken first.")
             self.app.push_screen(ConfirmDialog(f"Aggressive repair of {self.slug}", body, target=self.slug,
                                                confirm="Repair", typed=True, wide=True),
-                                 lambda ok: self.run_repair() if ok else None)
+                                 self._run_if_confirmed)
             return
         skipped = f"\n{len(unsafe)} destructive operation(s) are left out (aggressive runs them)." if unsafe else ""
         body = (f"Run {len(ops) - len(unsafe)} safe operation(s) on [b]{escape(self.slug)}[/]; a backup is taken "
                 f"first, then drift is checked again.{skipped}")
         self.app.push_screen(ConfirmDialog(f"Repair {self.slug}", body, target=self.slug, confirm="Repair"),
-                             lambda ok: self.run_repair() if ok else None)
+                             self._run_if_confirmed)
+
+    def _run_if_confirmed(self, ok: bool | None) -> None:
+        if ok:
+            self.run_repair()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="repair-run")
     def run_repair(self) -> None:
@@ -245,7 +250,7 @@ class RepairScreen(BaseScreen):
     def show_job(self, job: dict[str, Any]) -> None:
         from tenantops.console.screens.diff import DiffScreen
 
-        if job["status"] in ("queued", "running"):
+        if job["status"] in ACTIVE_JOB_STATUSES:
             if self._waiting is None:
                 self.notify("The repair is still running; the diff opens when it is done.", timeout=4)
             self._waiting = self.set_timer(1.0, self.poll_job)

@@ -53,7 +53,7 @@ class ReviewScreen(FilterableList, BaseScreen):
         yield FilterBar()
 
     def on_mount(self) -> None:
-        self.set_interval(self.app.poll_seconds, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds, self.cmd_refresh)
         self.query_one("#queue", RowList).focus()
         self.cmd_refresh()
 
@@ -100,7 +100,7 @@ class ReviewScreen(FilterableList, BaseScreen):
 
     def render_queue(self) -> None:
         queue = self.query_one("#queue", RowList)
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         visible = self._visible()
         queue.set_rows([Row(a["id"], [status(a["status"]), a["slug"], ago(a["submitted_at"], now).removesuffix(" ago")],
                             data=a)
@@ -155,7 +155,7 @@ class ReviewScreen(FilterableList, BaseScreen):
         if current is None or current.key != detail["application"]["id"]:
             return  # the cursor moved on while this was read
         self.detail = detail
-        self.query_one("#detail-body", Static).update(render_detail(detail, self.app.clock()))  # type: ignore[attr-defined]
+        self.query_one("#detail-body", Static).update(render_detail(detail, self.tapp.clock()))
         self.refresh_keys()
 
     # -- decisions -------------------------------------------------------------
@@ -243,7 +243,12 @@ class ReviewScreen(FilterableList, BaseScreen):
         slug = app["slug"]
         screen = PlanScreen(f"Provision {slug}", lambda _dialect: _provision_plan(provisioner.preview_provision(self.ctx, slug=slug).to_json()),
                             dialect=None, confirm="Provision", danger_target=slug)
-        self.app.push_screen(screen, lambda ok: self.provision(slug) if ok else None)
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.provision(slug)
+
+        self.app.push_screen(screen, confirmed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="provision")
     def provision(self, slug: str) -> None:

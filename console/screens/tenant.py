@@ -17,23 +17,24 @@ from textual.containers import Container
 from textual.markup import escape
 from textual.widgets import Static
 
+from tenantops.engine.vocab import LAYERS
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen
 from tenantops.console.widgets.format import ago, duration, parse_time, status_markup, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row
 from tenantops.console.widgets.scrollpane import ScrollPane
 
-LAYERS = ("basic", "template", "module", "custom")
 
 
 def _size(n: int | None) -> str:
     if n is None:
         return "—"
+    size: float = n
     for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+        if size < 1024 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return str(size)
 
 
 def _took(job: dict[str, Any]) -> str:
@@ -203,7 +204,7 @@ class TenantScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.query_one("#tenant-pane", ScrollPane).focus()
-        self.set_interval(self.app.poll_seconds * 2, self.cmd_refresh)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds * 2, self.cmd_refresh)
         self.cmd_refresh()
 
     def on_screen_resume(self) -> None:
@@ -223,7 +224,7 @@ class TenantScreen(BaseScreen):
 
     def show_detail(self, detail: dict[str, Any]) -> None:
         self.detail = detail
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         t = detail["tenant"]
         drift = (t.get("last_drift") or {}).get("severity") or (detail.get("drift") or {}).get("severity") \
             or "unchecked"
@@ -299,17 +300,19 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(RepairScreen(self.slug))
 
     # add a module: part 1's wizard, preselected with what the tenant has
-    def _loaded(self) -> bool:
+    def _loaded(self) -> dict[str, Any] | None:
+        """The tenant's detail once read; None, with a note, while it is still being read."""
         if self.detail is None:
             self.notify(f"Still reading {self.slug}…", severity="warning", timeout=2)
-        return self.detail is not None
+        return self.detail
 
     def cmd_add_module(self) -> None:
         from tenantops.console.screens.wizard import WizardScreen
 
-        if not self._loaded():
+        detail = self._loaded()
+        if detail is None:
             return
-        t = self.detail["tenant"]
+        t = detail["tenant"]
         chosen = [m["module"] for m in t["module_details"] if not m.get("required")]
         self.app.push_screen(WizardScreen(template=t["template"]["slug"], modules=chosen, lock_template=True,
                                           purpose=f"Add a module to {self.slug}", confirm="Add module"),
@@ -342,11 +345,12 @@ class TenantScreen(BaseScreen):
     def cmd_remove_module(self) -> None:
         from tenantops.console.screens.choose import ChoiceDialog
 
-        if not self._loaded():
+        detail = self._loaded()
+        if detail is None:
             return
-        t = self.detail["tenant"]  # type: ignore[index]
-        required = set(self.detail.get("required_by_template") or [])
-        depends = self.detail.get("depends_on") or {}
+        t = detail["tenant"]
+        required = set(detail.get("required_by_template") or [])
+        depends = detail.get("depends_on") or {}
         rows = []
         for m in t["module_details"]:
             name = m["module"]
@@ -427,13 +431,14 @@ class TenantScreen(BaseScreen):
     def cmd_rollback(self) -> None:
         from tenantops.console.screens.choose import ChoiceDialog
 
-        if not self._loaded():
+        detail = self._loaded()
+        if detail is None:
             return
-        batches = (self.detail or {}).get("batches") or []
+        batches = detail.get("batches") or []
         if not batches:
             self.notify(f"{self.slug} has no migration batches.", severity="warning")
             return
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         rows = []
         for i, b in enumerate(batches):
             refuse = "this is the latest batch: nothing comes after it" if i == 0 else None

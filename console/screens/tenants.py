@@ -56,6 +56,16 @@ class Entry:
     """One tenant, prepared once for filtering and sorting."""
 
     __slots__ = ("tenant", "slug", "org", "template", "modules", "status", "server", "severity", "checked", "hay")
+    tenant: dict[str, Any]
+    slug: str
+    org: str
+    template: str
+    modules: str
+    status: str
+    server: str
+    severity: str
+    checked: str | None
+    hay: str
 
     def __init__(self, t: dict[str, Any]) -> None:
         self.tenant = t
@@ -151,7 +161,7 @@ class TenantsScreen(FilterableList, BaseScreen):
         return self.query_one("#tenants-list", RowList)
 
     def on_mount(self) -> None:
-        self.set_interval(self.app.poll_seconds * 2, self._poll)  # type: ignore[attr-defined]
+        self.set_interval(self.tapp.poll_seconds * 2, self._poll)
         self.listing.focus()
         self.cmd_refresh()
 
@@ -269,7 +279,7 @@ class TenantsScreen(FilterableList, BaseScreen):
 
     def _cells(self, e: Entry) -> list[Any]:
         t = e.tenant
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         checked = ago(e.checked, now).removesuffix(" ago") if e.checked else "never"
         template = f"{t['template']['slug']} {t['template']['version'] or ''}".strip()
         drift = status(e.severity) if t["status"] == "active" else ("—", "muted")

@@ -15,11 +15,12 @@ from textual.markup import escape
 from textual.timer import Timer
 from textual.widgets import Static
 
+from tenantops.engine.vocab import ACTIVE_JOB_STATUSES
 from tenantops.console.screens.base import BaseScreen
 from tenantops.console.widgets.format import clock, duration, elapsed, status, tone_markup
 from tenantops.console.widgets.scrollpane import ScrollPane
 
-ACTIVE = ("queued", "running")
+ACTIVE = ACTIVE_JOB_STATUSES
 POLL_SECONDS = 0.5
 
 
@@ -135,7 +136,7 @@ class TimelineScreen(BaseScreen):
         job = self.job
         if job is None:
             return
-        now = self.app.clock()  # type: ignore[attr-defined]
+        now = self.tapp.clock()
         label, tone = status(job["status"])
         parts = [f"[b]job {job['id']}[/] {escape(job['kind'])} {escape(job['tenant'] or '')}",
                  tone_markup(label, tone, bold=True)]
@@ -173,7 +174,12 @@ class TimelineScreen(BaseScreen):
         if self.job is None or self.job["status"] != "failed":
             self.notify("Only a failed job can be retried.", severity="warning")
             return
-        self.app.push_screen(retry_dialog(self.job), lambda ok: self.retry() if ok else None)
+
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.retry()
+
+        self.app.push_screen(retry_dialog(self.job), confirmed)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
     def retry(self) -> None:

@@ -56,7 +56,7 @@ class WizardScreen(BaseScreen):
         if self.template not in catalog.templates:
             self.template = None
         if self.template:
-            self._resolve_or_reset()
+            self._resolve_or_reset(self.template)
         self.render_lists()
         if self.template:
             self.query_one("#templates", RowList).move_to_key(self.template)
@@ -67,18 +67,18 @@ class WizardScreen(BaseScreen):
 
         return resolve(self.catalog, template, chosen)
 
-    def _resolve_or_reset(self) -> None:
+    def _resolve_or_reset(self, template: str) -> None:
         try:
-            self.resolution = self._resolve(self.template, self.chosen)
+            self.resolution = self._resolve(template, self.chosen)
         except TenantopsError as exc:
             # a selection carried over from elsewhere no longer fits: keep only what does
-            allowed = set(self.catalog.templates[self.template].allowed_modules)
+            allowed = set(self.catalog.templates[template].allowed_modules)
             self.chosen = [m for m in self.chosen if m in allowed]
             self.message = f"✗ {exc}"
             try:
-                self.resolution = self._resolve(self.template, self.chosen)
+                self.resolution = self._resolve(template, self.chosen)
             except TenantopsError:
-                self.chosen, self.resolution = [], self._resolve(self.template, [])
+                self.chosen, self.resolution = [], self._resolve(template, [])
 
     def _effective(self) -> set[str]:
         return set(self.resolution.slugs) if self.resolution else set()
@@ -180,21 +180,24 @@ class WizardScreen(BaseScreen):
         if slug != self.template:
             self.template = slug
             self.message = ""
-            self._resolve_or_reset()
+            self._resolve_or_reset(slug)
             self.render_lists()
         self.query_one("#modules", RowList).focus()
 
     def toggle_module(self, slug: str) -> None:
-        tpl = self.catalog.templates[self.template]
+        template = self.template
+        if template is None:  # the module list stays empty until a template is chosen
+            return
+        tpl = self.catalog.templates[template]
         if slug in tpl.required_modules:
-            self.message = f"✗ {slug} is required by {self.template} and stays on."
+            self.message = f"✗ {slug} is required by {template} and stays on."
         elif slug in self.chosen:
             self.chosen.remove(slug)
-            self.resolution = self._resolve(self.template, self.chosen)
+            self.resolution = self._resolve(template, self.chosen)
             self.message = f"Removed {slug}."
         else:
             try:
-                self.resolution = self._resolve(self.template, [*self.chosen, slug])
+                self.resolution = self._resolve(template, [*self.chosen, slug])
             except TenantopsError as exc:
                 self.message = f"✗ Cannot add {slug}: {exc}"
             else:
@@ -216,9 +219,14 @@ class WizardScreen(BaseScreen):
             return plan_doc(resolution, data.render_plan(resolution.units, dialect or "sqlite"), dialect or "sqlite")
 
         selection = {"template": self.template, "modules": list(self.chosen)}
+
+        async def confirmed(ok: bool | None) -> None:
+            if ok:
+                await self.dismiss(selection)
+
         self.app.push_screen(PlanScreen(f"{self.template} + {len(resolution.units) - 2} modules", loader,
                                         dialect="sqlite", confirm=self.confirm),
-                             lambda ok: self.dismiss(selection) if ok else None)
+                             confirmed)
 
     def cmd_cancel(self) -> None:
         self.dismiss(None)

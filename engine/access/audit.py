@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -29,7 +29,7 @@ def parse_since(text: str) -> datetime:
 
 
 def list_audit(ctx: Context, *, since: datetime | None = None, operator: str | None = None,
-               action: str | None = None, target: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+               action: str | None = None, target: str | None = None, limit: int | None = None) -> list[AuditDoc]:
     query = sa.select(m.AuditEntry).order_by(m.AuditEntry.id)
     if since is not None:
         query = query.where(m.AuditEntry.at >= since)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 
@@ -19,13 +19,13 @@ def operator_json(op: m.Operator) -> OperatorDoc:
     return {"user": op.user, "role": cast(Role, op.role), "added_by": op.added_by, "added_at": op.added_at.isoformat()}
 
 
-def list_operators(ctx: Context) -> list[dict[str, Any]]:
+def list_operators(ctx: Context) -> list[OperatorDoc]:
     with ctx.session() as s:
         return [operator_json(o) for o in s.scalars(sa.select(m.Operator).order_by(m.Operator.user))]
 
 
 @mutating("operators.add", "owner", target="user")
-def add_operator(ctx: Context, *, user: str, role: str) -> dict[str, Any]:
+def add_operator(ctx: Context, *, user: str, role: str) -> OperatorDoc:
     if not _USER_RE.fullmatch(user or ""):
         raise ValidationError(f"operator {user!r} is not a valid login name")
     if role not in ROLES:

@@ -11,6 +11,12 @@ from tenantops.engine.catalog.model import Unit
 from tenantops.engine.catalog.problems import ProblemLog
 
 
+def _manifest(unit: Unit) -> Path:
+    """The manifest a unit was read from: every unit these checks report on has one."""
+    assert unit.manifest_path is not None
+    return unit.manifest_path
+
+
 class CrossChecks(ProblemLog):
     def check_revision_dependencies(self, units: list[Unit]) -> None:
         labels = {u.slug for u in units}
@@ -66,7 +72,7 @@ class CrossChecks(ProblemLog):
         def check(unit: Unit, field_name: str, names: list[str]) -> None:
             for name in names:
                 if name not in modules:
-                    self.problem(unit.manifest_path, field_name, f"unknown module '{name}' (available: {available})")
+                    self.problem(_manifest(unit), field_name, f"unknown module '{name}' (available: {available})")
             names[:] = [n for n in names if n in modules]
 
         for unit in templates.values():
@@ -89,7 +95,7 @@ class CrossChecks(ProblemLog):
                 cycle.reverse()
                 start = cycle.index(min(cycle[:-1]))
                 cycle = cycle[start:-1] + cycle[:start + 1]
-                self.problem(modules[cycle[0]].manifest_path, "depends_on",
+                self.problem(_manifest(modules[cycle[0]]), "depends_on",
                              f"dependency cycle {' -> '.join(cycle)}")
                 self.cycle_members.update(cycle)
                 graph.pop(cycle[0])
@@ -101,7 +107,7 @@ class CrossChecks(ProblemLog):
                 continue
             for dep in sorted(_closure([slug], modules) - {slug}):
                 if frozenset((slug, dep)) in pairs:
-                    self.problem(unit.manifest_path, "conflicts", f"'{slug}' conflicts with its own dependency '{dep}'")
+                    self.problem(_manifest(unit), "conflicts", f"'{slug}' conflicts with its own dependency '{dep}'")
         for unit in templates.values():
             if set(unit.allowed_modules) & self.cycle_members:
                 continue
@@ -113,19 +119,19 @@ class CrossChecks(ProblemLog):
                     pair = frozenset((a, b))
                     if a < b and pair in pairs and pair not in reported:
                         reported.add(pair)
-                        self.problem(unit.manifest_path, "required_modules",
+                        self.problem(_manifest(unit), "required_modules",
                                      f"requires '{a}' and '{b}', which conflict")
             for missing in sorted(required - allowed):
-                self.problem(unit.manifest_path, "required_modules",
+                self.problem(_manifest(unit), "required_modules",
                              f"a required module depends on '{missing}', which the template does not list")
             for slug in unit.optional_modules:
                 needs = _closure([slug], modules)
                 for missing in sorted(needs - allowed):
-                    self.problem(unit.manifest_path, "optional_modules",
+                    self.problem(_manifest(unit), "optional_modules",
                                  f"'{slug}' depends on '{missing}', which the template does not allow")
                 for other in sorted(required):
                     if any(frozenset((n, other)) in pairs for n in needs):
-                        self.problem(unit.manifest_path, "optional_modules",
+                        self.problem(_manifest(unit), "optional_modules",
                                      f"'{slug}' conflicts with required module '{other}': it could never be chosen")
 
     def check_tables(self, units: list[Unit]) -> None:
@@ -152,7 +158,7 @@ class CrossChecks(ProblemLog):
                 available |= modules[slug].tables
             for table in unit.required_tables:
                 if table not in available:
-                    self.problem(unit.manifest_path, "compliance.required_tables",
+                    self.problem(_manifest(unit), "compliance.required_tables",
                                  f"table '{table}' is not created by the template or its required modules")
 
     def check_basic_version(self, basic: Unit, units: list[Unit]) -> None:
@@ -161,7 +167,7 @@ class CrossChecks(ProblemLog):
         for unit in units:
             spec = unit.compatibility.get("basic_version")
             if spec is not None and not SpecifierSet(spec).contains(basic.version, prereleases=True):
-                self.problem(unit.manifest_path, "compatibility.basic_version",
+                self.problem(_manifest(unit), "compatibility.basic_version",
                              f"the basic layer is {basic.version}, which does not satisfy '{spec}'")
 
     def check_seeds(self, basic: Unit, templates: dict[str, Unit], modules: dict[str, Unit]) -> None:

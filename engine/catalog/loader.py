@@ -143,7 +143,9 @@ class _Scanner(RevisionReader, CrossChecks):
 
         version = data.get("version")
         try:
-            Version(version if isinstance(version, str) else "")
+            if not isinstance(version, str):
+                raise InvalidVersion(f"{version!r} is not a version string")
+            Version(version)
             unit.version = version
         except InvalidVersion:
             self.problem(manifest, "version", f"{version!r} is not a valid version (e.g. '1.2.0')")

@@ -188,7 +188,7 @@ def _tables_with_inline_indexes(tree: ast.AST) -> list[str]:
     Alembic emits those CREATE INDEX statements by iterating a set, so their order
     changes from run to run and the SQL preview could not match what runs.
     """
-    found = []
+    found: list[str] = []
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and node.func.attr == "create_table"):
@@ -202,7 +202,7 @@ def _tables_with_inline_indexes(tree: ast.AST) -> list[str]:
         )
         if inline:
             first = node.args[0] if node.args else None
-            found.append(first.value if isinstance(first, ast.Constant) else "?")
+            found.append(first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else "?")
     return found
 
 

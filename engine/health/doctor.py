@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine.vocab import ACTIVE_JOB_STATUSES
 from tenantops.engine.servers.adapters import adapter_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError
@@ -26,7 +27,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
     with ctx.session() as s:
         servers = list(s.scalars(sa.select(m.Server).order_by(m.Server.name)))
         tenants = list(s.scalars(sa.select(m.Tenant)))
-        jobs = list(s.scalars(sa.select(m.Job).where(m.Job.status.in_(("queued", "running")))))
+        jobs = list(s.scalars(sa.select(m.Job).where(m.Job.status.in_(ACTIVE_JOB_STATUSES))))
         locks = [(lock, lock_is_valid(s, lock)) for lock in s.scalars(sa.select(m.TenantLock))]
     for server in servers:
         known = {t.database: t for t in tenants if t.server_id == server.id and t.database}

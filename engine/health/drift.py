@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantops.engine.migrate import plans
-from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, adapter_for
 from tenantops.engine.catalog import Unit
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
@@ -104,10 +104,11 @@ class _shadow:
             self.tmp = tempfile.TemporaryDirectory(prefix="tenantops-shadow-")
             self.engine = sa.create_engine(f"sqlite:///{self.tmp.name}/shadow.sqlite", poolclass=sa.pool.NullPool)
             return self.engine
+        assert isinstance(self.adapter, MysqlAdapter)  # every server that is not SQLite is MariaDB/MySQL
         self.adapter.drop_database(self.name)
         self.adapter.create_database(self.name)
         self.engine = sa.create_engine(self.adapter.tenant_url(self.name), poolclass=sa.pool.NullPool,
-                                       connect_args=self.adapter._connect_args())  # type: ignore[attr-defined]
+                                       connect_args=self.adapter._connect_args())
         return self.engine
 
     def __exit__(self, *exc: object) -> None:
@@ -141,6 +142,13 @@ def _accepted(s, tenant_id: int | None = None) -> Any:
     return by_tenant.get(tenant_id, []) if tenant_id is not None else by_tenant
 
 
+def tenant_database(tenant: m.Tenant) -> str:
+    """The name of a live tenant's database (set once provisioning created it)."""
+    if tenant.database is None:
+        raise ValidationError(f"tenant {tenant.slug} has no database yet (status {tenant.status})")
+    return tenant.database
+
+
 def _tenant_and_server(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server]:
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
@@ -148,7 +156,10 @@ def _tenant_and_server(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server]:
             raise NotFoundError(f"tenant {slug!r} does not exist")
         if tenant.database is None or tenant.server_id is None or tenant.status not in ("active", "suspended"):
             raise ValidationError(f"tenant {slug} is {tenant.status}: there is no live schema to check")
-        return tenant, s.get(m.Server, tenant.server_id)
+        server = s.get(m.Server, tenant.server_id)
+        # the foreign key holds, and a server that still holds tenants cannot be removed
+        assert server is not None
+        return tenant, server
 
 
 def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
@@ -158,7 +169,7 @@ def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
     if units is None:
         units, _ = units_for(ctx, tenant)
     if applied is None:
-        with adapter.engine(tenant.database).connect() as conn:
+        with adapter.engine(tenant_database(tenant)).connect() as conn:
             applied = applied_revisions(conn, units)
     expected, owners = expected_schema(ctx, adapter, units, applied)
     if accepted is None:
@@ -209,8 +220,9 @@ def current(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server, dict[str, Any]
     tenant, server = _tenant_and_server(ctx, slug)
     adapter = adapter_for(server)
     try:
-        with adapter.engine(tenant.database).connect() as conn:
-            actual = capture(conn, None if adapter.dialect == "sqlite" else tenant.database)
+        database = tenant_database(tenant)
+        with adapter.engine(database).connect() as conn:
+            actual = capture(conn, None if adapter.dialect == "sqlite" else database)
         report = compare(ctx, tenant, adapter, actual)
     finally:
         adapter.dispose()
@@ -281,7 +293,7 @@ def since_snapshot(ctx: Context, slug: str, snapshot_id: int, other_id: int | No
     else:
         tenant, adapter = tenant_adapter(ctx, slug)
         try:
-            after, _ = capture_tenant(adapter, tenant.database)
+            after, _ = capture_tenant(adapter, tenant_database(tenant))
         finally:
             adapter.dispose()
     return [d.to_json() for d in diff_snapshots(before, after)]
@@ -301,6 +313,7 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
         servers = {sv.id: sv for sv in s.scalars(sa.select(m.Server))}
     by_server: dict[int, list[m.Tenant]] = {}
     for t in tenants:
+        assert t.server_id is not None  # active and suspended tenants always live on a server
         by_server.setdefault(t.server_id, []).append(t)
     reports: list[dict[str, Any]] = []
     with ctx.session() as s:
@@ -362,19 +375,20 @@ def _capture_group(adapter: Adapter, tenants: list[m.Tenant]):
     out = {}
     if adapter.dialect == "sqlite":
         for t in tenants:
-            if not adapter.database_exists(t.database):
+            if t.database is None or not adapter.database_exists(t.database):
                 continue
             with adapter.engine(t.database).connect() as conn:
                 actual = capture(conn)
                 heads = _heads(conn, None)
             out[t.database] = (actual, _applied_from(heads))
         return out
-    names = [t.database for t in tenants]
+    assert isinstance(adapter, MysqlAdapter)  # every server that is not SQLite is MariaDB/MySQL
+    names = [t.database for t in tenants if t.database is not None]
     with adapter.admin().connect() as conn:
         captured = capture_mysql(conn, names)
-        heads = _bulk_heads(conn, [n for n in names if n in captured])
+        heads_by_db = _bulk_heads(conn, [n for n in names if n in captured])
     for name, schema in captured.items():
-        out[name] = (schema, _applied_from(heads.get(name, [])))
+        out[name] = (schema, _applied_from(heads_by_db.get(name, [])))
     return out
 
 

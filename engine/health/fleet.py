@@ -15,6 +15,7 @@ from tenantops.engine.tenants import sync as tenant_sync
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
+from tenantops.engine.documents import JobDoc
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.landlord import models as m
 
@@ -33,7 +34,7 @@ def worker_count(ctx: Context, jobs_count: int) -> int:
     return max(1, min(jobs_count, servers * ctx.settings.concurrency_per_server))
 
 
-def run_jobs(ctx: Context, job_ids: list[int], progress: Progress = None) -> dict[int, dict[str, Any]]:
+def run_jobs(ctx: Context, job_ids: list[int], progress: Progress = None) -> dict[int, JobDoc]:
     """Run queued jobs with a few worker processes; wait for all; return their final docs."""
     if not job_ids:
         return {}
@@ -56,7 +57,7 @@ def run_jobs(ctx: Context, job_ids: list[int], progress: Progress = None) -> dic
     return done
 
 
-def run_one(ctx: Context, job_id: int) -> dict[str, Any]:
+def run_one(ctx: Context, job_id: int) -> JobDoc:
     proc = worker.spawn(ctx, job_id=job_id)
     doc = jobs.follow(ctx, job_id, lambda _ev: None)
     proc.wait(timeout=60)
@@ -80,7 +81,7 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
                       "error": plan["blocked"][0] if plan["blocked"] else None}
         if outcome == "pending":
             todo.append(s)
-    report = {"dry_run": dry_run, "canary": canary, "stopped": None, "tenants": [entries[s] for s in slugs]}
+    report: dict[str, Any] = {"dry_run": dry_run, "canary": canary, "stopped": None, "tenants": [entries[s] for s in slugs]}
     if dry_run or not todo:
         return report
     if canary is not None:
@@ -116,7 +117,7 @@ def _sync_one_now(ctx: Context, slug: str, entries: dict[str, dict[str, Any]]) -
     _record(entries[slug], run_one(ctx, job_id))
 
 
-def _record(entry: dict[str, Any], doc: dict[str, Any]) -> None:
+def _record(entry: dict[str, Any], doc: JobDoc) -> None:
     entry["job"] = doc["id"]
     if doc["status"] == "succeeded":
         entry["outcome"] = "upgraded"
@@ -136,7 +137,8 @@ def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]
         tenants = list(s.scalars(sa.select(m.Tenant).where(m.Tenant.status == "active").order_by(m.Tenant.slug)))
         servers = {sv.id: sv for sv in s.scalars(sa.select(m.Server))}
     out = []
-    for server_id in sorted({t.server_id for t in tenants}, key=lambda i: servers[i].name):
+    # active tenants always live on a server
+    for server_id in sorted({t.server_id for t in tenants if t.server_id is not None}, key=lambda i: servers[i].name):
         group = [t for t in tenants if t.server_id == server_id]
         adapter = adapter_for(servers[server_id])
         try:
@@ -147,11 +149,12 @@ def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]
                 out += [{"tenant": t.slug, "error": str(exc).splitlines()[0]} for t in group]
                 continue
             for t in group:
-                if t.database not in captured:
-                    out.append({"tenant": t.slug, "error": f"database {t.database} is missing"})
+                database = t.database
+                if database is None or database not in captured:
+                    out.append({"tenant": t.slug, "error": f"database {database} is missing"})
                     continue
-                schema = captured[t.database][0]
-                with adapter.engine(t.database).connect() as conn:
+                schema = captured[database][0]
+                with adapter.engine(database).connect() as conn:
                     rows = row_counts(conn, list(schema["tables"]))
                 out.append(store_snapshot(ctx, t.id, schema, rows, "scheduled"))
         finally:
@@ -171,7 +174,9 @@ def provision_all(ctx: Context, progress: Progress = None) -> dict[str, Any]:
     refused: dict[str, str] = {}
     for slug in slugs:
         try:
-            job_ids[provisioner.request_provision(ctx, slug=slug).job] = slug
+            queued = provisioner.request_provision(ctx, slug=slug)
+            assert queued.job is not None  # provisioning always queues a job or raises
+            job_ids[queued.job] = slug
         except TenantopsError as exc:
             refused[slug] = str(exc)
     done = run_jobs(ctx, list(job_ids), progress)

@@ -15,7 +15,7 @@ from tenantops.engine.servers.adapters import adapter_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.jobs.changes import Preview, Queued, require_confirmation
 from tenantops.engine.jobs.kinds import JobKind
-from tenantops.engine.health.drift import _tenant_and_server, compare, current, store_report
+from tenantops.engine.health.drift import _tenant_and_server, compare, current, store_report, tenant_database
 from tenantops.engine.errors import NotFoundError, StateError, TenantopsError, ValidationError
 from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
@@ -81,6 +81,8 @@ def _write_script(ctx: Context, slug: str, doc: dict[str, Any]) -> Path:
 
 def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     slug, strategy = job.tenant, job.params["strategy"]
+    if slug is None:
+        raise ValidationError(f"job {job.id} ({job.kind}) names no tenant to repair")
     with tl.step("plan") as info:
         tenant, server, report = current(ctx, slug)
         suffix = f"r{job.id}"
@@ -94,7 +96,7 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     adapter = adapter_for(server)
     try:
         with tl.step("repair") as info:
-            with adapter.engine(tenant.database).connect() as conn:
+            with adapter.engine(tenant_database(tenant)).connect() as conn:
                 result = execute_plan(conn, repair_plan, include_destructive=strategy == "aggressive",
                                       quarantine_suffix=suffix)
             rows = [m.QuarantineItem(tenant_id=tenant.id, kind=r.kind, table=r.table, column=r.column,
@@ -105,8 +107,9 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
             if result.failed is not None:
                 raise TenantopsError(f"repair stopped at {result.failed[0].description}: {result.failed[1]}")
         with tl.step("re-check") as info:
-            with adapter.engine(tenant.database).connect() as conn:
-                actual = capture(conn, None if adapter.dialect == "sqlite" else tenant.database)
+            database = tenant_database(tenant)
+            with adapter.engine(database).connect() as conn:
+                actual = capture(conn, None if adapter.dialect == "sqlite" else database)
             after = compare(ctx, tenant, adapter, actual)
             public = store_report(ctx, tenant.id, after)
             snap = store_snapshot(ctx, tenant.id, actual, None, "after-repair")
@@ -134,7 +137,7 @@ def quarantine_json(q: m.QuarantineItem, slug: str) -> QuarantineDoc:
             "restored_at": q.restored_at.isoformat() if q.restored_at else None}
 
 
-def list_quarantine(ctx: Context, slug: str) -> list[dict[str, Any]]:
+def list_quarantine(ctx: Context, slug: str) -> list[QuarantineDoc]:
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         if tenant is None:
@@ -161,7 +164,7 @@ def restore(ctx: Context, *, slug: str, item_id: int) -> dict[str, Any]:
                 lease_seconds=ctx.settings.lease_seconds * 10)
     adapter = adapter_for(server)
     try:
-        with adapter.engine(tenant.database).connect() as conn:
+        with adapter.engine(tenant_database(tenant)).connect() as conn:
             restored = restore_quarantine(conn, record)
             conn.commit()
     finally:
@@ -170,6 +173,8 @@ def restore(ctx: Context, *, slug: str, item_id: int) -> dict[str, Any]:
             release(s, slug, None)
     with ctx.session() as s:
         q = s.get(m.QuarantineItem, item_id)
+        if q is None:  # removed while it was being restored
+            raise NotFoundError(f"quarantine item {item_id} of tenant {slug!r} does not exist")
         q.restored_at = utcnow()
         return {**quarantine_json(q, slug), "restored_rows": restored}
 

@@ -9,6 +9,7 @@ from typing import Any
 from tenantops.engine.context import Context
 from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
+from tenantops.engine.vocab import Role
 
 Runner = Callable[[Context, m.Job, Timeline], "dict[str, Any] | None"]
 # Queue a failed job of this kind again; returns the new job's id. The default re-enqueues
@@ -19,7 +20,7 @@ Requeue = Callable[[Context, m.Job], int]
 @dataclass(frozen=True)
 class JobKind:
     name: str
-    role: str            # the role its request needs; retrying it needs the same
+    role: Role           # the role its request needs; retrying it needs the same
     run: Runner          # executes a claimed job inside a worker process
     requeue: Requeue | None = None
     destructive: bool = False   # retrying it drops or rewrites data: the slug must be confirmed

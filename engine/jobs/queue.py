@@ -11,17 +11,18 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
+from tenantops.engine.vocab import ACTIVE_JOB_STATUSES, JobStatus
 from tenantops.engine.documents import JobDoc, StepDoc
-from tenantops.engine.vocab import JobStatus
 from tenantops.engine.jobs import locks
 from tenantops.engine.context import Context
 from tenantops.engine.errors import NotFoundError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
-ACTIVE = ("queued", "running")
+ACTIVE: tuple[JobStatus, ...] = ACTIVE_JOB_STATUSES
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -98,11 +99,12 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
                 candidate = s.scalar(query)
             if candidate is None:
                 return None
-            won = s.execute(
+            # an UPDATE's result is a CursorResult (Session.execute is typed for the general Result)
+            won = cast(CursorResult[Any], s.execute(
                 sa.update(m.Job).where(m.Job.id == candidate, claimable)
                 .values(status="running", claimed_by=me, attempt=m.Job.attempt + 1, heartbeat_at=now,
                         lease_until=now + lease, started_at=sa.func.coalesce(m.Job.started_at, now))
-                .execution_options(synchronize_session=False)).rowcount
+                .execution_options(synchronize_session=False))).rowcount
             if won == 1:
                 return s.get(m.Job, candidate)
         if job_id is not None:
@@ -137,6 +139,8 @@ def finish(ctx: Context, job_id: int, status: str, *, error: str | None = None,
            result: dict[str, Any] | None = None) -> None:
     with ctx.session() as s:
         job = s.get(m.Job, job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} does not exist")
         job.status, job.error, job.finished_at = status, error, utcnow()
         if result is not None:
             job.result = result
@@ -145,7 +149,7 @@ def finish(ctx: Context, job_id: int, status: str, *, error: str | None = None,
 
 
 def list_jobs(ctx: Context, *, status: str | None = None, tenant: str | None = None,
-              limit: int = 200) -> list[dict[str, Any]]:
+              limit: int = 200) -> list[JobDoc]:
     """The newest jobs, each with its timeline (two queries, whatever the count)."""
     query = sa.select(m.Job).order_by(m.Job.id.desc()).limit(limit)
     if status:
@@ -162,7 +166,7 @@ def list_jobs(ctx: Context, *, status: str | None = None, tenant: str | None = N
         return [job_json(j, events[j.id]) for j in found]
 
 
-def get_job(ctx: Context, job_id: int) -> dict[str, Any]:
+def get_job(ctx: Context, job_id: int) -> JobDoc:
     with ctx.session() as s:
         job = s.get(m.Job, job_id)
         if job is None:
@@ -171,8 +175,8 @@ def get_job(ctx: Context, job_id: int) -> dict[str, Any]:
         return job_json(job, events)
 
 
-def follow(ctx: Context, job_id: int, on_event: Callable[[dict[str, Any]], None], *,
-           poll: float = 0.2, timeout: float | None = None) -> dict[str, Any]:
+def follow(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None], *,
+           poll: float = 0.2, timeout: float | None = None) -> JobDoc:
     """Call ``on_event`` for each new or changed event until the job ends; return the job."""
     seen: dict[int, str] = {}
     deadline = None if timeout is None else time.monotonic() + timeout

@@ -32,7 +32,9 @@ class Timeline:
         with self.ctx.engine.begin() as conn:
             result = conn.execute(sa.insert(m.JobEvent).values(job_id=self.job_id, name=name, status="running",
                                                               started_at=started, detail=detail))
-            event_id = result.inserted_primary_key[0]
+            key = result.inserted_primary_key
+            assert key is not None  # a single-row INSERT always reports its primary key
+            event_id = key[0]
         self._started[event_id] = started
         return event_id
 
@@ -82,7 +84,7 @@ def format_error(exc: BaseException) -> str:
     if isinstance(exc, TenantopsError):
         return str(exc)
     if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
-        args = getattr(exc.orig, "args", ())
+        args: tuple[Any, ...] = getattr(exc.orig, "args", ())
         text = str(args[1] if len(args) > 1 else (args[0] if args else exc.orig))
         return f"{type(exc.orig).__name__}: {text}"
     first = str(exc).splitlines()[0] if str(exc) else ""

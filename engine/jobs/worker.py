@@ -29,7 +29,7 @@ REGISTRY_MODULE = "tenantops.engine.kinds"
 
 
 def registry() -> Registry:
-    return importlib.import_module(REGISTRY_MODULE).KINDS  # type: ignore[no-any-return]
+    return importlib.import_module(REGISTRY_MODULE).KINDS
 
 
 class _Heartbeat(threading.Thread):

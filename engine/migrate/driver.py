@@ -323,6 +323,16 @@ def _settle(connection: sa.Connection, external: bool) -> None:
         connection.commit()
 
 
+# Alembic annotates ``current_rev`` of these as ``str``, but its own commands pass the heads
+# tuple, which RevisionMap.iterate_revisions accepts: the ignores cover that stub gap only.
+def _upgrade_plan(script: ScriptDirectory, destination: str) -> Callable[[tuple[str, ...]], list[Any]]:
+    return lambda heads: script._upgrade_revs(destination, heads)  # type: ignore[arg-type]
+
+
+def _downgrade_plan(script: ScriptDirectory, destination: str) -> Callable[[tuple[str, ...]], list[Any]]:
+    return lambda heads: script._downgrade_revs(destination, heads)  # type: ignore[arg-type]
+
+
 def _migrate(
     connection: sa.Connection,
     cfg: Config,
@@ -339,7 +349,9 @@ def _migrate(
     except _CallbackFailed as exc:
         # the callback runs inside the revision's transaction: its error aborts the run,
         # but it is the caller's error, not a failed migration
-        raise exc.__cause__ from None  # type: ignore[misc]
+        cause = exc.__cause__
+        assert cause is not None  # _CallbackFailed is only ever raised from the callback's error
+        raise cause from None
     except CommandError as exc:
         raise ValidationError(f"alembic refused: {exc}") from None
     except Exception as exc:
@@ -373,7 +385,7 @@ def apply_units(
                 continue
             target = f"{unit.slug}@head"
             _migrate(connection, cfg, script, runner, external, unit.slug,
-                     lambda heads, target=target: script._upgrade_revs(target, heads))
+                     _upgrade_plan(script, target))
             applied.update(r.revision for r in runner.results)
         return runner.results
 
@@ -439,7 +451,7 @@ def downgrade_unit(
                 hint="remove the dependent units first",
             )
         _migrate(connection, cfg, script, runner, external, slug,
-                 lambda heads: script._downgrade_revs(f"{slug}@base", heads))
+                 _downgrade_plan(script, f"{slug}@base"))
         return runner.results
 
 
@@ -479,7 +491,7 @@ def downgrade_revisions(
             index = unit.revisions.index(rev)
             destination = unit.revisions[index - 1] if index else f"{unit.slug}@base"
             _migrate(connection, cfg, script, runner, external, unit.slug,
-                     lambda heads, destination=destination: script._downgrade_revs(destination, heads))
+                     _downgrade_plan(script, destination))
         return runner.results
 
 

@@ -2,6 +2,7 @@
 Alembic's offline (``--sql``) mode, for previews, compiled plans and dry runs."""
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,14 +24,17 @@ from tenantops.engine.migrate.driver import (
 _OFFLINE_DIALECTS = {"sqlite": "sqlite", "mysql": "mysql", "mariadb": "mariadb"}
 
 
-class _StatementBuffer:
-    """Alembic's offline output buffer: it writes one statement (or comment) per call."""
+class _StatementBuffer(io.StringIO):
+    """Alembic's offline output buffer (a text stream to it): it writes one statement (or
+    comment) per call, which is kept as a chunk of its own."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.chunks: list[str] = []
 
-    def write(self, text: str) -> None:
+    def write(self, text: str) -> int:
         self.chunks.append(text)
+        return len(text)
 
     def flush(self) -> None:
         pass

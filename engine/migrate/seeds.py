@@ -55,7 +55,11 @@ def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: li
                               hint="apply the unit's migrations first")
     keys: list[list[str]] = [inspector.get_pk_constraint(table_name).get("constrained_columns") or []]
     keys += [uc["column_names"] for uc in inspector.get_unique_constraints(table_name)]
-    keys += [ix["column_names"] for ix in inspector.get_indexes(table_name) if ix.get("unique")]
+    for ix in inspector.get_indexes(table_name):
+        columns = [c for c in ix["column_names"] if c is not None]
+        # an expression index names None for its expressions: no row can match it as a key
+        if ix.get("unique") and len(columns) == len(ix["column_names"]):
+            keys.append(columns)
     key = next((k for k in keys if k and all(c in row for row in rows for c in k)), None)
 
     columns = list(dict.fromkeys(c for row in rows for c in row))

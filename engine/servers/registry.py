@@ -1,9 +1,8 @@
 """The registry of database servers where tenant databases live."""
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tenantops.engine.documents import ServerDoc
 from tenantops.engine import secrets
@@ -14,6 +13,11 @@ from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.landlord.store import public_url
 from tenantops.engine.names import check_server_name
+
+
+class ServerCheckDoc(ServerDoc):
+    """``servers check``: the server document plus the probe's error (None when reachable)."""
+    error: str | None
 
 
 def _dialect_of(url: sa.URL) -> str:
@@ -32,13 +36,13 @@ def server_json(server: m.Server, tenants: int) -> ServerDoc:
             "checked_at": server.checked_at.isoformat() if server.checked_at else None}
 
 
-def _tenant_counts(s) -> dict[int, int]:
+def _tenant_counts(s: Session) -> dict[int | None, int]:
     rows = s.execute(sa.select(m.Tenant.server_id, sa.func.count())
                      .where(m.Tenant.archived_at.is_(None)).group_by(m.Tenant.server_id))
     return {sid: n for sid, n in rows}
 
 
-def list_servers(ctx: Context) -> list[dict[str, Any]]:
+def list_servers(ctx: Context) -> list[ServerDoc]:
     with ctx.session() as s:
         counts = _tenant_counts(s)
         return [server_json(sv, counts.get(sv.id, 0))
@@ -59,7 +63,7 @@ def adapter(ctx: Context, name: str) -> Adapter:
 
 @mutating("servers.add", "owner", target="name")
 def add_server(ctx: Context, *, name: str, url: str, capacity: int = 100,
-               password: str | None = None) -> dict[str, Any]:
+               password: str | None = None) -> ServerDoc:
     """Register a server; the password (from stdin) goes to the keyring only."""
     check_server_name(name)
     if capacity < 1:
@@ -89,7 +93,7 @@ def add_server(ctx: Context, *, name: str, url: str, capacity: int = 100,
         return server_json(server, 0)
 
 
-def check_server(ctx: Context, name: str) -> dict[str, Any]:
+def check_server(ctx: Context, name: str) -> ServerCheckDoc:
     """Probe one server, record reachability and version; never raises for unreachable."""
     server = get_server(ctx, name)
     probe = adapter_for(server)
@@ -107,9 +111,8 @@ def check_server(ctx: Context, name: str) -> dict[str, Any]:
         if row is None:  # removed while it was being probed
             raise NotFoundError(f"server {name!r} is not registered (see `tenantops servers list`)")
         row.reachable, row.version, row.checked_at = reachable, version, utcnow()
-        result = server_json(row, _tenant_counts(s).get(row.id, 0))
-    result["error"] = error
-    return result
+        doc = server_json(row, _tenant_counts(s).get(row.id, 0))
+    return {**doc, "error": error}
 
 
 @mutating("servers.remove", "owner", target="name")

@@ -5,7 +5,9 @@ import re
 from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
+from tenantops.engine.vocab import APPLICATION_STATUSES
 from tenantops.engine.documents import ApplicationDoc
 from tenantops.engine.vocab import ApplicationStatus
 from tenantops.engine.context import Context, mutating
@@ -14,7 +16,7 @@ from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.names import check_slug_format, database_name, user_name
 
-STATUSES = ("pending", "approved", "rejected", "provisioning", "provisioned", "failed")
+STATUSES = APPLICATION_STATUSES
 TRANSITIONS = {
     "pending": {"approved", "rejected"},
     "approved": {"provisioning"},
@@ -70,7 +72,7 @@ def slug_checks(ctx: Context, slug: str, *, exclude_application: int | None = No
     return checks
 
 
-def _name_clash(s, slug: str) -> str | None:
+def _name_clash(s: Session, slug: str) -> str | None:
     """Long slugs are shortened with a hash to fit the database (64) and user (32) name
     limits, so two different slugs can map to one database or user name (a shortened
     long slug vs. a short slug spelling out the same prefix and hash). Such a slug would
@@ -113,7 +115,7 @@ def _clean_text(value: str, field: str, limit: int, required: bool = True) -> st
 
 @mutating("applications.submit", "admin", target="slug")
 def submit(ctx: Context, *, organization: str, slug: str, email: str, template: str,
-           modules: list[str] | None = None, contact: str = "") -> dict[str, Any]:
+           modules: list[str] | None = None, contact: str = "") -> ApplicationDoc:
     from tenantops.engine.catalog import load_catalog, resolve
 
     organization = _clean_text(organization, "organization", 255)
@@ -141,7 +143,7 @@ def _catalog_dir(ctx: Context):
     return Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else None
 
 
-def _find(s, key: str | int) -> m.Application:
+def _find(s: Session, key: str | int) -> m.Application:
     key_s = str(key)
     if key_s.isdigit():
         app = s.get(m.Application, int(key_s))
@@ -152,12 +154,12 @@ def _find(s, key: str | int) -> m.Application:
     return app
 
 
-def get(ctx: Context, key: str | int) -> dict[str, Any]:
+def get(ctx: Context, key: str | int) -> ApplicationDoc:
     with ctx.session() as s:
         return application_json(_find(s, key))
 
 
-def list_applications(ctx: Context, status: str | None = None) -> list[dict[str, Any]]:
+def list_applications(ctx: Context, status: str | None = None) -> list[ApplicationDoc]:
     if status and status not in STATUSES:
         raise ValidationError(f"status {status!r} is unknown; use one of {', '.join(STATUSES)}")
     query = sa.select(m.Application).order_by(m.Application.submitted_at.desc(), m.Application.id.desc())
@@ -174,7 +176,7 @@ def transition(app: m.Application, new: str) -> None:
 
 
 @mutating("applications.approve", "admin")
-def approve(ctx: Context, key: str | int, notes: str | None = None) -> dict[str, Any]:
+def approve(ctx: Context, key: str | int, notes: str | None = None) -> ApplicationDoc:
     with ctx.session() as s:
         app = _find(s, key)
         transition(app, "approved")
@@ -184,7 +186,7 @@ def approve(ctx: Context, key: str | int, notes: str | None = None) -> dict[str,
 
 
 @mutating("applications.reject", "admin")
-def reject(ctx: Context, key: str | int, reason: str) -> dict[str, Any]:
+def reject(ctx: Context, key: str | int, reason: str) -> ApplicationDoc:
     reason = _clean_text(reason, "reason", 4000)
     with ctx.session() as s:
         app = _find(s, key)

@@ -28,6 +28,7 @@ from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.tenants.records import tenant_database, tenant_server
 
 MIN_FREE_BYTES = 16 * 1024 * 1024
 
@@ -138,13 +139,13 @@ def restore_file(adapter: Adapter, database: str, path: Path) -> None:
         os.unlink(defaults)
 
 
-def take_backup(ctx: Context, slug: str, reason: str) -> dict[str, Any]:
+def take_backup(ctx: Context, slug: str, reason: str) -> BackupDoc:
     """Back up a tenant database now (engine-internal: callers are already authorised)."""
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         if tenant is None or tenant.database is None:
             raise NotFoundError(f"tenant {slug!r} has no database to back up")
-        server = s.get(m.Server, tenant.server_id)
+        server = tenant_server(s, tenant)
         tenant_id, database = tenant.id, tenant.database
     directory = preflight(ctx)
     adapter = adapter_for(server)
@@ -179,7 +180,7 @@ def _apply_retention(ctx: Context, tenant_id: int) -> None:
             s.delete(b)
 
 
-def list_backups(ctx: Context, slug: str) -> list[dict[str, Any]]:
+def list_backups(ctx: Context, slug: str) -> list[BackupDoc]:
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         if tenant is None:
@@ -188,15 +189,15 @@ def list_backups(ctx: Context, slug: str) -> list[dict[str, Any]]:
                                                         .order_by(m.Backup.id.desc()))]
 
 
-def restore_backup_now(ctx: Context, slug: str, backup_id: int) -> dict[str, Any]:
+def restore_backup_now(ctx: Context, slug: str, backup_id: int) -> BackupDoc:
     """Restore without the role check (used by the engine after a failed change)."""
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         b = s.get(m.Backup, backup_id)
         if tenant is None or b is None or b.tenant_id != tenant.id:
             raise NotFoundError(f"backup {backup_id} of tenant {slug!r} does not exist")
-        server = s.get(m.Server, tenant.server_id)
-        path, checksum, database = Path(b.path), b.checksum, tenant.database
+        server = tenant_server(s, tenant)
+        path, checksum, database = Path(b.path), b.checksum, tenant_database(tenant)
         doc = backup_json(b, slug)
     if not path.exists():
         raise NotFoundError(f"backup file {path} is missing")
@@ -225,7 +226,7 @@ def preview_restore(ctx: Context, *, slug: str, backup_id: int) -> Preview:
         raise NotFoundError(f"backup file {path} is missing")
     if _sha256(path) != doc["checksum"]:
         raise ValidationError(f"backup file {path} does not match its recorded checksum; refusing to restore")
-    return Preview("restore", slug, doc, destructive=True)
+    return Preview("restore", slug, dict(doc), destructive=True)
 
 
 @mutating("backups.restore", "dba", target="slug")
@@ -247,7 +248,7 @@ def run_restore(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     with tl.step(f"restore backup {backup_id}") as info:
         doc = restore_backup_now(ctx, slug, backup_id)
         info["detail"] = f"{doc['size_bytes']} bytes from {doc['created_at']}"
-    return doc
+    return dict(doc)
 
 
 KINDS = (JobKind("restore", "dba", run_restore, destructive=True),)

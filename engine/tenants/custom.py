@@ -26,11 +26,11 @@ from tenantops.engine.migrate.units import catalog_for, custom_dir, units_for
 from tenantops.engine.servers.adapters import Adapter
 from tenantops.engine.tenants import backups
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, live, plan_json, recorder
-from tenantops.engine.tenants.records import get_tenant_row
+from tenantops.engine.tenants.records import get_tenant_row, tenant_database
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # op.<call>(table, ...) -> where the table name is: position or keyword
-_TABLE_ARG = {"create_table": 0, "drop_table": 0, "add_column": 0, "drop_column": 0, "alter_column": 0,
+_TABLE_ARG: dict[str, int | None] = {"create_table": 0, "drop_table": 0, "add_column": 0, "drop_column": 0, "alter_column": 0,
               "rename_table": 0, "batch_alter_table": 0, "create_index": 1, "create_unique_constraint": 1,
               "create_foreign_key": 1, "create_check_constraint": 1, "bulk_insert": 0,
               "drop_constraint": 1, "drop_index": None, "create_primary_key": 1}
@@ -43,9 +43,9 @@ def _touched_tables(tree: ast.Module) -> set[str]:
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
                 and isinstance(node.func.value, ast.Name) and node.func.value.id == "op"):
             continue
-        position = _TABLE_ARG.get(node.func.attr, "skip")
-        if position == "skip":
+        if node.func.attr not in _TABLE_ARG:
             continue
+        position = _TABLE_ARG[node.func.attr]
         candidates = []
         if position is not None and len(node.args) > position:
             candidates.append(node.args[position])
@@ -117,8 +117,8 @@ def submit_custom(ctx: Context, *, slug: str, filename: str, content: str, name:
         if s.scalar(sa.select(m.CustomMigration).where(m.CustomMigration.tenant_id == tenant.id,
                                                        m.CustomMigration.name == name)):
             raise ConflictError(f"tenant {slug} already has a custom migration named {name}")
-        count = s.scalar(sa.select(sa.func.count()).select_from(m.CustomMigration)
-                         .where(m.CustomMigration.tenant_id == tenant.id))
+        count = s.execute(sa.select(sa.func.count()).select_from(m.CustomMigration)
+                          .where(m.CustomMigration.tenant_id == tenant.id)).scalar_one()
         revision = f"c_{slug.replace('-', '_')}_{count + 1:04d}"[:64]
         c = m.CustomMigration(tenant_id=tenant.id, name=name, revision=revision, content=content,
                               checksum=hashlib.sha256(content.encode()).hexdigest(), submitted_by=ctx.operator)
@@ -172,7 +172,7 @@ def preview_custom_apply(ctx: Context, *, slug: str, name: str) -> Preview:
             raise StateError(f"custom migration {name} is {c.status}; only approved ones can be applied")
         revision = c.revision
     units, _ = units_for(ctx, tenant)
-    planned = offline.render_sql(units, dialect(server), applied_on(server, tenant.database, units))
+    planned = offline.render_sql(units, dialect(server), applied_on(server, tenant_database(tenant), units))
     doc = {"tenant": slug, "name": name, "revision": revision, "revisions": plan_json(planned)}
     return Preview("custom.apply", slug, doc)
 
@@ -190,22 +190,23 @@ def request_custom_apply(ctx: Context, *, slug: str, name: str, confirm: str | N
 
 
 def run_custom_apply(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
-    name = job.params["name"]
+    name, slug = job.params["name"], job.tenant
+    assert slug is not None  # day-2 jobs are queued with the tenant's slug
 
     def body(tenant: m.Tenant, adapter: Adapter, batch: int) -> dict[str, Any]:
         units, _ = units_for(ctx, tenant)
         with tl.step(f"custom {name}") as info:
-            with adapter.engine(tenant.database).connect() as conn:
+            with adapter.engine(tenant_database(tenant)).connect() as conn:
                 results = migrations.apply_units(conn, units, on_revision=recorder(ctx, tl, tenant.id, batch, "apply"))
                 conn.commit()
             info["detail"] = f"{len(results)} revision(s) applied"
         return {"tenant": tenant.slug, "name": name, "revisions": len(results)}
     try:
-        result = guarded_change(ctx, tl, job.tenant, f"custom apply {name}", body)
+        result = guarded_change(ctx, tl, slug, f"custom apply {name}", body)
     except TenantopsError as exc:
-        _set_custom(ctx, job.tenant, name, "failed", str(exc))
+        _set_custom(ctx, slug, name, "failed", str(exc))
         raise
-    _set_custom(ctx, job.tenant, name, "applied", None)
+    _set_custom(ctx, slug, name, "applied", None)
     return result
 
 

@@ -17,7 +17,7 @@ from tenantops.engine.migrate.history import next_batch, record_revision
 from tenantops.engine.migrate.driver import PlannedRevision, RevisionResult
 from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.tenants import backups
-from tenantops.engine.tenants.records import get_tenant_row
+from tenantops.engine.tenants.records import get_tenant_row, tenant_server
 from tenantops.engine.tenants.snapshots import take_snapshot
 
 
@@ -59,7 +59,7 @@ def guarded_change(ctx: Context, tl: Timeline, slug: str, reason: str,
     """Backup → change → snapshot; on failure restore the backup and say so."""
     with ctx.session() as s:
         tenant = get_tenant_row(s, slug)
-        server = s.get(m.Server, tenant.server_id)
+        server = tenant_server(s, tenant)
     with tl.step("backup") as info:
         backup = backups.take_backup(ctx, slug, reason)
         info["detail"] = f"backup {backup['id']}: {backup['size_bytes']} bytes, sha256 {backup['checksum'][:12]}"

@@ -21,6 +21,7 @@ from tenantops.engine.migrate.units import catalog_for, module_slugs, units_for
 from tenantops.engine.servers.adapters import Adapter
 from tenantops.engine.tenants import backups
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, live, plan_json, recorder
+from tenantops.engine.tenants.records import tenant_database
 from tenantops.engine.tenants.rollback import attach_downgrade_sql
 
 # -- add ---------------------------------------------------------------------------
@@ -34,7 +35,7 @@ def preview_module_add(ctx: Context, *, slug: str, module: str) -> Preview:
     if module in current:
         raise ConflictError(f"module {module} is already installed on {slug}")
     units, resolution = units_for(ctx, tenant, current + [module])
-    planned = offline.render_sql(units, dialect(server), applied_on(server, tenant.database, units))
+    planned = offline.render_sql(units, dialect(server), applied_on(server, tenant_database(tenant), units))
     new = [u.slug for u in resolution.units if u.kind == "module" and u.slug not in current]
     doc = {"tenant": slug, "module": module, "installs": new,
            "auto_added": {k: v for k, v in resolution.auto_added.items() if k in new and k != module},
@@ -54,10 +55,11 @@ def request_module_add(ctx: Context, *, slug: str, module: str, confirm: str | N
 
 
 def run_module_add(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    assert job.tenant is not None  # day-2 jobs are queued with the tenant's slug
     def body(tenant: m.Tenant, adapter: Adapter, batch: int) -> dict[str, Any]:
         units, resolution = units_for(ctx, tenant, job.params["modules"])
         with tl.step(f"module {job.params['module']}") as info:
-            with adapter.engine(tenant.database).connect() as conn:
+            with adapter.engine(tenant_database(tenant)).connect() as conn:
                 results = migrations.apply_units(conn, units, on_revision=recorder(ctx, tl, tenant.id, batch, "apply"))
                 seeded = seeds.apply_seeds(conn, units)
                 conn.commit()
@@ -129,11 +131,12 @@ def request_module_remove(ctx: Context, *, slug: str, module: str, confirm: str 
 
 def run_module_remove(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     module = job.params["module"]
+    assert job.tenant is not None  # day-2 jobs are queued with the tenant's slug
 
     def body(tenant: m.Tenant, adapter: Adapter, batch: int) -> dict[str, Any]:
         units, _ = units_for(ctx, tenant)
         with tl.step(f"remove module {module}") as info:
-            with adapter.engine(tenant.database).connect() as conn:
+            with adapter.engine(tenant_database(tenant)).connect() as conn:
                 results = migrations.downgrade_unit(conn, units, module,
                                                     on_revision=recorder(ctx, tl, tenant.id, batch, "rollback"))
                 conn.commit()

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tenantops.engine import catalog as catalog_mod
 from tenantops.engine import names, secrets
@@ -32,10 +33,11 @@ from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.tenants.notify import queue_welcome, send_pending
+from tenantops.engine.tenants.records import get_tenant_row, tenant_database, tenant_server
 from tenantops.engine.servers.placement import choose_server
 
 
-def _approved_app(s, slug: str) -> m.Application:
+def _approved_app(s: Session, slug: str) -> m.Application:
     app = find_application(s, slug)
     if app.status not in ("approved", "failed", "provisioning"):
         raise StateError(f"application {app.slug} is {app.status}; only approved (or failed, to retry) "
@@ -97,15 +99,14 @@ def _requeue(ctx: Context, job: m.Job) -> int:
 # -- the job -----------------------------------------------------------------------
 
 
-def _tenant(s, slug: str) -> m.Tenant | None:
+def _tenant(s: Session, slug: str) -> m.Tenant | None:
     return s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
 
 
 def _adapter(ctx: Context, tenant_slug: str) -> tuple[Adapter, str]:
     with ctx.session() as s:
-        tenant = _tenant(s, tenant_slug)
-        server = s.get(m.Server, tenant.server_id)
-        return adapter_for(server), tenant.database
+        tenant = get_tenant_row(s, tenant_slug)
+        return adapter_for(tenant_server(s, tenant)), tenant_database(tenant)
 
 
 def run(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
@@ -149,7 +150,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             tenant.database = names.database_name(slug)
             tenant.template = template
             tenant.template_version = str(resolution.units[1].version)
-            server = s.get(m.Server, tenant.server_id)
+            server = tenant_server(s, tenant)
             s.flush()
             tenant_id, database, server_name = tenant.id, tenant.database, server.name
             adapter = state["adapter"] = adapter_for(server)
@@ -173,7 +174,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
         if password is not None:
             secrets.set_secret(secrets.tenant_user_key(server_name, database), password)
             with ctx.session() as s:
-                s.get(m.Tenant, tenant_id).db_user = user
+                s.get_one(m.Tenant, tenant_id).db_user = user
         info["detail"] = (info.get("detail") or "") + f"created {database}" + (f" and user {user}" if password else "")
 
     batch = next_batch(ctx, tenant_id)
@@ -213,7 +214,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             conn.commit()
         info["detail"] = f"{email}, must change password on first login"
         with ctx.session() as s:
-            t = s.get(m.Tenant, tenant_id)
+            t = s.get_one(m.Tenant, tenant_id)
             t.admin_email, t.admin_must_change_password = email, True
 
     with tl.step("snapshot") as info:
@@ -233,9 +234,9 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
 
     with tl.step("activate"):
         with ctx.session() as s:
-            t = s.get(m.Tenant, tenant_id)
+            t = s.get_one(m.Tenant, tenant_id)
             t.status, t.activated_at, t.error = "active", utcnow(), None
-            app = s.get(m.Application, app_id)
+            app = s.get_one(m.Application, app_id)
             if app.status != "provisioned":
                 transition(app, "provisioned")
 
@@ -251,9 +252,10 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
 def _created_by_us(ctx: Context, slug: str, job_id: int) -> bool:
     """Did an earlier provisioning job of this tenant create its database?"""
     with ctx.session() as s:
-        return s.scalar(sa.select(sa.func.count()).select_from(m.JobEvent).join(m.Job)
-                        .where(m.Job.tenant == slug, m.Job.kind == "provision", m.Job.id != job_id,
-                               m.JobEvent.name == "create database", m.JobEvent.status == "succeeded")) > 0
+        return s.execute(sa.select(sa.func.count()).select_from(m.JobEvent).join(m.Job)
+                         .where(m.Job.tenant == slug, m.Job.kind == "provision", m.Job.id != job_id,
+                                m.JobEvent.name == "create database", m.JobEvent.status == "succeeded")
+                         ).scalar_one() > 0
 
 
 def _finish_after_activation(ctx: Context, tl: Timeline, slug: str) -> dict[str, Any]:
@@ -264,15 +266,15 @@ def _finish_after_activation(ctx: Context, tl: Timeline, slug: str) -> dict[str,
 
     with tl.step("resume") as info:
         with ctx.session() as s:
-            tenant = _tenant(s, slug)
+            tenant = get_tenant_row(s, slug)  # activated: the row exists
             app = s.get(m.Application, tenant.application_id) if tenant.application_id else None
             if app is not None and app.status == "provisioning":
                 transition(app, "provisioned")
             tenant.status = "active"
             queued = s.scalar(sa.select(sa.func.count()).select_from(m.Notification)
                               .where(m.Notification.tenant_id == tenant.id))
-            server = s.get(m.Server, tenant.server_id)
-            tenant_id, database, email = tenant.id, tenant.database, tenant.admin_email
+            server = tenant_server(s, tenant)
+            tenant_id, database, email = tenant.id, tenant_database(tenant), tenant.admin_email
         info["detail"] = "tenant was already active; finishing the remaining steps"
     with tl.step("notify") as info:
         if not queued and email:
@@ -307,7 +309,7 @@ def _fail(ctx: Context, tl: Timeline, slug: str, exc: BaseException, state: dict
             server = s.get(m.Server, tenant.server_id) if tenant.server_id else None
             database, user = tenant.database, tenant.db_user
             tenant_id = tenant.id
-    if tenant is None or not fresh or not ctx.settings.cleanup_on_failure or server is None:
+    if tenant is None or not fresh or not ctx.settings.cleanup_on_failure or server is None or database is None:
         return
     if not state.get("created"):
         return
@@ -320,8 +322,7 @@ def _fail(ctx: Context, tl: Timeline, slug: str, exc: BaseException, state: dict
             secrets.delete_secret(secrets.tenant_user_key(server.name, database))
             with ctx.session() as s:
                 s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
-                t = s.get(m.Tenant, tenant_id)
-                t.db_user = None
+                s.get_one(m.Tenant, tenant_id).db_user = None
             info["detail"] = f"removed the partial database {database}" + (f" and user {user}" if user else "")
     except TenantopsError:
         pass  # the cleanup event says what failed; doctor reports the orphan

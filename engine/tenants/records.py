@@ -6,13 +6,14 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tenantops.engine import vocab
 from tenantops.engine.documents import TenantDoc
 from tenantops.engine.vocab import Severity, TenantStatus
 from tenantops.engine.context import Context
-from tenantops.engine.errors import NotFoundError
+from tenantops.engine.errors import NotFoundError, StateError
 from tenantops.engine.landlord import models as m
 
-LAYERS = ("basic", "template", "module", "custom")
+LAYERS = vocab.LAYERS
 
 
 def _applied_counts(s: Session, tenant: m.Tenant) -> dict[str, int]:
@@ -28,7 +29,7 @@ def _applied_counts(s: Session, tenant: m.Tenant) -> dict[str, int]:
             applied[revision] = layer
         else:
             applied.pop(revision, None)
-    counts = {layer: 0 for layer in LAYERS}
+    counts: dict[str, int] = {layer: 0 for layer in LAYERS}
     for layer in applied.values():
         counts[layer] = counts.get(layer, 0) + 1
     return counts
@@ -38,7 +39,8 @@ def tenant_json(s: Session, t: m.Tenant) -> TenantDoc:
     server = s.get(m.Server, t.server_id) if t.server_id else None
     return {
         "slug": t.slug, "organization": t.organization, "status": cast(TenantStatus, t.status),
-        "server": server.name if server else None, "database": t.database,
+        "server": server.name if server else None,
+        "database": t.database,
         "template": {"slug": t.template, "version": t.template_version},
         "modules": [tm.module for tm in t.modules],
         "module_details": [{"module": tm.module, "version": tm.version, "required": tm.required,
@@ -60,6 +62,21 @@ def get_tenant_row(s: Session, slug: str) -> m.Tenant:
     if tenant is None:
         raise NotFoundError(f"tenant {slug!r} does not exist (see `tenantops tenants list`)")
     return tenant
+
+
+def tenant_server(s: Session, tenant: m.Tenant) -> m.Server:
+    """The server a placed tenant lives on."""
+    server = s.get(m.Server, tenant.server_id) if tenant.server_id is not None else None
+    if server is None:
+        raise StateError(f"tenant {tenant.slug} has no server")
+    return server
+
+
+def tenant_database(tenant: m.Tenant) -> str:
+    """The database of a placed tenant."""
+    if tenant.database is None:
+        raise StateError(f"tenant {tenant.slug} has no database yet (status {tenant.status})")
+    return tenant.database
 
 
 def show(ctx: Context, slug: str) -> TenantDoc:

@@ -20,6 +20,7 @@ from tenantops.engine.servers.adapters import Adapter
 from tenantops.engine.tenants import backups
 from tenantops.engine.tenants.custom import retire_custom_file
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, live, recorder
+from tenantops.engine.tenants.records import tenant_database
 
 def _revisions_after(ctx: Context, tenant: m.Tenant, batch: int) -> list[dict[str, Any]]:
     """Revisions applied in batches after ``batch`` and still applied, newest first."""
@@ -42,7 +43,7 @@ def attach_downgrade_sql(ctx: Context, tenant: m.Tenant, server: m.Server, revis
     if not revisions:
         return
     units, _ = units_for(ctx, tenant)
-    applied = applied_on(server, tenant.database, units)
+    applied = applied_on(server, tenant_database(tenant), units)
     planned = offline.render_downgrade_sql(units, dialect(server), applied, [r["revision"] for r in revisions])
     sql = {p.revision: list(p.sql) for p in planned}
     for r in revisions:
@@ -76,12 +77,13 @@ def request_rollback(ctx: Context, *, slug: str, batch: int, confirm: str | None
 
 def run_rollback(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     batch = job.params["batch"]
+    assert job.tenant is not None  # day-2 jobs are queued with the tenant's slug
 
     def body(tenant: m.Tenant, adapter: Adapter, new_batch: int) -> dict[str, Any]:
         units, _ = units_for(ctx, tenant)
         revisions = [r["revision"] for r in _revisions_after(ctx, tenant, batch)]
         with tl.step(f"rollback after batch {batch}") as info:
-            with adapter.engine(tenant.database).connect() as conn:
+            with adapter.engine(tenant_database(tenant)).connect() as conn:
                 results = migrations.downgrade_revisions(
                     conn, units, revisions, on_revision=recorder(ctx, tl, tenant.id, new_batch, "rollback"))
                 installed = set(migrations.installed_units(conn, units))

@@ -11,6 +11,7 @@ from tenantops.engine.errors import NotFoundError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import capture
+from tenantops.engine.tenants.records import tenant_database, tenant_server
 
 SOURCES = ("provision", "manual", "after-repair", "after-migration", "scheduled")
 
@@ -22,7 +23,7 @@ def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:
             raise NotFoundError(f"tenant {slug!r} does not exist")
         if tenant.server_id is None or tenant.database is None:
             raise ValidationError(f"tenant {slug} has no database yet (status {tenant.status})")
-        server = s.get(m.Server, tenant.server_id)
+        server = tenant_server(s, tenant)
     return tenant, adapter_for(server)
 
 
@@ -68,7 +69,7 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
         snap = m.Snapshot(tenant_id=tenant_id, hash=digest, source=source, schema=schema, rows=rows,
                           created_by=ctx.operator, **counts(schema))
         s.add(snap)
-        tenant = s.get(m.Tenant, tenant_id)
+        tenant = s.get_one(m.Tenant, tenant_id)
         tenant.schema_hash = digest
         s.flush()
         doc = snapshot_json(snap)
@@ -83,7 +84,7 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
 def take_snapshot(ctx: Context, slug: str, *, source: str = "manual") -> dict[str, Any]:
     tenant, adapter = tenant_adapter(ctx, slug)
     try:
-        schema, rows = capture_tenant(adapter, tenant.database)
+        schema, rows = capture_tenant(adapter, tenant_database(tenant))
     finally:
         adapter.dispose()
     return store_snapshot(ctx, tenant.id, schema, rows, source)

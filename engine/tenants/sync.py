@@ -21,7 +21,7 @@ from tenantops.engine.migrate.units import units_for
 from tenantops.engine.servers.adapters import Adapter
 from tenantops.engine.tenants import backups
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, plan_json, recorder
-from tenantops.engine.tenants.records import get_tenant_row
+from tenantops.engine.tenants.records import get_tenant_row, tenant_database
 
 def edited_units(ctx: Context, tenant: m.Tenant, units: list[catalog_mod.Unit]) -> dict[str, str]:
     """Units with an applied revision whose file changed since, not acknowledged by a dba."""
@@ -49,7 +49,7 @@ def preview_sync(ctx: Context, *, slug: str) -> Preview:
         raise StateError(f"tenant {slug} has no server")
     units, _ = units_for(ctx, tenant)
     edited = edited_units(ctx, tenant, units)
-    applied = applied_on(server, tenant.database, units)
+    applied = applied_on(server, tenant_database(tenant), units)
     planned = offline.render_sql(units, dialect(server), applied)
     doc = {"tenant": slug, "status": tenant.status, "pending": plan_json(planned),
             "blocked": [f"unit {u}: applied revision {r} was edited on disk (acknowledge with "
@@ -76,10 +76,11 @@ def request_sync(ctx: Context, *, slug: str, confirm: str | None = None) -> Queu
 
 
 def run_sync(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    assert job.tenant is not None  # day-2 jobs are queued with the tenant's slug
     def body(tenant: m.Tenant, adapter: Adapter, batch: int) -> dict[str, Any]:
         units, _ = units_for(ctx, tenant)
         with tl.step("apply pending revisions") as info:
-            with adapter.engine(tenant.database).connect() as conn:
+            with adapter.engine(tenant_database(tenant)).connect() as conn:
                 results = migrations.apply_units(conn, units, on_revision=recorder(ctx, tl, tenant.id, batch, "apply"))
                 applied = migrations.applied_revisions(conn, units)
                 conn.commit()
@@ -89,7 +90,7 @@ def run_sync(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
                 unit = next((u for u in units if u.slug == tm.module), None)
                 if unit is not None:
                     tm.version = str(unit.version)
-            t = s.get(m.Tenant, tenant.id)
+            t = s.get_one(m.Tenant, tenant.id)
             template = next(u for u in units if u.kind == "template")
             t.template_version = str(template.version)
         return {"tenant": tenant.slug, "revisions": len(results), "versions": versions_of(units, applied)}

@@ -14,6 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.orm import sessionmaker
 
+from tenantops.engine.alembic_lock import ALEMBIC_LOCK
 from tenantops.engine import secrets
 from tenantops.engine.errors import ConfigError, ServerError, TenantopsError
 
@@ -96,7 +97,7 @@ def upgrade(engine: sa.Engine) -> bool:
             raise TenantopsError(
                 f"landlord store is at revision {current}, which this tenantops does not know "
                 f"(newest known: {head}); upgrade tenantops before using this store") from None
-    with engine.begin() as conn:
+    with ALEMBIC_LOCK, engine.begin() as conn:
         command.upgrade(_alembic_config(conn), "head")
     return True
 

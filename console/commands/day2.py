@@ -56,6 +56,18 @@ def cmd_modules(ctx: Context, args: argparse.Namespace) -> int:
     return _finish(ctx, args, doc, f"modules {args.action} {args.module} on {args.slug}")
 
 
+def _print_review(review: dict[str, Any]) -> None:
+    """Destructive changes first, then the findings, the round trip and the exact SQL."""
+    output.table("What it changes (run in a shadow of the tenant's schema)",
+                 ["change", "object", "table", "name", "destructive"],
+                 [(c["change"], c["object"], c["table"], c["name"], "DESTRUCTIVE" if c["destructive"] else "")
+                  for c in review["changes"]])
+    for f in review["findings"]:
+        output.note(f"{f['severity']} {f['code']}: {f['message']}")
+    output.note(f"round trip (upgrade then downgrade): {review['round_trip']}")
+    output.sql_block("upgrade SQL", review.get("sql", []))
+
+
 def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = custom.list_custom(ctx, args.slug)
@@ -72,10 +84,23 @@ def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"custom submit: cannot read {path}: {exc.strerror}") from None
         doc = custom.submit_custom(ctx, slug=args.slug, filename=str(path), content=content, name=args.name)
-        output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} submitted; another dba must approve it"))
+
+        def submitted(d: dict[str, Any]) -> None:
+            _print_review(d["review"])
+            output.note(f"custom migration {d['name']} submitted; another dba must approve it")
+        output.show(args, doc, submitted)
+        return 0
+    if args.action == "show":
+        doc = custom.show_custom(ctx, slug=args.slug, name=args.arg)
+
+        def shown(d: dict[str, Any]) -> None:
+            output.note(f"custom migration {d['name']} of {args.slug}: {d['status']}, submitted by "
+                        f"{d['submitted_by']}" + (f", approved by {d['approved_by']}" if d["approved_by"] else ""))
+            _print_review(d["review"])
+        output.show(args, doc, shown)
         return 0
     if args.action == "approve":
-        doc = custom.approve_custom(ctx, slug=args.slug, name=args.arg)
+        doc = custom.approve_custom(ctx, slug=args.slug, name=args.arg, allow_unsafe=args.allow_unsafe)
         output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} approved"))
         return 0
     doc = custom.request_custom_apply(ctx, slug=args.slug, name=args.arg).to_json()
@@ -144,10 +169,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_modules)
 
     p = sub.add_parser("custom", parents=[common], help="tenant-specific custom migrations")
-    p.add_argument("action", choices=["submit", "approve", "apply", "list"])
+    p.add_argument("action", choices=["submit", "show", "approve", "apply", "list"])
     p.add_argument("slug")
     p.add_argument("arg", nargs="?", metavar="FILE|NAME")
     p.add_argument("--name", help="name for a submitted file (default: the file name)")
+    p.add_argument("--allow-unsafe", action="store_true",
+                   help="approve although the review found destructive changes (say it out loud)")
     p.set_defaults(handler=cmd_custom)
 
     p = sub.add_parser("rollback", parents=[common], help="undo revisions applied after a batch")

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine.migrate.shadow import Shadow, schema_name
 from tenantops.engine.migrate import plans
 from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, adapter_for
 from tenantops.engine.catalog import Unit
@@ -66,14 +66,14 @@ def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: 
     done = set(applied)
     planned = [p for p in plans.compiled(units, family) if p.revision in done]
     captures: list[tuple[str, dict]] = []
-    with _shadow(adapter, key) as engine:
+    with Shadow(adapter, key) as engine:
         with engine.connect() as conn:
             for unit in units:
                 mine = [p for p in planned if p.unit == unit.slug]
                 if not mine:
                     continue
                 plans.replay(conn, mine)
-                captures.append((unit.slug, capture(conn, _schema_name(conn))))
+                captures.append((unit.slug, capture(conn, schema_name(conn))))
     schema = captures[-1][1] if captures else {"tables": {}, "views": {}, "triggers": {}}
     owners = attribute_owners(captures)
     cached.parent.mkdir(parents=True, exist_ok=True)
@@ -82,42 +82,6 @@ def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: 
     tmp.replace(cached)
     _MEMO[key] = schema, owners
     return schema, owners
-
-
-def _schema_name(conn: sa.Connection) -> str | None:
-    if conn.dialect.name == "sqlite":
-        return None
-    return conn.execute(sa.text("SELECT DATABASE()")).scalar()
-
-
-class _shadow:
-    """A scratch database for one expectation, always dropped afterwards."""
-
-    def __init__(self, adapter: Adapter, key: str) -> None:
-        self.adapter, self.key = adapter, key
-        self.name = f"shadow_{key[:16]}_{os.getpid()}"
-        self.tmp: tempfile.TemporaryDirectory | None = None
-        self.engine: sa.Engine | None = None
-
-    def __enter__(self) -> sa.Engine:
-        if self.adapter.dialect == "sqlite":
-            self.tmp = tempfile.TemporaryDirectory(prefix="tenantops-shadow-")
-            self.engine = sa.create_engine(f"sqlite:///{self.tmp.name}/shadow.sqlite", poolclass=sa.pool.NullPool)
-            return self.engine
-        assert isinstance(self.adapter, MysqlAdapter)  # every server that is not SQLite is MariaDB/MySQL
-        self.adapter.drop_database(self.name)
-        self.adapter.create_database(self.name)
-        self.engine = sa.create_engine(self.adapter.tenant_url(self.name), poolclass=sa.pool.NullPool,
-                                       connect_args=self.adapter._connect_args())
-        return self.engine
-
-    def __exit__(self, *exc: object) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-        if self.tmp is not None:
-            self.tmp.cleanup()
-        else:
-            self.adapter.drop_database(self.name)
 
 
 # -- checking ------------------------------------------------------------------------------

@@ -237,6 +237,8 @@ class CustomMigration(Base):
     approved_at: Mapped[datetime | None] = mapped_column(Timestamp)
     applied_at: Mapped[datetime | None] = mapped_column(Timestamp)
     error: Mapped[str | None] = mapped_column(sa.Text)
+    # what running it in a shadow of the tenant's schema showed (tenants/review.py)
+    review: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
 
 
 class Backup(Base):

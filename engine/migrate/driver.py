@@ -25,7 +25,7 @@ import functools
 import hashlib
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Collection, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -368,12 +368,14 @@ def apply_units(
     units: Sequence[Unit],
     *,
     on_revision: OnRevision | None = None,
+    only: Collection[str] | None = None,
 ) -> list[RevisionResult]:
     """Upgrade each unit to its head, in the order given (basic, template, modules, custom).
 
     Every revision runs in its own step and ``on_revision`` hears about each one as it
     finishes. The first failing revision is reported as "failed" and raises
-    ``MigrationFailed``; the revisions applied before it stay applied.
+    ``MigrationFailed``; the revisions applied before it stay applied. ``only``: upgrade
+    just these units (the others are still needed to resolve the revision map).
     """
     units = list(units)
     cfg, script = _script_for(units)
@@ -381,7 +383,7 @@ def apply_units(
             _Runner(connection, _owners(units), "upgrade", on_revision) as runner:
         applied = _applied_set(connection, script, units)
         for unit in units:
-            if all(rev in applied for rev in unit.revisions):
+            if all(rev in applied for rev in unit.revisions) or (only is not None and unit.slug not in only):
                 continue
             target = f"{unit.slug}@head"
             _migrate(connection, cfg, script, runner, external, unit.slug,

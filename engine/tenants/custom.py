@@ -25,6 +25,7 @@ from tenantops.engine.migrate import driver as migrations
 from tenantops.engine.migrate.units import catalog_for, custom_dir, units_for
 from tenantops.engine.servers.adapters import Adapter
 from tenantops.engine.tenants import backups
+from tenantops.engine.tenants import review
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, live, plan_json, recorder
 from tenantops.engine.tenants.records import get_tenant_row, tenant_database
 
@@ -34,7 +35,6 @@ _TABLE_ARG: dict[str, int | None] = {"create_table": 0, "drop_table": 0, "add_co
               "rename_table": 0, "batch_alter_table": 0, "create_index": 1, "create_unique_constraint": 1,
               "create_foreign_key": 1, "create_check_constraint": 1, "bulk_insert": 0,
               "drop_constraint": 1, "drop_index": None, "create_primary_key": 1}
-MANAGED_HEADER = "# --- managed by tenantops: revision identifiers (do not edit below) ---"
 
 
 def _touched_tables(tree: ast.Module) -> set[str]:
@@ -103,7 +103,9 @@ def _custom_json(c: m.CustomMigration, slug: str) -> dict[str, Any]:
 
 @mutating("custom.submit", "dba", target="slug")
 def submit_custom(ctx: Context, *, slug: str, filename: str, content: str, name: str | None = None) -> dict[str, Any]:
-    tenant, _ = live(ctx, slug)
+    """Check the file, then review it by running it in a shadow of the tenant's schema
+    (tenants/review.py); the review is stored with the submission for the approver."""
+    tenant, server = live(ctx, slug)
     name = name or Path(filename).stem.lower()
     name = re.sub(r"^\d+_?", "", name) or name
     if not NAME_RE.fullmatch(name):
@@ -120,11 +122,14 @@ def submit_custom(ctx: Context, *, slug: str, filename: str, content: str, name:
         count = s.execute(sa.select(sa.func.count()).select_from(m.CustomMigration)
                           .where(m.CustomMigration.tenant_id == tenant.id)).scalar_one()
         revision = f"c_{slug.replace('-', '_')}_{count + 1:04d}"[:64]
+    found = review.review(ctx, tenant, server, content=content, revision=revision)
+    with ctx.session() as s:
         c = m.CustomMigration(tenant_id=tenant.id, name=name, revision=revision, content=content,
-                              checksum=hashlib.sha256(content.encode()).hexdigest(), submitted_by=ctx.operator)
+                              checksum=hashlib.sha256(content.encode()).hexdigest(), submitted_by=ctx.operator,
+                              review=found)
         s.add(c)
         s.flush()
-        return _custom_json(c, slug)
+        return {**_custom_json(c, slug), "review": found}
 
 
 def _custom(s: Session, tenant: m.Tenant, name: str) -> m.CustomMigration:
@@ -136,8 +141,9 @@ def _custom(s: Session, tenant: m.Tenant, name: str) -> m.CustomMigration:
 
 
 @mutating("custom.approve", "dba", target="slug")
-def approve_custom(ctx: Context, *, slug: str, name: str) -> dict[str, Any]:
-    """Four eyes: the approver must not be the submitter. The file is written to the
+def approve_custom(ctx: Context, *, slug: str, name: str, allow_unsafe: bool = False) -> dict[str, Any]:
+    """Four eyes: the approver must not be the submitter. A migration whose review found
+    destructive changes needs ``allow_unsafe`` said out loud. The file is written to the
     tenant's custom folder with its revision identifiers managed by tenantops."""
     with ctx.session() as s:
         tenant = get_tenant_row(s, slug)
@@ -147,20 +153,27 @@ def approve_custom(ctx: Context, *, slug: str, name: str) -> dict[str, Any]:
         if c.submitted_by == ctx.operator:
             raise ConflictError(f"custom migration {name} was submitted by {ctx.operator}; "
                                 "another dba must approve it (four eyes)")
+        unsafe = review.destructive(c.review)
+        if unsafe and not allow_unsafe:
+            more = f" (+{len(unsafe) - 1} more)" if len(unsafe) > 1 else ""
+            raise ConflictError(f"custom migration {name} is unsafe: {unsafe[0]['code']} {unsafe[0]['message']}{more}; "
+                                f"see `tenantops custom show {slug} {name}`, approve with --allow-unsafe if intended")
         folder = custom_dir(ctx, slug)
         folder.mkdir(parents=True, exist_ok=True)
         # the chain follows the files in the folder: approved, pending or applied ones
         previous = catalog_mod.custom_unit(slug, folder).head or None if any(folder.glob("*.py")) else None
-        label = "custom_" + slug.replace("-", "_")
-        header = "\n".join([
-            "", MANAGED_HEADER,
-            f"revision = {c.revision!r}",
-            f"down_revision = {previous!r}",
-            f"branch_labels = {(label,)!r}" if previous is None else "branch_labels = None",
-            "depends_on = None", ""])
-        (folder / f"{c.revision}.py").write_text(c.content.rstrip("\n") + "\n" + header)
+        (folder / f"{c.revision}.py").write_text(review.managed_file(c.content, slug, c.revision, previous))
         c.status, c.approved_by, c.approved_at = "approved", ctx.operator, utcnow()
         return _custom_json(c, slug)
+
+
+def show_custom(ctx: Context, *, slug: str, name: str) -> dict[str, Any]:
+    """One custom migration with its review (CLI `custom show`, the console's approval)."""
+    with ctx.session() as s:
+        c = _custom(s, get_tenant_row(s, slug), name)
+        doc = _custom_json(c, slug)
+        return {**doc, "review": c.review or {"changes": [], "round_trip": "not reviewed (submitted before reviews)",
+                                              "findings": [], "sql": []}}
 
 
 def preview_custom_apply(ctx: Context, *, slug: str, name: str) -> Preview:

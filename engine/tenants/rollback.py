@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantops.engine.context import Context, mutating
-from tenantops.engine.errors import NotFoundError
+from tenantops.engine.errors import ConflictError, NotFoundError
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs.changes import Preview, Queued, require_confirmation
 from tenantops.engine.jobs.kinds import JobKind
@@ -59,8 +59,26 @@ def preview_rollback(ctx: Context, *, slug: str, batch: int) -> Preview:
         raise NotFoundError(f"tenant {slug} has no batch {batch} (batches: {', '.join(map(str, sorted(batches)))})")
     revisions = _revisions_after(ctx, tenant, batch)
     attach_downgrade_sql(ctx, tenant, server, revisions)
-    doc = {"tenant": slug, "batch": batch, "revisions": revisions}
+    doc = {"tenant": slug, "batch": batch, "revisions": revisions,
+           "irreversible": _irreversible(ctx, tenant, [r["revision"] for r in revisions])}
     return Preview("rollback", slug, doc, destructive=True, pending=bool(revisions))
+
+
+def _irreversible(ctx: Context, tenant: m.Tenant, revisions: list[str]) -> list[dict[str, Any]]:
+    """Custom migrations among ``revisions`` whose review found that their downgrade does
+    not restore the schema, each with the backup taken before it was applied."""
+    found = []
+    with ctx.session() as s:
+        for c in s.scalars(sa.select(m.CustomMigration).where(m.CustomMigration.tenant_id == tenant.id,
+                                                              m.CustomMigration.revision.in_(revisions))):
+            round_trip = (c.review or {}).get("round_trip", "ok")
+            if round_trip == "ok":
+                continue
+            backup = s.scalar(sa.select(m.Backup.id).where(m.Backup.tenant_id == tenant.id,
+                                                           m.Backup.reason == f"custom apply {c.name}")
+                              .order_by(m.Backup.id.desc()).limit(1))
+            found.append({"name": c.name, "revision": c.revision, "round_trip": round_trip, "backup": backup})
+    return found
 
 
 @mutating("rollback", "dba", target="slug")
@@ -68,6 +86,13 @@ def request_rollback(ctx: Context, *, slug: str, batch: int, confirm: str | None
     preview = preview_rollback(ctx, slug=slug, batch=batch)
     if not preview.pending:
         return Queued("rollback", slug, None, preview)
+    for c in preview.document["irreversible"]:
+        # rolling back would report success without undoing it: the backup is the way back
+        where = (f"restore backup {c['backup']} taken before it was applied "
+                 f"(`tenantops backups restore {slug} {c['backup']} --confirm {slug}`)" if c["backup"]
+                 else "restore a backup taken before it was applied (`tenantops backups list " + slug + "`)")
+        raise ConflictError(f"rollback of {slug} cannot undo custom migration {c['name']}: its downgrade does not "
+                            f"restore the schema ({c['round_trip']}); {where}")
     count = len(preview.document["revisions"])
     require_confirmation(preview, confirm, f"rollback undoes {count} revision(s) of {slug}")
     backups.preflight(ctx)

@@ -47,6 +47,12 @@ class Smtp:
 
 
 @dataclass
+class Maintenance:
+    # weekly windows in UTC, e.g. "Sat 02:00-04:00 UTC" (custom apply --in-window)
+    windows: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Settings:
     environment: str = "development"
     theme: str = "tenantops-dark"
@@ -61,6 +67,7 @@ class Settings:
     reserved_slugs: list[str] = field(default_factory=lambda: list(DEFAULT_RESERVED_SLUGS))
     drift_ignore: DriftIgnore = field(default_factory=DriftIgnore)
     smtp: Smtp = field(default_factory=Smtp)
+    maintenance: Maintenance = field(default_factory=Maintenance)
     setup_url: str = "https://{slug}.example.org/setup?token={token}"
     # where the settings came from, for error messages and `doctor`
     source: str = ""
@@ -114,7 +121,7 @@ def _fill(target: Any, data: dict, path: Path, prefix: str) -> None:
         if key not in known:
             raise ConfigError(f"{where}: unknown setting")
         current = getattr(target, key)
-        if isinstance(current, (DriftIgnore, Smtp)):
+        if isinstance(current, (DriftIgnore, Smtp, Maintenance)):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table")
             _fill(current, value, path, f"{prefix}{key}.")

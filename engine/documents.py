@@ -102,6 +102,7 @@ class _JobBase(TypedDict):
     heartbeat_at: str | None
     error: str | None
     result: Any
+    not_before: str | None     # a scheduled job starts no earlier than this
 
 
 class JobDoc(_JobBase, total=False):

@@ -4,6 +4,7 @@ module only gathers them (workers load it by name, see jobs/worker.py)."""
 from __future__ import annotations
 
 from tenantops.engine.context import Context
+from tenantops.engine.documents import JobDoc
 from tenantops.engine.errors import NotFoundError, StateError, TenantopsError
 from tenantops.engine.health import repair
 from tenantops.engine.jobs import queue
@@ -50,3 +51,18 @@ def retry(ctx: Context, job_id: int, *, confirm: str | None = None) -> int:
         raise
     ctx.audit("jobs.retry", job.tenant, {**params_doc, "new_job": new_id}, "ok")
     return new_id
+
+
+def cancel(ctx: Context, job_id: int) -> JobDoc:
+    """Cancel a queued or scheduled job, with the role its kind needs; audited."""
+    doc = queue.get_job(ctx, job_id)
+    kind = kind_of(doc["kind"])
+    params_doc = {"job": job_id, "kind": doc["kind"]}
+    ctx.authorize("jobs.cancel", kind.role, doc["tenant"], params_doc)
+    try:
+        cancelled = queue.cancel(ctx, job_id)
+    except TenantopsError as exc:
+        ctx.audit("jobs.cancel", doc["tenant"], params_doc, "failed", str(exc))
+        raise
+    ctx.audit("jobs.cancel", doc["tenant"], params_doc, "ok")
+    return cancelled

@@ -125,3 +125,50 @@ def test_benign_review_is_clean_and_risky_one_counts_what_breaks(server: str, tm
     assert "over 2 duplicated values" in codes["TO105"]
     assert "(5 values longer than 8)" in codes["TO103"]
     assert review["round_trip"] == "ok"
+
+
+def test_scheduled_apply_waits_for_its_time_and_can_be_cancelled(server: str, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    provision("cg-sch", server)
+    ctx = Context.open()
+    operators.add_operator(ctx, user="bob", role="dba")
+    ctx.close()
+    _submit(tmp_path, "cg-sch", "notices", BENIGN)
+    _as("bob", monkeypatch)
+    assert run("custom", "approve", "cg-sch", "notices").code == 0
+
+    r = run("custom", "apply", "cg-sch", "notices", "--at", "tomorrow")
+    assert r.code == 2 and "ISO 8601" in r.err
+    r = run("custom", "apply", "cg-sch", "notices", "--at", "2030-01-01T02:00:00")
+    assert r.code == 2 and "no UTC offset" in r.err
+    when = datetime.now(timezone.utc) + timedelta(seconds=4)
+    r = run("custom", "apply", "cg-sch", "notices", "--at", when.isoformat(), "--json")
+    assert r.code == 0, r.err
+    job = r.json()["job"]
+    assert run("worker", "--once").code == 0          # too early: nothing runs
+    doc = run("jobs", "show", str(job), "--json").json()
+    assert doc["status"] == "queued" and doc["not_before"] and "ward_notices" not in tables_of("cg-sch")
+    # the tenant is not locked while the job waits
+    assert run("snapshot", "cg-sch").code == 0
+    while datetime.now(timezone.utc) < when:
+        import time
+        time.sleep(0.2)
+    assert run("worker", "--once").code == 0
+    assert run("jobs", "show", str(job), "--json").json()["status"] == "succeeded"
+    assert "ward_notices" in tables_of("cg-sch")
+
+    # a window from config; cancelled before it opens, it never runs
+    (tmp_path / "config.toml").write_text('[maintenance]\nwindows = ["Sat 02:00-04:00 UTC"]\n')
+    _submit(tmp_path, "cg-sch", "notices2", BENIGN.replace("ward_notices", "ward_notes").replace('"ward"', '"ward2"'))
+    _as("alice", monkeypatch)
+    assert run("custom", "approve", "cg-sch", "notices2").code == 0
+    r = run("custom", "apply", "cg-sch", "notices2", "--in-window", "--json")
+    assert r.code == 0, r.err
+    assert datetime.fromisoformat(r.json()["scheduled_for"]).weekday() == 5
+    job = r.json()["job"]
+    assert run("jobs", "cancel", str(job)).code == 0
+    assert run("jobs", "show", str(job), "--json").json()["status"] == "cancelled"
+    r = run("jobs", "cancel", str(job))
+    assert r.code == 1 and "only a queued or scheduled job" in r.err

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tenantops.engine.tenants import backups
+from tenantops.engine.jobs import schedule
 from tenantops.engine.tenants import custom, modules, rollback
 from tenantops.engine.health import fleet
 from tenantops.engine.context import Context
@@ -103,7 +104,16 @@ def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
         doc = custom.approve_custom(ctx, slug=args.slug, name=args.arg, allow_unsafe=args.allow_unsafe)
         output.show(args, doc, lambda d: output.note(f"custom migration {d['name']} approved"))
         return 0
-    doc = custom.request_custom_apply(ctx, slug=args.slug, name=args.arg).to_json()
+    if args.at and args.in_window:
+        raise UsageError("custom apply takes --at or --in-window, not both")
+    at = schedule.parse_at(args.at) if args.at else None
+    doc = custom.request_custom_apply(ctx, slug=args.slug, name=args.arg, at=at, in_window=args.in_window).to_json()
+    if "scheduled_for" in doc:
+        # a worker that is running then starts it (`tenantops worker`); nothing to follow now
+        output.show(args, doc, lambda d: output.note(
+            f"custom apply {args.arg} on {args.slug}: job {d['job']} scheduled for {d['scheduled_for']} "
+            f"(cancel with `tenantops jobs cancel {d['job']}`)"))
+        return 0
     return _finish(ctx, args, doc, f"custom apply {args.arg} on {args.slug}")
 
 
@@ -173,6 +183,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("slug")
     p.add_argument("arg", nargs="?", metavar="FILE|NAME")
     p.add_argument("--name", help="name for a submitted file (default: the file name)")
+    p.add_argument("--at", metavar="ISO8601", help="apply: schedule it; no worker starts it before this time")
+    p.add_argument("--in-window", action="store_true", help="apply: schedule it at the next [maintenance] window")
     p.add_argument("--allow-unsafe", action="store_true",
                    help="approve although the review found destructive changes (say it out loud)")
     p.set_defaults(handler=cmd_custom)

@@ -153,11 +153,16 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
         rows = jobs.list_jobs(ctx, status=args.status)
         output.show(args, rows, lambda rs: output.table(
             "Jobs", ["id", "kind", "tenant", "status", "attempt", "created by", "created", "error"],
-            [(r["id"], r["kind"], r["tenant"], r["status"], r["attempt"], r["created_by"], r["created_at"][:19],
-              (r["error"] or "")[:60]) for r in rs]))
+            [(r["id"], r["kind"], r["tenant"],
+              f"scheduled {r['not_before'][:16]}" if r["status"] == "queued" and r["not_before"] else r["status"],
+              r["attempt"], r["created_by"], (r["created_at"] or "")[:19], (r["error"] or "")[:60]) for r in rs]))
         return 0
     if args.id is None:
         raise UsageError(f"jobs {args.action} needs ID")
+    if args.action == "cancel":
+        cancelled = kinds.cancel(ctx, args.id)
+        output.show(args, cancelled, lambda d: output.note(f"job {d['id']} ({d['kind']} {d['tenant'] or ''}) cancelled"))
+        return 0
     if args.action == "retry":
         new_id = kinds.retry(ctx, args.id, confirm=getattr(args, "confirm", None))
         output.show(args, {"job": new_id}, lambda d: output.note(f"job {args.id} queued again as job {new_id}"))
@@ -210,7 +215,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_history)
 
     p = sub.add_parser("jobs", parents=[common], help="jobs and their timelines")
-    p.add_argument("action", choices=["list", "show", "retry"])
+    p.add_argument("action", choices=["list", "show", "retry", "cancel"])
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--status")
     p.add_argument("--confirm", help="the tenant's slug, to retry a job that changes data (CLI.md)")

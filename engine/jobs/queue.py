@@ -7,7 +7,7 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -18,7 +18,7 @@ from tenantops.engine.vocab import ACTIVE_JOB_STATUSES, JobStatus
 from tenantops.engine.documents import JobDoc, StepDoc
 from tenantops.engine.jobs import locks
 from tenantops.engine.context import Context
-from tenantops.engine.errors import NotFoundError
+from tenantops.engine.errors import LockHeld, NotFoundError, StateError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
@@ -39,27 +39,29 @@ def job_json(job: m.Job, events: list[m.JobEvent] | None = None) -> JobDoc:
            "attempt": job.attempt, "claimed_by": job.claimed_by, "created_by": job.created_by,
            "created_at": _iso(job.created_at), "started_at": _iso(job.started_at),
            "finished_at": _iso(job.finished_at), "heartbeat_at": _iso(job.heartbeat_at),
-           "error": job.error, "result": job.result}
+           "error": job.error, "result": job.result, "not_before": _iso(job.not_before)}
     if events is not None:
         doc["steps"] = [event_json(e) for e in events]
     return doc
 
 
 def enqueue(ctx: Context, kind: str, tenant: str | None, params: dict[str, Any] | None = None,
-            *, lock_operation: str | None = None) -> int:
+            *, lock_operation: str | None = None, not_before: datetime | None = None) -> int:
     """Insert a queued job; with ``lock_operation`` the tenant's lock is taken at once, in
-    the same transaction, so a second request for the same tenant is refused now."""
+    the same transaction, so a second request for the same tenant is refused now. A job
+    with ``not_before`` (UTC) is scheduled: it takes the lock when a worker claims it."""
     with ctx.session() as s:
-        return enqueue_in(s, ctx, kind, tenant, params, lock_operation=lock_operation)
+        return enqueue_in(s, ctx, kind, tenant, params, lock_operation=lock_operation, not_before=not_before)
 
 
 def enqueue_in(s: Session, ctx: Context, kind: str, tenant: str | None, params: dict[str, Any] | None = None,
-               *, lock_operation: str | None = None) -> int:
+               *, lock_operation: str | None = None, not_before: datetime | None = None) -> int:
     """``enqueue`` inside a caller's transaction (state change + job + lock together)."""
-    job = m.Job(kind=kind, tenant=tenant, params=params or {}, created_by=ctx.operator)
+    scheduled = not_before.astimezone(timezone.utc).replace(tzinfo=None) if not_before else None
+    job = m.Job(kind=kind, tenant=tenant, params=params or {}, created_by=ctx.operator, not_before=scheduled)
     s.add(job)
     s.flush()
-    if lock_operation and tenant:
+    if lock_operation and tenant and scheduled is None:
         locks.acquire(s, tenant, holder=f"job {job.id} ({ctx.operator})", operation=lock_operation,
                       job_id=job.id, lease_seconds=ctx.settings.lease_seconds)
     return job.id
@@ -79,7 +81,9 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     me = worker_id()
     now = utcnow()
     lease = timedelta(seconds=ctx.settings.lease_seconds)
-    claimable = sa.or_(m.Job.status == "queued", sa.and_(m.Job.status == "running", m.Job.lease_until < now))
+    due = sa.or_(m.Job.not_before.is_(None), m.Job.not_before <= now)
+    claimable = sa.or_(sa.and_(m.Job.status == "queued", due),
+                       sa.and_(m.Job.status == "running", m.Job.lease_until < now))
     query = sa.select(m.Job.id).where(claimable).order_by(m.Job.id).limit(1)
     busy = _busy_servers(ctx, now)
     if busy and job_id is None:
@@ -106,7 +110,16 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
                         lease_until=now + lease, started_at=sa.func.coalesce(m.Job.started_at, now))
                 .execution_options(synchronize_session=False))).rowcount
             if won == 1:
-                return s.get(m.Job, candidate)
+                job = s.get_one(m.Job, candidate)
+                if job.not_before is not None and job.tenant:
+                    # a scheduled job takes its tenant's lock when it starts, not when asked for
+                    try:
+                        locks.acquire(s, job.tenant, holder=f"job {job.id} ({job.created_by})", operation=job.kind,
+                                      job_id=job.id, lease_seconds=ctx.settings.lease_seconds)
+                    except LockHeld:
+                        s.rollback()  # another operation holds the tenant: try again later
+                        return None
+                return job
         if job_id is not None:
             return None
     return None
@@ -191,3 +204,18 @@ def follow(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None], *,
         if deadline is not None and time.monotonic() > deadline:
             return doc
         time.sleep(poll)
+
+
+def cancel(ctx: Context, job_id: int) -> JobDoc:
+    """Cancel a job no worker has started (queued or scheduled); its lock is released."""
+    with ctx.session() as s:
+        job = s.get(m.Job, job_id)
+        if job is None:
+            raise NotFoundError(f"job {job_id} does not exist (see `tenantops jobs list`)")
+        if job.status != "queued":
+            raise StateError(f"job {job_id} is {job.status}; only a queued or scheduled job can be cancelled")
+        job.status, job.finished_at, job.error = "cancelled", utcnow(), f"cancelled by {ctx.operator}"
+        if job.tenant:
+            locks.release(s, job.tenant, job.id)
+        s.flush()
+        return job_json(job)

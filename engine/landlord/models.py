@@ -132,6 +132,8 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
     error: Mapped[str | None] = mapped_column(sa.Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+    # a scheduled job: no worker starts it before this time
+    not_before: Mapped[datetime | None] = mapped_column(Timestamp)
     events: Mapped[list["JobEvent"]] = relationship(
         back_populates="job", cascade="all, delete-orphan", order_by="JobEvent.id")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import re
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from tenantops.engine.errors import ConflictError, NotFoundError, StateError, Te
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs.changes import Preview, Queued
 from tenantops.engine.jobs.kinds import JobKind
+from tenantops.engine.jobs.schedule import next_window
 from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
@@ -191,15 +193,23 @@ def preview_custom_apply(ctx: Context, *, slug: str, name: str) -> Preview:
 
 
 @mutating("custom.apply", "dba", target="slug")
-def request_custom_apply(ctx: Context, *, slug: str, name: str, confirm: str | None = None) -> Queued:
+def request_custom_apply(ctx: Context, *, slug: str, name: str, confirm: str | None = None,
+                         at: datetime | None = None, in_window: bool = False) -> Queued:
+    """Queue the apply now, at ``at`` (UTC), or at the next maintenance window."""
     with ctx.session() as s:
         tenant = get_tenant_row(s, slug)
         c = _custom(s, tenant, name)
         if c.status not in ("approved", "failed"):
             raise StateError(f"custom migration {name} is {c.status}; only approved ones can be applied")
+    if in_window:
+        at = next_window(ctx.settings.maintenance.windows, datetime.now(timezone.utc),
+                         source=ctx.settings.source or "config")
     backups.preflight(ctx)
-    job = jobs.enqueue(ctx, "custom.apply", slug, {"name": name}, lock_operation="custom.apply")
-    return Queued("custom.apply", slug, job, Preview("custom.apply", slug, {"tenant": slug, "name": name}))
+    job = jobs.enqueue(ctx, "custom.apply", slug, {"name": name}, lock_operation="custom.apply", not_before=at)
+    doc: dict[str, Any] = {"tenant": slug, "name": name}
+    if at is not None:
+        doc["scheduled_for"] = at.astimezone(timezone.utc).isoformat()
+    return Queued("custom.apply", slug, job, Preview("custom.apply", slug, doc))
 
 
 def run_custom_apply(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:

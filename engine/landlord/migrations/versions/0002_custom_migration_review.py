@@ -1,10 +1,11 @@
-"""custom migrations keep the review made at submit
+"""custom migrations keep the review made at submit; jobs can be scheduled
 
 Revision ID: 0002
 Revises: 0001
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 revision = '0002'
 down_revision = '0001'
@@ -15,8 +16,13 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('custom_migrations') as batch:
         batch.add_column(sa.Column('review', sa.JSON(), nullable=True))
+    with op.batch_alter_table('jobs') as batch:
+        batch.add_column(sa.Column('not_before', sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mariadb')
+                                   .with_variant(mysql.DATETIME(fsp=6), 'mysql'), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table('custom_migrations') as batch:
         batch.drop_column('review')
+    with op.batch_alter_table('jobs') as batch:
+        batch.drop_column('not_before')

@@ -171,6 +171,7 @@ REGISTRY: tuple[Action, ...] = (
     _a("tenant.rollback", "b", "Rollback", "tenant", role="dba", dangerous=True,
        help="Undo every batch after the one you choose; preview first, type the slug", engine="rollback.request_rollback"),
     _a("tenant.snapshots", "S", "Snapshots", "tenant", help="Snapshots of this tenant; pick two to compare"),
+    _a("tenant.custom", "C", "Custom", "tenant", help="Custom migrations of this tenant and their reviews"),
     _a("tenant.timeline", "t", "Timeline", "tenant", help="The timeline of this tenant's latest job"),
     _a("tenant.audit", "L", "Audit", "tenant", footer=False, help="The audit log of this tenant"),
     _a("tenant.refresh", "r", "Refresh", "tenant", footer=False),
@@ -192,6 +193,11 @@ REGISTRY: tuple[Action, ...] = (
     _a("repair.copy", "y", "Copy SQL", "repair", help="Copy the plan's SQL to the clipboard (OSC 52, works over SSH)"),
     _a("repair.diff", "d", "Diff", "repair", help="The differences this plan repairs, side by side"),
     _a("repair.refresh", "r", "Refresh", "repair", footer=False, help="Plan again from the live schema"),
+    # custom migrations of one tenant, each with its review
+    _a("custom.approve", "a", "Approve", "custom", role="dba", dangerous=True,
+       help="Approve the highlighted migration (four eyes; unsafe ones need the slug typed)",
+       engine="custom.approve_custom"),
+    _a("custom.refresh", "r", "Refresh", "custom", footer=False),
     # snapshots of one tenant
     _a("snapshots.pick", "space", "Pick", "snapshots", help="Pick a snapshot to compare (two at most)"),
     _a("snapshots.diff", "d", "Diff", "snapshots", help="Compare the two picked snapshots side by side"),

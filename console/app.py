@@ -166,6 +166,7 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
 
 def handler_targets() -> dict[str, list[type]]:
     """Which classes implement each registry scope (the registry test checks handlers)."""
+    from tenantops.console.screens.custom import CustomScreen
     from tenantops.console.screens.diff import DiffScreen
     from tenantops.console.screens.help import HelpScreen
     from tenantops.console.screens.plan import PlanScreen
@@ -179,7 +180,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.widgets.scrollpane import ScrollPane
 
     screens: list[type[BaseScreen]] = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen, TenantScreen, DiffScreen,
-               RepairScreen, SnapshotsScreen]
+               RepairScreen, SnapshotsScreen, CustomScreen]
     from tenantops.console.screens.accept import AcceptDialog
     from tenantops.console.screens.approve import ApproveDialog
     from tenantops.console.screens.choose import ChoiceDialog

@@ -16,6 +16,7 @@ from tenantops.console.screens.diff import DiffScreen
 from tenantops.console.screens.help import HelpScreen
 from tenantops.console.screens.plan import PlanScreen
 from tenantops.console.screens.repair import RepairScreen
+from tenantops.console.screens.custom import CustomScreen
 from tenantops.console.screens.snapshots import SnapshotsScreen
 from tenantops.console.screens.tenant import TenantScreen
 from tenantops.console.screens.timeline import TimelineScreen
@@ -23,7 +24,7 @@ from tenantops.console.screens.wizard import WizardScreen
 from tenantops.console.widgets.keybar import KeyBar
 from tenantops.engine.tenants import applications
 from tenantops.engine import kinds
-from tenantops.engine.tenants import modules, rollback, sync
+from tenantops.engine.tenants import custom, modules, rollback, sync
 from tenantops.engine.health import drift
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.health import repair as repairs
@@ -50,6 +51,7 @@ ENGINE_CALLS: dict[str, Callable[[Context], Any]] = {
     "sync.request_sync": lambda c: sync.request_sync(c, slug=SLUG),
     "rollback.request_rollback": lambda c: rollback.request_rollback(c, slug=SLUG, batch=1, confirm=SLUG),
     "repair.request_repair": lambda c: repairs.request_repair(c, slug=SLUG, strategy="aggressive", confirm=SLUG),
+    "custom.approve_custom": lambda c: custom.approve_custom(c, slug=SLUG, name="nickname"),
     "drift.accept_difference": lambda c: drift.accept_difference(c, slug=SLUG, object="table", change="added",
                                                                  table="scratch", name="scratch", reason="r",
                                                                  expires="2030-01-01"),
@@ -78,6 +80,7 @@ SCREENS: dict[str, Callable[[Any], Awaitable[None]]] = {
     "servers": _mode("servers"), "audit": _mode("audit"),
     "tenant": _push(lambda: TenantScreen(SLUG)), "diff": _push(lambda: DiffScreen(SLUG)),
     "repair": _push(lambda: RepairScreen(SLUG)), "snapshots": _push(lambda: SnapshotsScreen(SLUG)),
+    "custom": _push(lambda: CustomScreen(SLUG)),
     "timeline": _push(lambda: TimelineScreen(1)),
     "wizard": _push(lambda: WizardScreen(template="community_group")),
     "plan": _push(lambda: WizardScreen(template="community_group"), "v"),
@@ -149,7 +152,7 @@ async def test_viewer_walks_every_screen_and_every_action_is_refused(provisioned
                 message = f"{action.description} needs the {action.role} role; bob has viewer"
                 assert message in [n.message for n in app._notifications], action.id
                 refused.append(action.id)
-            if isinstance(screen, (TenantScreen, DiffScreen, RepairScreen, SnapshotsScreen, TimelineScreen,
+            if isinstance(screen, (TenantScreen, DiffScreen, RepairScreen, SnapshotsScreen, CustomScreen, TimelineScreen,
                                    PlanScreen, WizardScreen, HelpScreen)):
                 while len(app.screen_stack) > 1:
                     app.pop_screen()

@@ -251,6 +251,11 @@ class TenantScreen(BaseScreen):
                     severity="information" if report["severity"] in ("none", "low") else "warning")
         self.cmd_refresh()
 
+    def cmd_custom(self) -> None:
+        from tenantops.console.screens.custom import CustomScreen
+
+        self.app.push_screen(CustomScreen(self.slug))
+
     def cmd_snapshots(self) -> None:
         from tenantops.console.screens.snapshots import SnapshotsScreen
 

@@ -117,6 +117,7 @@ class BackupDoc(TypedDict):
     checksum: str
     path: str
     created_by: str | None
+    pinned: bool
 
 
 class HistoryDoc(TypedDict):

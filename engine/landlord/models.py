@@ -249,6 +249,8 @@ class Backup(Base):
     checksum: Mapped[str] = mapped_column(sa.String(64))
     created_by: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # taken before a destructive change: retention never removes it (`backups unpin` does)
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class QuarantineItem(Base):

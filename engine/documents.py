@@ -143,6 +143,7 @@ class AuditDoc(TypedDict):
     params: dict[str, Any]
     outcome: AuditOutcome
     error: str | None
+    job: int | None           # the job a queued operation started; outcome is the job's
 
 
 class OperatorDoc(TypedDict):

@@ -115,7 +115,7 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
         def keep_quarantine() -> None:
             with ctx.session() as s:
                 s.add_all(quarantine_rows(tenant.id, job.id, moved))
-        restore_after_failure(ctx, tl, slug, f"repair of {slug}", exc, backup["id"], not_restored=keep_quarantine)
+        restore_after_failure(ctx, tl, slug, f"repair (job {job.id})", exc, backup["id"], not_restored=keep_quarantine)
     try:
         with tl.step("re-check") as info:
             database = tenant_database(tenant)

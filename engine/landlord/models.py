@@ -284,7 +284,8 @@ class Notification(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: the engine never updates or deletes these rows."""
+    """Append-only: the engine never deletes these rows, and updates one only to record
+    the final outcome of the job a queued operation started (``job_id``)."""
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
@@ -294,3 +295,4 @@ class AuditEntry(Base):
     params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     outcome: Mapped[str] = mapped_column(sa.String(16))  # ok | failed | denied
     error: Mapped[str | None] = mapped_column(sa.Text)
+    job_id: Mapped[int | None] = mapped_column(index=True)

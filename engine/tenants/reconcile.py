@@ -27,7 +27,7 @@ from tenantops.engine.migrate.history import next_batch
 from tenantops.engine.migrate.units import catalog_for, custom_dir
 from tenantops.engine.servers.adapters import Adapter
 
-_VERSION_INSERT = re.compile(r"^INSERT INTO `alembic_version` VALUES (.*);\s*$")
+_VERSION_INSERT = "INSERT INTO `alembic_version` VALUES"
 _VALUE = re.compile(r"'((?:[^'\\]|\\.)*)'")
 
 
@@ -44,11 +44,14 @@ def file_heads(path: Path) -> list[str]:
         finally:
             conn.close()
     heads: list[str] = []
+    inside = False
     with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
         for line in fh:
-            match = _VERSION_INSERT.match(line)
-            if match:
-                heads += _VALUE.findall(match.group(1))
+            if line.startswith(_VERSION_INSERT):
+                inside, line = True, line[len(_VERSION_INSERT):]
+            if inside:   # one line, or one value per line (mariadb-dump 10.11+)
+                heads += _VALUE.findall(line)
+                inside = not line.rstrip().endswith(";")
     return sorted(heads)
 
 

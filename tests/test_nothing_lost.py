@@ -315,3 +315,41 @@ def test_a_succeeding_queued_operation_is_audited_with_its_job(server: str) -> N
     entry = [a for a in run("audit", "--json").json() if a["action"] == "modules.add"][-1]
     job = [j for j in run("jobs", "list", "--json").json() if j["kind"] == "modules.add"][0]
     assert entry["job"] == job["id"] and entry["outcome"] == "ok" and entry["error"] is None
+
+
+def test_module_add_remove_and_rollback_failing_midway_restore_exactly(server: str) -> None:
+    """modules add, modules remove and rollback go through the guarded change: each one
+    made to fail part-way (by a hand-made table in its way) restores its backup, and the
+    tenant's schema, rows and landlord modules are exactly as before."""
+    provision("mid-org", server, modules=["membership_management"])
+    # add: social_0001 creates social_accounts, then fails on a hand-made social_posts
+    execute("mid-org", "CREATE TABLE social_posts (id INTEGER PRIMARY KEY, note VARCHAR(20))",
+            "INSERT INTO social_posts VALUES (1, 'mine')")
+    before, modules = state_of("mid-org"), run("tenants", "show", "mid-org", "--json").json()["modules"]
+    r = run("modules", "add", "mid-org", "social_media")
+    assert r.code == 1 and "was restored" in r.err, r.err
+    assert state_of("mid-org") == before
+    assert run("tenants", "show", "mid-org", "--json").json()["modules"] == modules
+    execute("mid-org", "DROP TABLE social_posts")
+
+    r = run("modules", "add", "mid-org", "social_media")
+    assert r.code == 0, r.err
+    execute("mid-org", "INSERT INTO social_accounts (id, platform, handle) VALUES (7, 'x', 'mine')",
+            # a hand-made table referencing social_accounts: dropping that table fails
+            f"CREATE TABLE my_refs (id INTEGER PRIMARY KEY, account_id {'INTEGER' if server == 'local' else 'BIGINT'}, "
+            "FOREIGN KEY (account_id) REFERENCES social_accounts (id))",
+            "INSERT INTO my_refs VALUES (1, 7)")
+    history = run("history", "mid-org", "--json").json()
+    added = max(h["batch"] for h in history if h["unit"] == "social_media" and h["action"] == "apply")
+    before, modules = state_of("mid-org"), run("tenants", "show", "mid-org", "--json").json()["modules"]
+    for argv in (("modules", "remove", "mid-org", "social_media", "--confirm", "mid-org"),
+                 ("rollback", "mid-org", "--batch", str(added - 1), "--confirm", "mid-org")):
+        r = run(*argv)
+        assert r.code == 1 and "was restored" in r.err, (argv, r.err)
+        assert state_of("mid-org") == before, argv
+        assert run("tenants", "show", "mid-org", "--json").json()["modules"] == modules
+        job = run("jobs", "list", "--json").json()[0]
+        steps = [(s["name"], s["status"]) for s in run("jobs", "show", str(job["id"]), "--json").json()["steps"]]
+        assert steps[0] == ("backup", "succeeded") and ("restore backup", "succeeded") in steps
+        assert backups_of("mid-org")[0]["pinned"] is True
+    assert [f for f in run("doctor", "--json").json()["findings"] if f["target"] == "mid-org"] == []

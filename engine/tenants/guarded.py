@@ -108,15 +108,18 @@ def restore_after_failure(ctx: Context, tl: Timeline, slug: str, reason: str, ex
 
 
 def _mark_batch_restored(ctx: Context, tenant_id: int, batch: int) -> None:
-    """Revisions of a batch undone by a restore stop counting as applied."""
+    """What a batch did is undone by the restore: revisions it applied stop counting as
+    applied, and revisions it rolled back (a module removal or rollback that failed
+    part-way) count as applied again."""
     with ctx.session() as s:
         rows = list(s.scalars(sa.select(m.MigrationHistory).where(
             m.MigrationHistory.tenant_id == tenant_id, m.MigrationHistory.batch == batch)))
         for h in rows:
-            if h.action == "apply" and h.outcome == "ok":
+            if h.outcome == "ok" and h.action in ("apply", "rollback"):
                 s.add(m.MigrationHistory(tenant_id=tenant_id, batch=batch, layer=h.layer, unit=h.unit,
-                                         revision=h.revision, action="rollback", checksum=h.checksum,
-                                         operator=ctx.operator, duration_s=0.0, outcome="restored",
+                                         revision=h.revision, action="rollback" if h.action == "apply" else "apply",
+                                         checksum=h.checksum, operator=ctx.operator, duration_s=0.0,
+                                         outcome="restored",
                                          error="undone by restoring the backup taken before the batch"))
 
 

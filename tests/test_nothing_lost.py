@@ -107,6 +107,9 @@ def test_pinned_backup_survives_refused_restores_and_later_changes(server: str, 
         ("backups", "unpin", "pin-org", "12345", "--confirm", "pin-org"),
         ("backups", "unpin", "pin-org", str(add_backup[0]["id"]), "--confirm", "pin-org"),  # not pinned
         ("backups", "restore", "pin-org", "--confirm", "pin-org"),                # no id at all
+        # other destructive commands refused for want of --confirm take no backup either
+        ("modules", "remove", "pin-org", "membership_management"),
+        ("rollback", "pin-org", "--batch", "1"),
     ]
     for argv in refused:
         r = run(*argv)
@@ -353,3 +356,57 @@ def test_module_add_remove_and_rollback_failing_midway_restore_exactly(server: s
         assert steps[0] == ("backup", "succeeded") and ("restore backup", "succeeded") in steps
         assert backups_of("mid-org")[0]["pinned"] is True
     assert [f for f in run("doctor", "--json").json()["findings"] if f["target"] == "mid-org"] == []
+
+
+@pytest.mark.mariadb
+def test_a_dump_that_names_its_database_loads_into_staging(mariadb, tenantops_env: Path) -> None:
+    """Backups taken before restores used staging were dumped with ``--databases`` (they
+    CREATE and USE the tenant's database): they still restore through the staging swap,
+    and the database they name is never written to directly."""
+    import subprocess
+
+    from tenantops.engine.tenants import backups
+
+    server = "db1"
+    ctx = Context.open()
+    from tenantops.engine.servers import registry as servers
+
+    servers.add_server(ctx, name=server, url=mariadb.url, capacity=100, password=mariadb.admin_password)
+    ctx.close()
+    try:
+        provision("old-org", server, modules=["social_media"])
+        execute("old-org", "INSERT INTO social_accounts (platform, handle) VALUES ('x', 'old')")
+        state = state_of("old-org")
+        ctx = Context.open()
+        with ctx.session() as s:
+            tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == "old-org"))
+            adapter = adapter_for(s.get(m.Server, tenant.server_id))
+            database, tenant_id = tenant.database, tenant.id
+        path = tenantops_env / "old-format.sql.gz"
+        defaults = backups._defaults_file(adapter)
+        try:
+            dumped = subprocess.run(["mariadb-dump", f"--defaults-extra-file={defaults}", "--single-transaction",
+                                     "--databases", database], capture_output=True, check=True).stdout
+        finally:
+            Path(defaults).unlink()
+        assert b"CREATE DATABASE" in dumped and b"USE `" in dumped
+        path.write_bytes(gzip.compress(dumped))
+        with ctx.session() as s:
+            row = m.Backup(tenant_id=tenant_id, reason="old format", path=str(path), size_bytes=path.stat().st_size,
+                           checksum=sha(str(path)), created_by="alice")
+            s.add(row)
+            s.flush()
+            backup_id = row.id
+        ctx.close()
+        execute("old-org", "DELETE FROM social_accounts", "CREATE TABLE later (id INTEGER PRIMARY KEY)")
+        r = run("backups", "restore", "old-org", str(backup_id), "--confirm", "old-org", "--json")
+        assert r.code == 0, r.err
+        kept = r.json()["kept_as"]
+        assert state_of("old-org") == state
+        # the replaced tables were moved aside, not dropped
+        assert ("later",) in mariadb.execute(f"SHOW TABLES FROM `{kept}`")
+        adapter.dispose()
+    finally:
+        from conftest import drop_tenants
+
+        drop_tenants(mariadb)

@@ -410,3 +410,21 @@ def test_a_dump_that_names_its_database_loads_into_staging(mariadb, tenantops_en
         from conftest import drop_tenants
 
         drop_tenants(mariadb)
+
+
+def test_tenant_screen_marks_pinned_backups(server: str) -> None:
+    """The console's tenant detail shows which backups are pinned (from the same read
+    model as `tenants show`)."""
+    from tenantops.console.screens.tenant import render_side
+    from tenantops.engine import views
+    from tenantops.engine.landlord.models import utcnow
+
+    provision("tui-org", server)
+    remove_social("tui-org")
+    ctx = Context.open()
+    detail = views.tenant_detail(ctx, "tui-org")
+    ctx.close()
+    text = render_side(detail, utcnow())
+    lines = [line for line in text.splitlines() if line.startswith(" #")]
+    assert any("modules remove social_media [b]pinned[/]" in line for line in lines), lines
+    assert any("modules add social_media [$text-muted]" in line for line in lines), lines

@@ -428,3 +428,28 @@ def test_tenant_screen_marks_pinned_backups(server: str) -> None:
     lines = [line for line in text.splitlines() if line.startswith(" #")]
     assert any("modules remove social_media [b]pinned[/]" in line for line in lines), lines
     assert any("modules add social_media [$text-muted]" in line for line in lines), lines
+
+
+def test_landlord_upgrade_keeps_existing_backups_unpinned(tenantops_env: Path) -> None:
+    """A store written before pinning (revision 0001) upgrades in place: its backups are
+    unpinned (retention treats them as before) and its audit rows name no job."""
+    from alembic import command
+
+    from tenantops.engine.landlord import store
+
+    engine = store.open_engine(None, tenantops_env)
+    with engine.begin() as conn:
+        command.upgrade(store._alembic_config(conn), "0001")
+        conn.execute(sa.text("INSERT INTO tenants (slug, organization, status, template, created_at) "
+                             "VALUES ('old', 'Old', 'active', 'community_group', '2026-01-01')"))
+        conn.execute(sa.text("INSERT INTO backups (tenant_id, reason, path, size_bytes, checksum, created_by, "
+                             "created_at) VALUES (1, 'old', '/nowhere', 1, 'x', 'alice', '2026-01-01')"))
+        conn.execute(sa.text("INSERT INTO audit_log (at, operator, action, target, params, outcome) "
+                             "VALUES ('2026-01-01', 'alice', 'old', 'old', '{}', 'ok')"))
+    engine.dispose()
+    assert store.schema_state(store.open_engine(None, tenantops_env))[0] == "0001"
+    ctx = Context.open()
+    assert store.schema_state(ctx.engine) == ("0002_pinned_backups", "0002_pinned_backups")
+    ctx.close()
+    assert [(b["id"], b["pinned"]) for b in backups_of("old")] == [(1, False)]
+    assert [a["job"] for a in run("audit", "--json").json() if a["action"] == "old"] == [None]

@@ -185,6 +185,22 @@ def _column(adapter: MysqlAdapter, sql: str, index: int) -> str:
     return str(row[index])
 
 
+SWAP_LOCK_WAIT_SECONDS = 60
+
+
+def _swap(adapter: MysqlAdapter, database: str, statement: str) -> None:
+    """The one atomic swap; a session holding the tenant's tables makes it wait, but not
+    for the server's default of a year."""
+    try:
+        with adapter.admin().connect() as conn:
+            conn.exec_driver_sql(f"SET SESSION lock_wait_timeout = {SWAP_LOCK_WAIT_SECONDS}")
+            conn.exec_driver_sql(statement)
+    except sa.exc.DBAPIError as exc:
+        orig = exc.orig.args if exc.orig is not None and getattr(exc.orig, "args", None) else (str(exc),)
+        raise ServerError(f"swapping the restored tables into {database} failed ({orig[-1]}); "
+                          f"the database was not changed") from None
+
+
 def _restore_mysql(adapter: MysqlAdapter, database: str, path: Path) -> str | None:
     """Load into a staging database, then swap every table in with one atomic
     ``RENAME TABLE``; the replaced tables move to a pre-restore database that is kept.
@@ -221,7 +237,12 @@ def _restore_mysql(adapter: MysqlAdapter, database: str, path: Path) -> str | No
             adapter.create_database(database)
         renames += [f"{q(staging)}.{q(t)} TO {q(database)}.{q(t)}" for t in new_tables]
         if renames:
-            adapter._exec("RENAME TABLE " + ", ".join(renames))
+            try:
+                _swap(adapter, database, "RENAME TABLE " + ", ".join(renames))
+            except ServerError:
+                if kept is not None and not _objects(adapter, kept)[0]:
+                    adapter.drop_database(kept)   # nothing moved: no empty leftover
+                raise
         with adapter.admin().connect() as conn:
             conn.exec_driver_sql(f"USE {q(database)}")
             for statement in view_sql + recreate:

@@ -90,10 +90,11 @@ def restore_after_failure(ctx: Context, tl: Timeline, slug: str, reason: str, ex
     error = format_error(exc)
     try:
         with tl.step("restore backup") as info:
-            backups.restore_backup_now(ctx, slug, backup_id)
+            _, kept = backups.restore_into(ctx, slug, backup_id)
             if after is not None:
                 after()
-            info["detail"] = f"restored backup {backup_id}: the tenant is exactly as before"
+            info["detail"] = (f"restored backup {backup_id}: the tenant is exactly as before"
+                              + (f"; the replaced tables are kept in database {kept}" if kept else ""))
     except Exception as restore_exc:
         if not_restored is not None:
             try:

@@ -129,10 +129,12 @@ class Context:
         raise PermissionDenied(f"{action} needs the {role} role; {self.operator} has {have}")
 
     def audit(self, action: str, target: str | None, params: dict[str, Any], outcome: AuditOutcome,
-              error: str | None = None) -> None:
+              error: str | None = None, *, job: int | None = None) -> None:
+        """One audit row; ``job``: the job the operation queued, whose final outcome the
+        row takes when it finishes (jobs.queue.finish)."""
         with self.session() as s:
             s.add(m.AuditEntry(operator=self.operator, action=action, target=_storable(target),
-                               params=redact(params), outcome=outcome, error=_storable(error)))
+                               params=redact(params), outcome=outcome, error=_storable(error), job_id=job))
 
 
 def _sqlite_version() -> str:
@@ -169,10 +171,16 @@ def mutating(action: str, role: Role, target: str | None = None
             except Exception as exc:
                 ctx.audit(action, tgt, params, "failed", f"{type(exc).__name__}: {exc}")
                 raise
-            ctx.audit(action, tgt, params, "ok")
+            ctx.audit(action, tgt, params, "ok", job=_job_of(result))
             return result
         return inner
     return wrap
+
+
+def _job_of(result: Any) -> int | None:
+    """The job a queued operation started (a ``Queued``, or a document with ``job``)."""
+    job = result.get("job") if isinstance(result, dict) else getattr(result, "job", None)
+    return job if isinstance(job, int) and not isinstance(job, bool) else None
 
 
 def _jsonable(value: Any) -> bool:

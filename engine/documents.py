@@ -118,6 +118,7 @@ class BackupDoc(TypedDict):
     checksum: str
     path: str
     created_by: str | None
+    pinned: bool
 
 
 class HistoryDoc(TypedDict):
@@ -143,6 +144,7 @@ class AuditDoc(TypedDict):
     params: dict[str, Any]
     outcome: AuditOutcome
     error: str | None
+    job: int | None           # the job a queued operation started; outcome is the job's
 
 
 class OperatorDoc(TypedDict):

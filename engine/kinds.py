@@ -49,7 +49,7 @@ def retry(ctx: Context, job_id: int, *, confirm: str | None = None) -> int:
     except TenantopsError as exc:
         ctx.audit("jobs.retry", job.tenant, params_doc, "failed", str(exc))
         raise
-    ctx.audit("jobs.retry", job.tenant, {**params_doc, "new_job": new_id}, "ok")
+    ctx.audit("jobs.retry", job.tenant, {**params_doc, "new_job": new_id}, "ok", job=new_id)
     return new_id
 
 

@@ -172,6 +172,10 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     if args.acknowledge:
         revisions = doctor.acknowledge_edits(ctx, slug=args.acknowledge)
         output.note(f"acknowledged edited revisions of {args.acknowledge}: {', '.join(revisions) or 'none'}")
+    if args.reconcile:
+        summary = doctor.reconcile_tenant(ctx, slug=args.reconcile)
+        output.note(f"landlord of {args.reconcile} now records modules {', '.join(summary['modules']) or '(none)'}"
+                    + (f" (history batch {summary['batch']})" if summary["batch"] else " (history already agreed)"))
     findings = doctor.diagnose(ctx)
     output.show(args, {"findings": findings}, lambda d: output.table(
         "Doctor", ["kind", "server", "target", "detail", "fix"],
@@ -201,6 +205,8 @@ def cmd_locks(ctx: Context, args: argparse.Namespace) -> int:
 def register_more(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("doctor", parents=[common], help="what needs attention")
     p.add_argument("--acknowledge", metavar="SLUG", help="accept edited applied revisions of a tenant (dba)")
+    p.add_argument("--reconcile", metavar="SLUG",
+                   help="record the revisions in a tenant's database in the landlord (dba)")
     p.set_defaults(handler=cmd_doctor)
 
     p = sub.add_parser("locks", parents=[common], help="tenant locks")

@@ -153,11 +153,17 @@ def cmd_backups(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "list":
         rows = backups.list_backups(ctx, args.slug)
         output.show(args, rows, lambda rs: output.table(
-            f"Backups of {args.slug}", ["id", "created", "reason", "size", "sha256", "path"],
-            [(r["id"], r["created_at"][:19], r["reason"], r["size_bytes"], r["checksum"][:12], r["path"]) for r in rs]))
+            f"Backups of {args.slug}", ["id", "created", "reason", "pinned", "size", "sha256", "path"],
+            [(r["id"], r["created_at"][:19], r["reason"], "pinned" if r["pinned"] else "", r["size_bytes"],
+              r["checksum"][:12], r["path"]) for r in rs]))
         return 0
     if args.backup is None:
-        raise UsageError("backups restore SLUG BACKUP --confirm SLUG")
+        raise UsageError(f"backups {args.action} SLUG BACKUP --confirm SLUG")
+    if args.action == "unpin":
+        doc = backups.unpin_backup(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm)
+        output.show(args, doc, lambda d: output.note(f"backup {d['id']} of {args.slug} is no longer pinned; "
+                                                     "retention may now remove it"))
+        return 0
     job_id = backups.request_restore(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm).job
     assert job_id is not None
     output.note(f"restore of {args.slug}: job {job_id}")
@@ -204,7 +210,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("backups", parents=[common], help="tenant backups")
-    p.add_argument("action", choices=["list", "restore"])
+    p.add_argument("action", choices=["list", "restore", "unpin"])
     p.add_argument("slug")
     p.add_argument("backup", nargs="?", type=int)
     p.add_argument("--confirm")

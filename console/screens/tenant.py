@@ -159,7 +159,8 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
     backups = detail.get("backups") or []
     lines += ["", f"[b]Backups[/] ({len(backups)})"]
     for b in backups[:3]:
-        lines.append(f" #{b['id']} {escape(b['reason'] or '')} [$text-muted]{_size(b.get('size_bytes'))} · "
+        pin = " [b]pinned[/]" if b.get("pinned") else ""
+        lines.append(f" #{b['id']} {escape(b['reason'] or '')}{pin} [$text-muted]{_size(b.get('size_bytes'))} · "
                      f"{ago(b['created_at'], now)}[/]")
     if not backups:
         lines.append(" [$text-muted]none[/]")

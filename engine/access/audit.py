@@ -15,7 +15,8 @@ from tenantops.engine.landlord import models as m
 
 def audit_json(e: m.AuditEntry) -> AuditDoc:
     return {"id": e.id, "at": e.at.isoformat(), "operator": e.operator, "action": e.action,
-            "target": e.target, "params": e.params, "outcome": cast(AuditOutcome, e.outcome), "error": e.error}
+            "target": e.target, "params": e.params, "outcome": cast(AuditOutcome, e.outcome), "error": e.error,
+            "job": e.job_id}
 
 
 def parse_since(text: str) -> datetime:

@@ -81,6 +81,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
                                      f"lock of {lock.tenant} held by {lock.holder} ({lock.operation}) expired "
                                      f"at {lock.lease_until}", f"tenantops locks break {lock.tenant}"))
     findings += _edited(ctx, tenants)
+    findings += _mismatched(ctx, tenants, servers)
     interval = timedelta(hours=ctx.settings.drift_check_interval_hours)
     for tenant in sorted(tenants, key=lambda t: t.slug):
         if tenant.status != "active":
@@ -110,6 +111,79 @@ def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:
                                 f"revision {revision} of {unit} changed on disk after it was applied to {tenant.slug}",
                                 f"restore the file, or acknowledge: tenantops doctor --acknowledge {tenant.slug}"))
     return out
+
+
+def _describe(diff: dict[str, list[str]]) -> str:
+    labels = {"modules_missing": "modules in the database but not the landlord",
+              "modules_extra": "modules in the landlord but not the database",
+              "revisions_missing": "revisions applied in the database but not in the history",
+              "revisions_extra": "revisions in the history but not applied in the database",
+              "custom_wrong": "custom migrations whose status disagrees"}
+    return "; ".join(f"{labels[k]}: {', '.join(v)}" for k, v in diff.items() if v)
+
+
+def _mismatched(ctx: Context, tenants: list[m.Tenant], servers: list[m.Server]) -> list[dict[str, Any]]:
+    """Tenants whose landlord records (modules, custom states, history) disagree with the
+    revisions recorded in their database."""
+    from tenantops.engine.tenants import reconcile
+
+    out = []
+    by_id = {server.id: server for server in servers}
+    for tenant in sorted(tenants, key=lambda t: t.slug):
+        server = by_id.get(tenant.server_id) if tenant.server_id else None
+        if tenant.status not in ("active", "suspended") or server is None or not tenant.database:
+            continue
+        adapter = adapter_for(server)
+        try:
+            if not adapter.database_exists(tenant.database):
+                continue  # reported as missing_database
+            heads = reconcile.database_heads(adapter, tenant.database)
+            state = reconcile.state_from_heads(ctx, tenant, heads, what=f"database {tenant.database}")
+            diff = reconcile.differences(ctx, tenant, state)
+        except TenantopsError as exc:
+            out.append(_finding("revision_mismatch", server.name, tenant.slug, str(exc),
+                                f"tenantops backups list {tenant.slug} then tenantops backups restore "
+                                f"{tenant.slug} ID --confirm {tenant.slug}"))
+            continue
+        except Exception:  # noqa: BLE001 - an unreachable server is reported above
+            continue
+        finally:
+            adapter.dispose()
+        if any(diff.values()):
+            out.append(_finding("revision_mismatch", server.name, tenant.slug,
+                                f"landlord and database of {tenant.slug} disagree: {_describe(diff)}",
+                                f"tenantops doctor --reconcile {tenant.slug} (records the database's revisions "
+                                "in the landlord)"))
+    return out
+
+
+@mutating("doctor.reconcile", "dba", target="slug")
+def reconcile_tenant(ctx: Context, *, slug: str) -> dict[str, Any]:
+    """Set the landlord's modules, custom states and history from the revisions in the
+    tenant's database (under the tenant's lock; audited)."""
+    from tenantops.engine.jobs.locks import acquire, release
+    from tenantops.engine.tenants import reconcile
+
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        if tenant is None:
+            raise NotFoundError(f"tenant {slug!r} does not exist")
+        server = s.get(m.Server, tenant.server_id) if tenant.server_id else None
+        if server is None or not tenant.database:
+            raise NotFoundError(f"tenant {slug!r} has no database")
+        acquire(s, slug, holder=ctx.operator, operation="doctor.reconcile", job_id=None,
+                lease_seconds=ctx.settings.lease_seconds * 10)
+    try:
+        adapter = adapter_for(server)
+        try:
+            heads = reconcile.database_heads(adapter, tenant.database)
+        finally:
+            adapter.dispose()
+        state = reconcile.state_from_heads(ctx, tenant, heads, what=f"database {tenant.database}")
+        return reconcile.reconcile(ctx, tenant.id, state, why="doctor --reconcile")
+    finally:
+        with ctx.session() as s:
+            release(s, slug, None)
 
 
 @mutating("doctor.acknowledge", "dba", target="slug")

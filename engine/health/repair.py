@@ -24,6 +24,7 @@ from tenantops.engine.schema.capture import capture
 from tenantops.engine.schema.diff import Difference
 from tenantops.engine.schema.quarantine import QuarantineRecord, restore_quarantine
 from tenantops.engine.schema.repair import STRATEGIES, execute_plan, plan_repair
+from tenantops.engine.tenants.guarded import restore_after_failure
 from tenantops.engine.tenants.snapshots import store_snapshot
 
 
@@ -91,21 +92,31 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
         info["detail"] = (f"{len(repair_plan.operations)} operation(s), "
                           f"{sum(not op.safe for op in repair_plan.operations)} destructive; severity {report['severity']}")
     with tl.step("backup") as info:
-        backup = backups.take_backup(ctx, slug, f"before repair (job {job.id})")
-        info["detail"] = f"backup {backup['id']}"
+        pinned = strategy == "aggressive"
+        backup = backups.take_backup(ctx, slug, f"before repair (job {job.id})", pinned=pinned)
+        info["detail"] = f"backup {backup['id']}" + (" (pinned)" if pinned else "")
     adapter = adapter_for(server)
     try:
         with tl.step("repair") as info:
             with adapter.engine(tenant_database(tenant)).connect() as conn:
                 result = execute_plan(conn, repair_plan, include_destructive=strategy == "aggressive",
                                       quarantine_suffix=suffix)
-            rows = [m.QuarantineItem(tenant_id=tenant.id, kind=r.kind, table=r.table, column=r.column,
-                                     rows=r.rows or 0, quarantined_as=r.quarantined_as, detail=r.to_json(),
-                                     repair_id=job.id) for r in result.quarantine]
-            info["rows"] += rows
             info["detail"] = "\n".join(f"{op.description}: " + "; ".join(op.sql) for op in result.applied) or "nothing applied"
             if result.failed is not None:
                 raise TenantopsError(f"repair stopped at {result.failed[0].description}: {result.failed[1]}")
+            info["rows"] += quarantine_rows(tenant.id, job.id, result.quarantine)
+    except BaseException as exc:
+        # all or restore: a repair that stopped part-way puts the tenant back as it was
+        # (the quarantine tables it made go with the restore, so none are recorded unless
+        # the restore failed too and they are still there)
+        adapter.dispose()
+        moved = result.quarantine if "result" in locals() else []
+
+        def keep_quarantine() -> None:
+            with ctx.session() as s:
+                s.add_all(quarantine_rows(tenant.id, job.id, moved))
+        restore_after_failure(ctx, tl, slug, f"repair (job {job.id})", exc, backup["id"], not_restored=keep_quarantine)
+    try:
         with tl.step("re-check") as info:
             database = tenant_database(tenant)
             with adapter.engine(database).connect() as conn:
@@ -129,6 +140,11 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
 
 
 # -- quarantine ---------------------------------------------------------------------------
+
+
+def quarantine_rows(tenant_id: int, job_id: int, records: list[QuarantineRecord]) -> list[m.QuarantineItem]:
+    return [m.QuarantineItem(tenant_id=tenant_id, kind=r.kind, table=r.table, column=r.column, rows=r.rows or 0,
+                             quarantined_as=r.quarantined_as, detail=r.to_json(), repair_id=job_id) for r in records]
 
 
 def quarantine_json(q: m.QuarantineItem, slug: str) -> QuarantineDoc:

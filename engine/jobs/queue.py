@@ -157,6 +157,10 @@ def finish(ctx: Context, job_id: int, status: str, *, error: str | None = None,
         job.status, job.error, job.finished_at = status, error, utcnow()
         if result is not None:
             job.result = result
+        # the audit row of the operation that queued this job takes the job's outcome
+        s.execute(sa.update(m.AuditEntry).where(m.AuditEntry.job_id == job_id, m.AuditEntry.outcome != "denied")
+                  .values(outcome="ok" if status == "succeeded" else "failed",
+                          error=None if status == "succeeded" else (error or f"job {job_id} {status}")))
         if job.tenant:
             locks.release(s, job.tenant, job.id)
 

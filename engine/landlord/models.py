@@ -253,6 +253,8 @@ class Backup(Base):
     checksum: Mapped[str] = mapped_column(sa.String(64))
     created_by: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # taken before a destructive change: retention never removes it (`backups unpin` does)
+    pinned: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class QuarantineItem(Base):
@@ -286,7 +288,8 @@ class Notification(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: the engine never updates or deletes these rows."""
+    """Append-only: the engine never deletes these rows, and updates one only to record
+    the final outcome of the job a queued operation started (``job_id``)."""
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow, index=True)
@@ -296,3 +299,4 @@ class AuditEntry(Base):
     params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     outcome: Mapped[str] = mapped_column(sa.String(16))  # ok | failed | denied
     error: Mapped[str | None] = mapped_column(sa.Text)
+    job_id: Mapped[int | None] = mapped_column(index=True)

@@ -212,6 +212,15 @@ def request_custom_apply(ctx: Context, *, slug: str, name: str, confirm: str | N
     return Queued("custom.apply", slug, job, Preview("custom.apply", slug, doc))
 
 
+_DESTRUCTIVE = re.compile(r"\b(DROP|TRUNCATE|DELETE|RENAME|MODIFY|CHANGE)\b|ALTER\s+COLUMN", re.IGNORECASE)
+
+
+def destructive_sql(revisions: list[dict[str, Any]]) -> bool:
+    """Could the planned SQL lose data (drops, deletes, renames, type changes)? Then the
+    backup taken before it is pinned."""
+    return any(_DESTRUCTIVE.search(sql) for rev in revisions for sql in rev["sql"])
+
+
 def run_custom_apply(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     name, slug = job.params["name"], job.tenant
     assert slug is not None  # day-2 jobs are queued with the tenant's slug
@@ -224,8 +233,16 @@ def run_custom_apply(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
                 conn.commit()
             info["detail"] = f"{len(results)} revision(s) applied"
         return {"tenant": tenant.slug, "name": name, "revisions": len(results)}
+    with ctx.session() as s:
+        found = _custom(s, get_tenant_row(s, slug), name).review
     try:
-        result = guarded_change(ctx, tl, slug, f"custom apply {name}", body)
+        # the review ran it: unsafe findings pin the backup; so does SQL that reads as lossy
+        pinned = bool(review.destructive(found)) or destructive_sql(
+            preview_custom_apply(ctx, slug=slug, name=name).document["revisions"])
+    except Exception:  # noqa: BLE001 - SQL that cannot be rendered offline: pin to be safe
+        pinned = True
+    try:
+        result = guarded_change(ctx, tl, slug, f"custom apply {name}", body, pinned=pinned)
     except TenantopsError as exc:
         _set_custom(ctx, slug, name, "failed", str(exc))
         raise

@@ -3,7 +3,7 @@ backup is restored and the job says so. Shared by modules, custom, rollback and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 
@@ -55,32 +55,24 @@ def plan_json(planned: list[PlannedRevision]) -> list[dict[str, Any]]:
 
 
 def guarded_change(ctx: Context, tl: Timeline, slug: str, reason: str,
-                   body: Callable[[m.Tenant, Adapter, int], dict[str, Any]]) -> dict[str, Any]:
-    """Backup → change → snapshot; on failure restore the backup and say so."""
+                   body: Callable[[m.Tenant, Adapter, int], dict[str, Any]], *, pinned: bool = False) -> dict[str, Any]:
+    """Backup → change → snapshot; on failure restore the backup and say so. ``pinned``:
+    the change is destructive, so retention never removes its backup."""
     with ctx.session() as s:
         tenant = get_tenant_row(s, slug)
         server = tenant_server(s, tenant)
     with tl.step("backup") as info:
-        backup = backups.take_backup(ctx, slug, reason)
-        info["detail"] = f"backup {backup['id']}: {backup['size_bytes']} bytes, sha256 {backup['checksum'][:12]}"
+        backup = backups.take_backup(ctx, slug, reason, pinned=pinned)
+        info["detail"] = (f"backup {backup['id']}: {backup['size_bytes']} bytes, sha256 {backup['checksum'][:12]}"
+                          + (" (pinned)" if pinned else ""))
     batch = next_batch(ctx, tenant.id)
     adapter = adapter_for(server)
     try:
         result = body(tenant, adapter, batch)
     except BaseException as exc:
         adapter.dispose()
-        error = format_error(exc)
-        try:
-            with tl.step("restore backup") as info:
-                backups.restore_backup_now(ctx, slug, backup["id"])
-                _mark_batch_restored(ctx, tenant.id, batch)
-                info["detail"] = f"restored backup {backup['id']}: the tenant is exactly as before"
-        except Exception as restore_exc:
-            raise TenantopsError(
-                f"{reason} failed ({error}); restoring backup {backup['id']} failed too "
-                f"({format_error(restore_exc)}): when the server is back, check the tenant and restore with "
-                f"`tenantops backups restore {slug} {backup['id']} --confirm {slug}`") from None
-        raise TenantopsError(f"{reason} failed ({error}); backup {backup['id']} was restored") from None
+        restore_after_failure(ctx, tl, slug, reason, exc, backup["id"],
+                              lambda: _mark_batch_restored(ctx, tenant.id, batch))
     finally:
         adapter.dispose()
     with tl.step("snapshot") as info:
@@ -89,16 +81,46 @@ def guarded_change(ctx: Context, tl: Timeline, slug: str, reason: str,
     return {**result, "backup": backup["id"], "batch": batch}
 
 
+def restore_after_failure(ctx: Context, tl: Timeline, slug: str, reason: str, exc: BaseException, backup_id: int,
+                          after: Callable[[], None] | None = None,
+                          not_restored: Callable[[], None] | None = None) -> NoReturn:
+    """All or restore: a change that failed part-way gets its backup restored (a timeline
+    step of its own), then fails with one line saying so, or, when the restore fails
+    too, with the command that restores by hand."""
+    error = format_error(exc)
+    try:
+        with tl.step("restore backup") as info:
+            _, kept = backups.restore_into(ctx, slug, backup_id)
+            if after is not None:
+                after()
+            info["detail"] = (f"restored backup {backup_id}: the tenant is exactly as before"
+                              + (f"; the replaced tables are kept in database {kept}" if kept else ""))
+    except Exception as restore_exc:
+        if not_restored is not None:
+            try:
+                not_restored()
+            except Exception:  # noqa: BLE001 - the message below is what the operator needs
+                pass
+        raise TenantopsError(
+            f"{reason} failed ({error}); restoring backup {backup_id} failed too "
+            f"({format_error(restore_exc)}): when the server is back, check the tenant and restore with "
+            f"`tenantops backups restore {slug} {backup_id} --confirm {slug}`") from None
+    raise TenantopsError(f"{reason} failed ({error}); backup {backup_id} was restored") from None
+
+
 def _mark_batch_restored(ctx: Context, tenant_id: int, batch: int) -> None:
-    """Revisions of a batch undone by a restore stop counting as applied."""
+    """What a batch did is undone by the restore: revisions it applied stop counting as
+    applied, and revisions it rolled back (a module removal or rollback that failed
+    part-way) count as applied again."""
     with ctx.session() as s:
         rows = list(s.scalars(sa.select(m.MigrationHistory).where(
             m.MigrationHistory.tenant_id == tenant_id, m.MigrationHistory.batch == batch)))
         for h in rows:
-            if h.action == "apply" and h.outcome == "ok":
+            if h.outcome == "ok" and h.action in ("apply", "rollback"):
                 s.add(m.MigrationHistory(tenant_id=tenant_id, batch=batch, layer=h.layer, unit=h.unit,
-                                         revision=h.revision, action="rollback", checksum=h.checksum,
-                                         operator=ctx.operator, duration_s=0.0, outcome="restored",
+                                         revision=h.revision, action="rollback" if h.action == "apply" else "apply",
+                                         checksum=h.checksum, operator=ctx.operator, duration_s=0.0,
+                                         outcome="restored",
                                          error="undone by restoring the backup taken before the batch"))
 
 

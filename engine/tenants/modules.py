@@ -145,7 +145,7 @@ def run_module_remove(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
             s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant.id,
                                                       m.TenantModule.module == module))
         return {"tenant": tenant.slug, "module": module, "revisions": len(results)}
-    return guarded_change(ctx, tl, job.tenant, f"modules remove {module}", body)
+    return guarded_change(ctx, tl, job.tenant, f"modules remove {module}", body, pinned=True)
 
 
 KINDS = (JobKind("modules.add", "admin", run_module_add),

@@ -124,7 +124,7 @@ def run_rollback(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
         for c in rolled:
             retire_custom_file(ctx, tenant.slug, c.revision, "rolled_back")
         return {"tenant": tenant.slug, "batch": batch, "revisions": revisions}
-    return guarded_change(ctx, tl, job.tenant, f"rollback after batch {batch}", body)
+    return guarded_change(ctx, tl, job.tenant, f"rollback after batch {batch}", body, pinned=True)
 
 
 KINDS = (JobKind("rollback", "dba", run_rollback, destructive=True),)

@@ -1,14 +1,14 @@
 """custom migrations keep the review made at submit; jobs can be scheduled
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003_custom_review
+Revises: 0002_pinned_backups
 """
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-revision = '0002'
-down_revision = '0001'
+revision = '0003_custom_review'
+down_revision = '0002_pinned_backups'
 branch_labels = None
 depends_on = None
 

@@ -6,6 +6,7 @@ config is bad. Secrets never live here: they go to the keyring.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,8 @@ DEFAULT_RESERVED_SLUGS = (
     "performance_schema", "sys", "test", "root", "mail", "tenantops",
 )
 ENVIRONMENTS = ("development", "staging", "production")
+UNREGISTERED = ("none", "viewer")
+_HOST_RE = re.compile(r"[A-Za-z0-9.:%_-]{1,255}")
 THEMES = ("tenantops-dark", "tenantops-light", "tenantops-contrast", "tenantops-16")
 
 
@@ -62,6 +65,16 @@ class Settings:
     drift_ignore: DriftIgnore = field(default_factory=DriftIgnore)
     smtp: Smtp = field(default_factory=Smtp)
     setup_url: str = "https://{slug}.example.org/setup?token={token}"
+    # identity and access: the account that owns state and keyring (operators run
+    # `sudo -u <service_account> tenantops ...`), and what an unregistered account may do
+    service_account: str = ""
+    unregistered: str = "none"
+    # seconds: every MariaDB/MySQL connection (servers and landlord)
+    connect_timeout: int = 5
+    read_timeout: int = 30
+    write_timeout: int = 30
+    # host part of tenant database users; empty = 127.0.0.1 for loopback servers, else '%'
+    tenant_user_host: str = ""
     # where the settings came from, for error messages and `doctor`
     source: str = ""
 
@@ -158,6 +171,14 @@ def load_settings(path: Path | None = None) -> Settings:
     if settings.lease_seconds < 1:
         # a zero lease expires as it is taken: a second worker would run the same job again
         raise ConfigError(f"{path}: lease_seconds: must be at least 1, got {settings.lease_seconds}")
+    if settings.unregistered not in UNREGISTERED:
+        raise ConfigError(f"{path}: unregistered: must be one of {', '.join(UNREGISTERED)}, got {settings.unregistered!r}")
+    for key in ("connect_timeout", "read_timeout", "write_timeout"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{path}: {key}: must be at least 1 second, got {getattr(settings, key)}")
+    if settings.tenant_user_host and not _HOST_RE.fullmatch(settings.tenant_user_host):
+        raise ConfigError(f"{path}: tenant_user_host: expected a host name, address or pattern like 10.0.%, "
+                          f"got {settings.tenant_user_host!r}")
     if settings.backup_retention < 1:
         # zero would delete the backup a change has just taken, before the change runs
         raise ConfigError(f"{path}: backup_retention: must be at least 1, got {settings.backup_retention}")

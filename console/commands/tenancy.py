@@ -218,4 +218,4 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("worker", parents=[common], help="run queued jobs")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
-    p.set_defaults(handler=cmd_worker)
+    p.set_defaults(handler=cmd_worker, runs_for_requesters=True)

@@ -16,7 +16,7 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tenantops.engine import identity
+from tenantops.engine import identity, private
 from tenantops.engine.config import Settings, default_config_path, default_home, load_settings
 from tenantops.engine.errors import PermissionDenied, TenantopsError
 from tenantops.engine.landlord import models as m
@@ -72,6 +72,7 @@ class Context:
         for each job's requester, open without it. ``operator`` is for the engine itself
         (workers) and tests; the faces never pass it.
         """
+        private.make_private()  # before anything is written: files 0600, folders 0700
         home = Path(home or default_home())
         settings = load_settings(Path(config) if config else default_config_path())
         landlord_url = landlord_url or os.environ.get("TENANTOPS_LANDLORD_URL") or None

@@ -12,7 +12,8 @@ import os
 import shutil
 import sqlite3
 import subprocess
-import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,18 +67,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _defaults_file(adapter: MysqlAdapter) -> str:
-    """A 0600 client option file so the password never appears in argv or ps."""
+def _client_options(adapter: MysqlAdapter) -> bytes:
     url = sa.make_url(adapter.url)
-    fd, path = tempfile.mkstemp(prefix="tenantops-", suffix=".cnf")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("[client]\n")
-        fh.write(f"user={url.username}\n")
-        fh.write(f"password=\"{(adapter.password or '').replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}\"\n")
-        fh.write(f"host={url.host or '127.0.0.1'}\nport={url.port or 3306}\n")
-        if url.host in ("127.0.0.1", "localhost", "::1"):
-            fh.write("skip-ssl\n" if shutil.which("mariadb-dump") else "ssl-mode=DISABLED\n")
-    return path
+    password = (adapter.password or "").replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))
+    text = f"[client]\nuser={url.username}\npassword=\"{password}\"\nhost={url.host or '127.0.0.1'}\nport={url.port or 3306}\n"
+    if url.host in ("127.0.0.1", "localhost", "::1"):
+        text += "skip-ssl\n" if shutil.which("mariadb-dump") else "ssl-mode=DISABLED\n"
+    return text.encode()
+
+
+@contextmanager
+def _options_pipe(adapter: MysqlAdapter) -> Iterator[tuple[str, int]]:
+    """The client options (with the password) through an inherited pipe, read by the
+    tool as ``--defaults-extra-file=/dev/fd/N``: never in argv, ps or a file, so a
+    killed worker leaves nothing behind. Yields (option, fd to pass)."""
+    options = _client_options(adapter)
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, options)  # a few hundred bytes: far below the pipe's buffer
+        os.close(write_end)
+        write_end = -1
+        yield f"--defaults-extra-file=/dev/fd/{read_end}", read_end
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
 
 
 def _dump_tool(*names: str) -> str:
@@ -105,17 +119,13 @@ def dump(adapter: Adapter, database: str, target: Path) -> None:
         return
     assert isinstance(adapter, MysqlAdapter)
     tool = _dump_tool("mariadb-dump", "mysqldump")
-    defaults = _defaults_file(adapter)
-    try:
-        with gzip.open(target, "wb") as out:
-            proc = subprocess.run([tool, f"--defaults-extra-file={defaults}", "--single-transaction", "--routines",
-                                   "--triggers", "--skip-lock-tables", "--hex-blob", "--databases", database],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            if proc.returncode != 0:
-                raise ServerError(f"backup of {database} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
-            out.write(proc.stdout)
-    finally:
-        os.unlink(defaults)
+    with _options_pipe(adapter) as (option, fd), gzip.open(target, "wb") as out:
+        proc = subprocess.run([tool, option, "--single-transaction", "--routines", "--triggers",
+                               "--skip-lock-tables", "--hex-blob", "--databases", database],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, pass_fds=(fd,))
+        if proc.returncode != 0:
+            raise ServerError(f"backup of {database} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
+        out.write(proc.stdout)
 
 
 def restore_file(adapter: Adapter, database: str, path: Path) -> None:
@@ -127,16 +137,13 @@ def restore_file(adapter: Adapter, database: str, path: Path) -> None:
     tool = _dump_tool("mariadb", "mysql")
     adapter.dispose()
     adapter.drop_database(database)
-    defaults = _defaults_file(adapter)
-    try:
-        with gzip.open(path, "rb") as fh:
-            data = fh.read()
-        proc = subprocess.run([tool, f"--defaults-extra-file={defaults}"], input=data, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-        if proc.returncode != 0:
-            raise ServerError(f"restore of {database} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
-    finally:
-        os.unlink(defaults)
+    with gzip.open(path, "rb") as fh:
+        data = fh.read()
+    with _options_pipe(adapter) as (option, fd):
+        proc = subprocess.run([tool, option], input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              pass_fds=(fd,))
+    if proc.returncode != 0:
+        raise ServerError(f"restore of {database} failed: {proc.stderr.decode(errors='replace').strip()[:300]}")
 
 
 def take_backup(ctx: Context, slug: str, reason: str) -> BackupDoc:

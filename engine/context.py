@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tenantops.engine import identity, private
-from tenantops.engine.config import Settings, default_config_path, default_home, load_settings
+from tenantops.engine.config import Settings, default_config_path, default_home, load_settings, use_connection_settings
 from tenantops.engine.errors import PermissionDenied, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord import store
@@ -75,6 +75,7 @@ class Context:
         private.make_private()  # before anything is written: files 0600, folders 0700
         home = Path(home or default_home())
         settings = load_settings(Path(config) if config else default_config_path())
+        use_connection_settings(settings)  # before the landlord or any server is reached
         landlord_url = landlord_url or os.environ.get("TENANTOPS_LANDLORD_URL") or None
         engine = store.open_engine(landlord_url, home)
         ctx = cls(home=home, settings=settings, engine=engine, landlord_url=landlord_url,

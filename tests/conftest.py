@@ -121,8 +121,8 @@ def server(dialect: str, request: pytest.FixtureRequest) -> str:
 
 def drop_tenants(db: MariaDB) -> None:
     names = [r[0] for r in db.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")]
-    users = [r[0] for r in db.execute("SELECT User FROM mysql.user WHERE User LIKE 'tu\\_%'")]
+    users = db.execute("SELECT User, Host FROM mysql.user WHERE User LIKE 'tu\\_%'")
     statements = [f"DROP DATABASE `{n}`" for n in names if n.startswith(("tenant_", "shadow_", "tenantops_"))]
-    statements += [f"DROP USER `{u}`@'%'" for u in users]
+    statements += [f"DROP USER `{u}`@'{h}'" for u, h in users]
     if statements:
         db.execute(*statements)

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from tenantops.engine import private
+from tenantops.engine.config import tenant_user_host
 from tenantops.engine.vocab import ACTIVE_JOB_STATUSES
 from tenantops.engine.servers.adapters import adapter_for
 from tenantops.engine.context import Context, mutating
@@ -39,6 +40,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
         adapter = adapter_for(server)
         try:
             try:
+                adapter.check()  # answers within the connect timeout, or the server is unreachable
                 databases = set(adapter.list_databases("tenant_"))
                 server_users = set(adapter.list_users("tu_"))
             except ServerError as exc:
@@ -54,7 +56,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
         for user in sorted(server_users - users):
             findings.append(_finding("orphan_user", server.name, user,
                                      f"user {user} exists on {server.name} but no tenant uses it",
-                                     f"DROP USER `{user}`@'%' on {server.name}"))
+                                     f"DROP USER `{user}`@'{tenant_user_host()}' on {server.name}"))
         for db, tenant in sorted(known.items()):
             if db in databases and tenant.status == "failed" and tenant.activated_at is None:
                 findings.append(_finding("orphan_database", server.name, db,

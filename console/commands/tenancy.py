@@ -73,7 +73,13 @@ def print_event(ev: StepDoc) -> None:
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     """Start a worker process for the job and follow its timeline on stderr."""
     proc = worker.spawn(ctx, job_id=job_id)
-    doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event)
+    try:
+        # a worker that dies (or leaves the job queued) ends the wait with one line
+        doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event,
+                          worker_alive=lambda: proc.poll() is None)
+    except jobs.JobStranded:
+        proc.poll()  # reap it if it is gone
+        raise
     proc.wait(timeout=60)
     return doc
 

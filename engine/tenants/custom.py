@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tenantops.engine.catalog.revisions import AST_LOCK
 from tenantops.engine import catalog as catalog_mod
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
@@ -63,7 +64,8 @@ def _touched_tables(tree: ast.Module) -> set[str]:
 def validate_custom(content: str, filename: str, catalog: catalog_mod.Catalog, units: list[str]) -> list[str]:
     """Problems with a custom revision file (empty when it is acceptable)."""
     try:
-        tree = ast.parse(content, filename)
+        with AST_LOCK:  # see catalog/revisions.py
+            tree = ast.parse(content, filename)
     except SyntaxError as exc:
         return [f"{filename}:{exc.lineno}: does not parse: {exc.msg}"]
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes (older Pythons), absurd nesting

@@ -223,15 +223,18 @@ def test_killed_worker_mid_dump_leaves_no_password_file(mariadb, tenantops_env: 
         victim.wait()
         places: dict[str, bytes] = {}
         for root in (Path(tempfile.gettempdir()), Path("/dev/shm"), tenantops_env):
-            for path in root.rglob("*") if root.exists() else ():
-                try:
-                    st = path.lstat()
-                    # anything written since the worker started (/tmp is shared: older files are
-                    # other processes'), below the size of a database file
-                    if stat.S_ISREG(st.st_mode) and st.st_mtime >= started and st.st_size < 10_000_000:
-                        places[str(path)] = path.read_bytes()
-                except OSError:
-                    continue  # another process's private file or one gone meanwhile
+            # os.walk ignores folders that other processes remove meanwhile (/tmp is shared)
+            for folder, _, files in os.walk(root, onerror=lambda _exc: None):
+                for name in files:
+                    path = Path(folder) / name
+                    try:
+                        st = path.lstat()
+                        # anything written since the worker started (older files are other
+                        # processes'), below the size of a database file
+                        if stat.S_ISREG(st.st_mode) and st.st_mtime >= started and st.st_size < 10_000_000:
+                            places[str(path)] = path.read_bytes()
+                    except OSError:
+                        continue  # another process's private file or one gone meanwhile
         # the keyring file is the one place the password belongs (and it is there)
         keyring_file = Path(secrets.backend().file_path)
         places.pop(str(keyring_file), None)

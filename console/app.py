@@ -206,15 +206,15 @@ def open_or_wait(args: argparse.Namespace, unreachable_app: type[LandlordUnreach
     from tenantops.console.unreachable import LandlordUnreachableApp
     from tenantops.engine.config import ConfigError
     from tenantops.engine.context import Context
-    from tenantops.engine.errors import TenantopsError
+    from tenantops.engine.errors import PermissionDenied, TenantopsError
 
     def opener() -> Context:
         return Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
 
     try:
         return opener()
-    except ConfigError:
-        raise  # a bad config is fixed in the file, not by retrying: the CLI prints one line
+    except (ConfigError, PermissionDenied):
+        raise  # a bad config or an unregistered account is not fixed by retrying: one line
     except TenantopsError as exc:
         where = args.landlord or os.environ.get("TENANTOPS_LANDLORD_URL") or "the embedded SQLite store"
         return (unreachable_app or LandlordUnreachableApp)(str(exc), where, opener).run()

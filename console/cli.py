@@ -44,7 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
 def open_context(args: argparse.Namespace):
     from tenantops.engine.context import Context
 
-    return Context.open(home=args.home, config=args.config, landlord_url=args.landlord)
+    # `worker` runs jobs for their requesters (checked when queued): the service account's
+    # cron may run it without being an operator itself
+    return Context.open(home=args.home, config=args.config, landlord_url=args.landlord,
+                        require_operator=not getattr(args, "runs_for_requesters", False))
 
 
 def main(argv: list[str] | None = None) -> int:

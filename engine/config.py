@@ -6,6 +6,7 @@ config is bad. Secrets never live here: they go to the keyring.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -19,6 +20,8 @@ DEFAULT_RESERVED_SLUGS = (
     "performance_schema", "sys", "test", "root", "mail", "tenantops",
 )
 ENVIRONMENTS = ("development", "staging", "production")
+UNREGISTERED = ("none", "viewer")
+_HOST_RE = re.compile(r"[A-Za-z0-9.:%_-]{1,255}")
 THEMES = ("tenantops-dark", "tenantops-light", "tenantops-contrast", "tenantops-16")
 
 
@@ -69,12 +72,61 @@ class Settings:
     smtp: Smtp = field(default_factory=Smtp)
     maintenance: Maintenance = field(default_factory=Maintenance)
     setup_url: str = "https://{slug}.example.org/setup?token={token}"
+    # identity and access: the account that owns state and keyring (operators run
+    # `sudo -u <service_account> tenantops ...`), and what an unregistered account may do
+    service_account: str = ""
+    unregistered: str = "none"
+    # seconds: every MariaDB/MySQL connection (servers and landlord)
+    connect_timeout: int = 5
+    read_timeout: int = 30
+    write_timeout: int = 30
+    # host part of tenant database users ('%' = any host); set it to the application
+    # servers' address or network (e.g. "10.0.3.%", or "127.0.0.1" when they share the host)
+    tenant_user_host: str = "%"
     # where the settings came from, for error messages and `doctor`
     source: str = ""
 
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds for every MariaDB/MySQL connection (servers and the landlord)."""
+    connect: int = 5
+    read: int = 30
+    write: int = 30
+
+    def pymysql_args(self, *, probe: bool = False) -> dict[str, int]:
+        """PyMySQL connect_args. ``probe``: the handshake and the first query must answer
+        within the connect timeout too (a frozen server accepts TCP connections, then
+        says nothing)."""
+        read = self.connect if probe else self.read
+        return {"connect_timeout": self.connect, "read_timeout": read,
+                "write_timeout": self.connect if probe else self.write}
+
+
+_timeouts = Timeouts()
+_tenant_user_host = "%"
+
+
+def timeouts() -> Timeouts:
+    """The timeouts of the settings this process opened (one config per process)."""
+    return _timeouts
+
+
+def tenant_user_host() -> str:
+    """The host part of tenant database users, from the settings this process opened."""
+    return _tenant_user_host
+
+
+def use_connection_settings(settings: "Settings") -> None:
+    """Make the opened settings' connection policy (timeouts, tenant user host) the
+    process's: adapters are built from landlord rows, without the settings at hand."""
+    global _timeouts, _tenant_user_host
+    _timeouts = Timeouts(settings.connect_timeout, settings.read_timeout, settings.write_timeout)
+    _tenant_user_host = settings.tenant_user_host
 
 
 # env var -> (key, type); env wins over the file so a runbook can override one setting.
@@ -165,6 +217,14 @@ def load_settings(path: Path | None = None) -> Settings:
     if settings.lease_seconds < 1:
         # a zero lease expires as it is taken: a second worker would run the same job again
         raise ConfigError(f"{path}: lease_seconds: must be at least 1, got {settings.lease_seconds}")
+    if settings.unregistered not in UNREGISTERED:
+        raise ConfigError(f"{path}: unregistered: must be one of {', '.join(UNREGISTERED)}, got {settings.unregistered!r}")
+    for key in ("connect_timeout", "read_timeout", "write_timeout"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(f"{path}: {key}: must be at least 1 second, got {getattr(settings, key)}")
+    if not _HOST_RE.fullmatch(settings.tenant_user_host):
+        raise ConfigError(f"{path}: tenant_user_host: expected a host name, address or pattern like 10.0.%, "
+                          f"got {settings.tenant_user_host!r}")
     if settings.backup_retention < 1:
         # zero would delete the backup a change has just taken, before the change runs
         raise ConfigError(f"{path}: backup_retention: must be at least 1, got {settings.backup_retention}")

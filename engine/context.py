@@ -6,7 +6,6 @@ Every mutating engine call goes through :meth:`Context.authorize` (role check) a
 from __future__ import annotations
 
 import functools
-import getpass
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,7 +16,8 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from tenantops.engine.config import Settings, default_config_path, default_home, load_settings
+from tenantops.engine import identity, private
+from tenantops.engine.config import Settings, default_config_path, default_home, load_settings, use_connection_settings
 from tenantops.engine.errors import PermissionDenied, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord import store
@@ -30,9 +30,10 @@ def role_rank(role: str | None) -> int:
     return ROLES.index(role) if role in ROLES else -1
 
 
-def current_login() -> str:
-    """The acting operator: the OS login (SUDO_USER when run through sudo)."""
-    return os.environ.get("SUDO_USER") or getpass.getuser()
+def current_login(settings: Settings | None = None) -> str:
+    """The acting operator: the account of the real uid (SUDO_USER only under the
+    rules of :mod:`tenantops.engine.identity`; USER/LOGNAME never count)."""
+    return identity.process_operator(settings.service_account if settings else "")
 
 
 def redact(params: dict[str, Any]) -> dict[str, Any]:
@@ -63,15 +64,30 @@ class Context:
     @classmethod
     def open(cls, *, home: Path | None = None, config: Path | None = None,
              landlord_url: str | None = None, operator: str | None = None,
-             upgrade: bool = True) -> "Context":
+             upgrade: bool = True, require_operator: bool = True) -> "Context":
+        """Open settings and landlord as the acting operator.
+
+        ``require_operator``: refuse an account that is not a registered operator (unless
+        the config says ``unregistered = "viewer"``); only worker processes, which act
+        for each job's requester, open without it. ``operator`` is for the engine itself
+        (workers) and tests; the faces never pass it.
+        """
+        private.make_private()  # before anything is written: files 0600, folders 0700
         home = Path(home or default_home())
         settings = load_settings(Path(config) if config else default_config_path())
+        use_connection_settings(settings)  # before the landlord or any server is reached
         landlord_url = landlord_url or os.environ.get("TENANTOPS_LANDLORD_URL") or None
         engine = store.open_engine(landlord_url, home)
         ctx = cls(home=home, settings=settings, engine=engine, landlord_url=landlord_url,
-                  operator=operator or current_login())
-        if upgrade:
-            ctx.init()
+                  operator=operator or current_login(settings))
+        try:
+            if upgrade:
+                ctx.init()
+            if require_operator:
+                ctx.require_access()
+        except BaseException:
+            engine.dispose()
+            raise
         return ctx
 
     # -- store ---------------------------------------------------------------
@@ -114,8 +130,24 @@ class Context:
         if self._role is None:
             with self.session() as s:
                 op = s.scalar(sa.select(m.Operator).where(m.Operator.user == self.operator))
-                self._role = op.role if op else ""
+                self._role = op.role if op else ("viewer" if self.settings.unregistered == "viewer" else "")
         return self._role or None
+
+    def owners(self) -> list[str]:
+        with self.session() as s:
+            return list(s.scalars(sa.select(m.Operator.user).where(m.Operator.role == "owner")
+                                  .order_by(m.Operator.user)))
+
+    def require_access(self) -> None:
+        """An account that is not a registered operator gets nothing, not even reads
+        (unless ``unregistered = "viewer"``): one line naming whom to ask; audited."""
+        if self.role is not None:
+            return
+        owners = ", ".join(self.owners()) or "the owner"
+        error = (f"{self.operator} is not a registered operator; ask an owner ({owners}) to run "
+                 f"`tenantops operators add {self.operator} --role viewer`")
+        self.audit("access", self.operator, {}, "denied", "not a registered operator")
+        raise PermissionDenied(error)
 
     def can(self, role: Role) -> bool:
         return role_rank(self.role) >= role_rank(role)

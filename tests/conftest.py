@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
 from mariadb import MariaDB, mariadbd_path, start_mariadb  # noqa: E402
+from helpers import switch_operator  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _counter = itertools.count(1)
@@ -41,18 +42,22 @@ def expected_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("expected-cache")
 
 
+@pytest.fixture
+def as_operator(monkeypatch: pytest.MonkeyPatch):
+    """``as_operator("bob")`` switches the acting operator for the rest of the test."""
+    return lambda user: switch_operator(monkeypatch, user)
+
+
 @pytest.fixture(autouse=True)
 def tenantops_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, expected_cache: Path) -> Path:
-    """Every test gets its own home, config, keyring file and operator login."""
+    """Every test gets its own home, config, keyring file, and acts as operator alice."""
     home = tmp_path / "home"
-    home.mkdir()
+    home.mkdir(mode=0o700)  # tenantops state is private (doctor: loose_permissions)
     monkeypatch.setenv("TENANTOPS_HOME", str(home))
     monkeypatch.setenv("TENANTOPS_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("TENANTOPS_CACHE_DIR", str(expected_cache))
     monkeypatch.delenv("TENANTOPS_LANDLORD_URL", raising=False)
-    monkeypatch.delenv("SUDO_USER", raising=False)
-    monkeypatch.setenv("USER", "alice")
-    monkeypatch.setenv("LOGNAME", "alice")
+    switch_operator(monkeypatch, "alice")
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     import keyring.core
@@ -116,8 +121,8 @@ def server(dialect: str, request: pytest.FixtureRequest) -> str:
 
 def drop_tenants(db: MariaDB) -> None:
     names = [r[0] for r in db.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")]
-    users = [r[0] for r in db.execute("SELECT User FROM mysql.user WHERE User LIKE 'tu\\_%'")]
+    users = db.execute("SELECT User, Host FROM mysql.user WHERE User LIKE 'tu\\_%'")
     statements = [f"DROP DATABASE `{n}`" for n in names if n.startswith(("tenant_", "shadow_", "tenantops_"))]
-    statements += [f"DROP USER `{u}`@'%'" for u in users]
+    statements += [f"DROP USER `{u}`@'{h}'" for u, h in users]
     if statements:
         db.execute(*statements)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from tenantops.engine.tenants import applications
@@ -39,3 +40,11 @@ def use_catalog(config: Path, catalog: Path, **extra: object) -> None:
                                               else f"{k} = {str(v).lower() if isinstance(v, bool) else v}"
                                               for k, v in extra.items()]
     config.write_text("\n".join(lines) + "\n")
+
+
+def switch_operator(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
+    """Act as ``user`` from now on in this process: replaces the engine's one identity
+    function (the OS account of the real uid), never USER/LOGNAME/SUDO_USER."""
+    from tenantops.engine import identity
+
+    monkeypatch.setattr(identity, "process_operator", lambda service_account="": user)

@@ -294,13 +294,13 @@ def make_provisioned(root: Path, cache: Path | None = None) -> Path:
     home = root / "home"
     env = {"TENANTOPS_HOME": str(home), "TENANTOPS_CONFIG": str(root / "absent.toml"),
            "PYTHON_KEYRING_BACKEND": "keyrings.alt.file.PlaintextKeyring", "XDG_DATA_HOME": str(root / "xdg"),
-           "USER": "alice", "LOGNAME": "alice", "TENANTOPS_CACHE_DIR": str(cache or root / "cache")}
+           "TENANTOPS_CACHE_DIR": str(cache or root / "cache")}
     with pytest.MonkeyPatch.context() as mp:
         for key, value in env.items():
             mp.setenv(key, value)
         mp.delenv("TENANTOPS_LANDLORD_URL", raising=False)
         keyring.core._keyring_backend = None
-        ctx = Context.open()
+        ctx = Context.open(operator="alice")
         provision_small(ctx)
         freeze_times(ctx)
         ctx.close()

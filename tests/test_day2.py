@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, copy_catalog, tenant_engine, use_catalog
+from helpers import approved, copy_catalog, switch_operator, tenant_engine, use_catalog
 from tenantops.engine.access import operators
 from tenantops.engine.context import Context
 
@@ -137,8 +137,7 @@ def downgrade():
 
 
 def _as(user: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("USER", user)
-    monkeypatch.setenv("LOGNAME", user)
+    switch_operator(monkeypatch, user)
 
 
 def test_custom_migrations_four_eyes_failure_restore_and_rollback(server: str, tmp_path: Path,
@@ -276,11 +275,9 @@ def test_edited_applied_revision_is_found_by_doctor_and_blocks_sync(server: str,
     ctx = Context.open()
     operators.add_operator(ctx, user="bob", role="admin")
     ctx.close()
-    monkeypatch.setenv("USER", "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
+    switch_operator(monkeypatch, "bob")
     assert run("doctor", "--acknowledge", "edited").code == 1  # a dba's call, not an admin's
-    monkeypatch.setenv("USER", "alice")
-    monkeypatch.setenv("LOGNAME", "alice")
+    switch_operator(monkeypatch, "alice")
     r = run("doctor", "--acknowledge", "edited", "--json")
     assert not [f for f in r.json()["findings"] if f["kind"] == "edited_migration"]
     assert any(e["action"] == "doctor.acknowledge" and e["outcome"] == "ok" for e in run("audit", "--json").json())

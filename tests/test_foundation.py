@@ -33,10 +33,9 @@ def test_landlord_is_wal_with_foreign_keys(tenantops_env: Path) -> None:
     ctx.close()
 
 
-def test_viewer_is_denied_and_audited(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_viewer_is_denied_and_audited(as_operator) -> None:
     assert run("operators", "add", "bob", "--role", "viewer").code == 0
-    monkeypatch.setenv("USER", "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
+    as_operator("bob")
     r = run("operators", "add", "mallory", "--role", "owner")
     assert r.code == 1
     assert r.err.strip() == "tenantops: operators.add needs the owner role; bob has viewer"
@@ -46,7 +45,7 @@ def test_viewer_is_denied_and_audited(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(PermissionDenied):
         servers.add_server(ctx, name="x", url="sqlite:////tmp/x")
     ctx.close()
-    monkeypatch.setenv("USER", "alice")
+    as_operator("alice")
     entries = run("audit", "--json").json()
     denied = [e for e in entries if e["outcome"] == "denied"]
     assert [(e["operator"], e["action"], e["target"]) for e in denied] == [
@@ -54,10 +53,9 @@ def test_viewer_is_denied_and_audited(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [o["user"] for o in run("operators", "list", "--json").json()] == ["alice", "bob"]
 
 
-def test_unregistered_login_cannot_mutate(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unregistered_login_cannot_mutate(as_operator) -> None:
     run("init")
-    monkeypatch.setenv("USER", "eve")
-    monkeypatch.setenv("LOGNAME", "eve")
+    as_operator("eve")
     r = run("operators", "remove", "alice")
     assert r.code == 1 and "not a registered operator" in r.err
 

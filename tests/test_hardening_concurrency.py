@@ -18,6 +18,7 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
+from helpers import switch_operator
 from tenantops.engine.tenants import applications
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.access import operators
@@ -62,7 +63,7 @@ def test_parallel_submissions_of_one_slug_exactly_one_wins(tenantops_env: Path) 
             assert kind == ConflictError.__name__, (kind, message)
             assert "slug 'race-org' is already taken" in message and "\n" not in message
 
-    cmd = [sys.executable, "-m", "tenantops.console", "applications", "submit", "--slug", "proc-org", "--email",
+    cmd = [sys.executable, str(Path(__file__).parent / "as_operator.py"), "alice", "-m", "tenantops.console", "applications", "submit", "--slug", "proc-org", "--email",
            "p@example.org", "--template", "community_group", "--org"]
     procs = [subprocess.Popen(cmd + [f"Proc {i}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for i in range(4)]
@@ -144,8 +145,7 @@ def test_two_workers_on_one_queue_never_run_a_job_twice(landlord: str, tenantops
 
 
 def _as(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
-    monkeypatch.setenv("USER", user)
-    monkeypatch.setenv("LOGNAME", user)
+    switch_operator(monkeypatch, user)
 
 
 def test_stale_lock_of_a_killed_worker_is_visible_and_only_a_dba_breaks_it(monkeypatch: pytest.MonkeyPatch,

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from cli import run
 from conftest import drop_tenants
-from helpers import tenant_engine
+from helpers import switch_operator, tenant_engine
 from mariadb import MariaDB, mariadbd_path, start_mariadb
 from tenantops.engine import names
 from tenantops.engine.tenants import applications
@@ -303,8 +303,7 @@ def test_unusable_backup_dir_refuses_destructive_operations(how: str, tmp_path: 
     script = tmp_path / "ward_notes.py"
     script.write_text(CUSTOM)
     assert run("custom", "submit", "bk-org", str(script)).code == 0
-    monkeypatch.setenv("USER", "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
+    switch_operator(monkeypatch, "bob")
     assert run("custom", "approve", "bk-org", "ward_notes").code == 0
 
     backup_id = run("backups", "list", "bk-org", "--json").json()[0]["id"]

@@ -437,7 +437,9 @@ def test_only_intended_statements_reach_mariadb(mariadb, tenantops_env: Path) ->
             target = re.search(r"USER (?:IF EXISTS )?'([^']+)'@'%'", statement)
             assert target and target.group(1) in users, statement
         if re.match(r"\s*GRANT", statement, re.I):
-            grant = re.fullmatch(r"GRANT ALL PRIVILEGES ON `([^`]+)`\.\* TO '([^']+)'@'%'", statement.strip())
+            # least privilege: data only (docs/reliability.md §8)
+            grant = re.fullmatch(r"GRANT SELECT, INSERT, UPDATE, DELETE, EXECUTE ON `([^`]+)`\.\* TO '([^']+)'@'%'",
+                                 statement.strip())
             assert grant and grant.group(1) in databases and grant.group(2) in users, statement
         if kind == "Init DB":
             assert statement in databases or statement in ("mysql", "information_schema"), statement

@@ -8,9 +8,17 @@ password and the tenant user's password: none may appear anywhere but the keyrin
 from __future__ import annotations
 
 import base64
+import configparser
 import gzip
 import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
 import tempfile
+import time
 import urllib.parse
 from pathlib import Path
 
@@ -19,7 +27,10 @@ import sqlalchemy as sa
 
 from cli import Result, run
 from conftest import drop_tenants
+from helpers import approved, tenant_engine
 from tenantops.engine import secrets
+from tenantops.engine.servers import registry as servers
+from tenantops.engine.tenants import modules, notify
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 
@@ -118,3 +129,127 @@ def _exercise(cli, mariadb) -> None:
     cli("doctor", "--json", ok=False)
     for job in cli("jobs", "list", "--json").json():
         cli("jobs", "show", str(job["id"]), "--json")
+
+
+def test_setup_token_is_never_stored_in_clear(server: str, tenantops_env: Path) -> None:
+    """The first admin's one-time setup token: shown once to the operator, kept (as the
+    link) in the keyring until the welcome mail goes out; the landlord, the outbox, the
+    logs, the backups and the tenant database hold at most its scrypt hash."""
+    ctx = Context.open()
+    approved(ctx, "tok-org", template="community_group")
+    ctx.close()
+    r = run("provision", "tok-org", "--server", server)
+    assert r.code == 0, r.err
+    token = re.search(r"token=([A-Za-z0-9_-]{20,})", r.err).group(1)
+    assert run("modules", "add", "tok-org", "social_media").code == 0  # a backup holding tenant_users
+    assert run("tenants", "show", "tok-org", "--json").json()["admin_user"]["must_change_password"] is True
+
+    places: dict[str, bytes] = {}
+    ctx = Context.open()
+    with ctx.engine.connect() as conn:  # the landlord's WAL exists while a connection is open
+        conn.exec_driver_sql("SELECT COUNT(*) FROM notifications").scalar()
+        for path in [*tenantops_env.rglob("*"), Path(os.environ["TENANTOPS_CONFIG"])]:
+            if path.is_file():
+                places[str(path)] = path.read_bytes()
+                if path.suffix == ".gz":
+                    places[f"{path} (unpacked)"] = gzip.decompress(path.read_bytes())
+    with ctx.session() as s:
+        outbox = [(n.recipient, n.subject, n.body, n.error) for n in s.scalars(sa.select(m.Notification))]
+        rows = [repr([tuple(row) for row in s.execute(sa.select(table))]) for table in m.Base.metadata.sorted_tables]
+    engine = tenant_engine(ctx, "tok-org")
+    with engine.connect() as conn:
+        tenant_rows = repr(conn.execute(sa.text("SELECT * FROM tenant_users")).all())
+    engine.dispose()
+    ctx.close()
+    assert any(p.endswith("landlord.db") for p in places) and any("/logs/" in p for p in places)
+    assert any("/backups/" in p for p in places), "no backup was taken"
+    assert len(outbox) == 1 and notify.LINK_PLACEHOLDER in outbox[0][2]
+    places["outbox"] = repr(outbox).encode()
+    places["every landlord row"] = "\n".join(rows).encode()
+    places["tenant_users"] = tenant_rows.encode()
+    assert "scrypt$" in tenant_rows  # the hash is there; the token is not
+    for form in _forms(token):
+        leaks = [where for where, content in places.items() if form in content]
+        assert not leaks, f"the setup token appears in: {leaks}"
+    # control: the keyring holds the pending link, and the scan finds it there
+    ctx = Context.open()
+    link = notify.setup_link(ctx, "tok-org")
+    ctx.close()
+    assert link is not None and link.endswith(f"token={token}")
+    stored = configparser.RawConfigParser()
+    stored.read(secrets.backend().file_path)
+    values = [base64.decodebytes(v.encode()) for section in stored.sections() for _, v in stored.items(section)]
+    assert any(token.encode() in v for v in values)
+
+
+_SLOW_DUMP = """#!/bin/sh
+# the real dump, started once the test has killed the worker that ran it
+touch "{marker}"
+while [ ! -e "{go}" ]; do sleep 0.05; done
+exec "{real}" "$@"
+"""
+
+
+@pytest.mark.mariadb
+def test_killed_worker_mid_dump_leaves_no_password_file(mariadb, tenantops_env: Path, tmp_path: Path) -> None:
+    """The dump tool gets its credentials through an inherited pipe, so a worker SIGKILLed
+    while mariadb-dump runs leaves no option file behind: /tmp, /dev/shm and the home hold
+    no form of the server's password."""
+    real = shutil.which("mariadb-dump") or shutil.which("mysqldump")
+    assert real, "mariadb-dump is needed for MariaDB backups"
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    marker, go = tmp_path / "dump-started", tmp_path / "dump-go"
+    fake = tools / Path(real).name
+    fake.write_text(_SLOW_DUMP.format(marker=marker, go=go, real=real))
+    fake.chmod(0o700)
+    ctx = Context.open()
+    servers.add_server(ctx, name="db1", url=mariadb.url, capacity=100, password=mariadb.admin_password)
+    approved(ctx, "dump-org", template="community_group")
+    ctx.close()
+    assert run("provision", "dump-org", "--server", "db1").code == 0
+    ctx = Context.open()
+    job_id = modules.request_module_add(ctx, slug="dump-org", module="social_media").job
+    env = {**os.environ, "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}"}
+    started = time.time() - 1
+    victim = subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--job", str(job_id)], env=env,
+                              start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert victim.poll() is None and time.monotonic() < deadline, "the worker never started the dump"
+            time.sleep(0.05)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        places: dict[str, bytes] = {}
+        for root in (Path(tempfile.gettempdir()), Path("/dev/shm"), tenantops_env):
+            # os.walk ignores folders that other processes remove meanwhile (/tmp is shared)
+            for folder, _, files in os.walk(root, onerror=lambda _exc: None):
+                for name in files:
+                    path = Path(folder) / name
+                    try:
+                        st = path.lstat()
+                        # anything written since the worker started (older files are other
+                        # processes'), below the size of a database file
+                        if stat.S_ISREG(st.st_mode) and st.st_mtime >= started and st.st_size < 10_000_000:
+                            places[str(path)] = path.read_bytes()
+                    except OSError:
+                        continue  # another process's private file or one gone meanwhile
+        # the keyring file is the one place the password belongs (and it is there)
+        keyring_file = Path(secrets.backend().file_path)
+        places.pop(str(keyring_file), None)
+        assert any(form in keyring_file.read_bytes() for form in _forms(mariadb.admin_password))
+        for form in _forms(mariadb.admin_password):
+            leaks = [where for where, content in places.items() if form in content]
+            assert not leaks, f"the server password appears in: {leaks}"
+    finally:
+        go.touch()  # the orphaned dump runs to its end (or fails) and exits
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+        try:
+            os.killpg(victim.pid, signal.SIGKILL)  # whatever the worker's session still holds
+        except ProcessLookupError:
+            pass
+        ctx.close()
+        drop_tenants(mariadb)

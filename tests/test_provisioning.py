@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, copy_catalog, tenant_engine, use_catalog
+from helpers import approved, copy_catalog, switch_operator, tenant_engine, use_catalog
 from tenantops.engine import secrets
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.tenants import provision as provisioner
@@ -83,8 +83,10 @@ def _tenant_user_is_confined(ctx: Context, db, slug: str) -> None:
     with conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM provinces")
         assert cur.fetchone()[0] == 7
-        cur.execute("CREATE TABLE scratch_ok (id INT)")
-        cur.execute("DROP TABLE scratch_ok")
+        # data only: schema changes run as the server's admin account (least privilege)
+        with pytest.raises(pymysql.err.OperationalError) as refused:
+            cur.execute("CREATE TABLE scratch_ok (id INT)")
+        assert refused.value.args[0] == 1142
         with pytest.raises(pymysql.err.OperationalError) as refused:
             cur.execute("CREATE DATABASE tenant_other")
         assert refused.value.args[0] in (1044, 1045)
@@ -230,7 +232,7 @@ def test_concurrent_provision_same_slug_one_wins(server: str, tmp_path: Path) ->
     _broken_catalog(tmp_path, config, "    import time; time.sleep(1.0)\n")
     ctx = Context.open()
     approved(ctx, "race-org")
-    cmd = [sys.executable, "-m", "tenantops.console", "provision", "race-org", "--server", server]
+    cmd = [sys.executable, str(Path(__file__).parent / "as_operator.py"), "alice", "-m", "tenantops.console", "provision", "race-org", "--server", server]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=180) + (p.returncode,) for p in procs]
     codes = sorted(code for _, _, code in results)
@@ -299,12 +301,10 @@ def test_retry_of_failed_provisioning_is_role_checked_and_audited(tmp_path: Path
     assert run("provision", "retry-org").code == 1
     failed_job = jobs.list_jobs(ctx)[0]["id"]
     target.write_text(target.read_text().replace('    op.execute("SELECT * FROM no_such_table_anywhere")\n', ""))
-    monkeypatch.setenv("USER", "bob")
-    monkeypatch.setenv("LOGNAME", "bob")
+    switch_operator(monkeypatch, "bob")
     r = run("jobs", "retry", str(failed_job))
     assert r.code == 1 and "jobs.retry needs the admin role" in r.err
-    monkeypatch.setenv("USER", "alice")
-    monkeypatch.setenv("LOGNAME", "alice")
+    switch_operator(monkeypatch, "alice")
     r = run("jobs", "retry", str(failed_job), "--json")
     assert r.code == 0, r.err
     new_job = r.json()["job"]

@@ -81,7 +81,7 @@ def cmd_custom(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "submit":
         path = Path(args.arg)
         try:
-            content = path.read_text()
+            content = custom.read_custom_file(path)  # bytes: the engine checks size and UTF-8
         except OSError as exc:
             raise UsageError(f"custom submit: cannot read {path}: {exc.strerror}") from None
         doc = custom.submit_custom(ctx, slug=args.slug, filename=str(path), content=content, name=args.name)

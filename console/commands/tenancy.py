@@ -73,7 +73,13 @@ def print_event(ev: StepDoc) -> None:
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     """Start a worker process for the job and follow its timeline on stderr."""
     proc = worker.spawn(ctx, job_id=job_id)
-    doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event)
+    try:
+        # a worker that dies (or leaves the job queued) ends the wait with one line
+        doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event,
+                          worker_alive=lambda: proc.poll() is None)
+    except jobs.JobStranded:
+        proc.poll()  # reap it if it is gone
+        raise
     proc.wait(timeout=60)
     return doc
 
@@ -223,4 +229,4 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("worker", parents=[common], help="run queued jobs")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
-    p.set_defaults(handler=cmd_worker)
+    p.set_defaults(handler=cmd_worker, runs_for_requesters=True)

@@ -3,11 +3,17 @@ its code): identifiers, branch labels, dependencies, created tables, order in a 
 from __future__ import annotations
 
 import ast
+import threading
 from pathlib import Path
 from typing import Any
 
 from tenantops.engine.catalog.model import REVISION_ID_RE, RevisionFile, Unit
 from tenantops.engine.catalog.problems import ProblemLog
+
+# ast.parse in several threads at once can fail on CPython 3.11 up to 3.11.7 with
+# "SystemError: AST constructor recursion depth mismatch" (gh-106905); engine reads run in
+# threads (console workers, tests), so parsing is serialised (it takes microseconds).
+AST_LOCK = threading.Lock()
 
 
 class RevisionReader(ProblemLog):
@@ -33,7 +39,8 @@ class RevisionReader(ProblemLog):
     def parse_revision(self, path: Path) -> RevisionFile | None:
         try:
             source = path.read_text(encoding="utf-8")
-            tree = ast.parse(source, filename=str(path))
+            with AST_LOCK:
+                tree = ast.parse(source, filename=str(path))
         except SyntaxError as exc:
             self.problem(path, None, f"does not parse: {exc.msg} (line {exc.lineno})")
             return None

@@ -1,11 +1,15 @@
 """`tenantops doctor`: what needs attention, each finding with the command that fixes it."""
 from __future__ import annotations
 
+import shlex
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine import private
+from tenantops.engine.config import tenant_user_host
 from tenantops.engine.vocab import ACTIVE_JOB_STATUSES
 from tenantops.engine.servers.adapters import adapter_for
 from tenantops.engine.context import Context, mutating
@@ -15,6 +19,7 @@ from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.jobs.locks import _valid as lock_is_valid
 
 QUEUED_TOO_LONG = timedelta(minutes=10)
+LOOSE_LISTED = 20
 
 
 def _finding(kind: str, server: str | None, target: str, detail: str, fix: str) -> dict[str, Any]:
@@ -35,6 +40,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
         adapter = adapter_for(server)
         try:
             try:
+                adapter.check()  # answers within the connect timeout, or the server is unreachable
                 databases = set(adapter.list_databases("tenant_"))
                 server_users = set(adapter.list_users("tu_"))
             except ServerError as exc:
@@ -50,7 +56,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
         for user in sorted(server_users - users):
             findings.append(_finding("orphan_user", server.name, user,
                                      f"user {user} exists on {server.name} but no tenant uses it",
-                                     f"DROP USER `{user}`@'%' on {server.name}"))
+                                     f"DROP USER `{user}`@'{tenant_user_host()}' on {server.name}"))
         for db, tenant in sorted(known.items()):
             if db in databases and tenant.status == "failed" and tenant.activated_at is None:
                 findings.append(_finding("orphan_database", server.name, db,
@@ -91,7 +97,30 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
             findings.append(_finding("stale_drift_check", None, tenant.slug,
                                      f"last drift check {tenant.last_drift_at or 'never'}",
                                      f"tenantops drift {tenant.slug}"))
+    findings += _loose_permissions(ctx)
     return findings
+
+
+def _loose_permissions(ctx: Context) -> list[dict[str, Any]]:
+    """State readable by other accounts (a copy made with cp, an old umask ...)."""
+    roots = [ctx.home]
+    if ctx.settings.backup_dir:
+        roots.append(Path(ctx.settings.backup_dir))
+    found = []
+    loose = list(private.loose(roots))
+    if len(loose) > LOOSE_LISTED:  # one finding for the lot, not thousands of lines
+        return [_finding("loose_permissions", None, str(root),
+                         f"{sum(1 for p, _, _ in loose if p == root or root in p.parents)} files and folders under "
+                         f"{root} are open to other accounts (tenantops state is private to its account)",
+                         f"chmod -R go-rwx {shlex.quote(str(root))}")
+                for root in roots if any(p == root or root in p.parents for p, _, _ in loose)]
+    for path, mode, is_dir in loose:
+        want = "0700" if is_dir else "0600"
+        found.append(_finding("loose_permissions", None, str(path),
+                              f"{'folder' if is_dir else 'file'} mode {mode:04o}, should be {want} "
+                              "(tenantops state is private to its account)",
+                              private.fix_command(path, is_dir)))
+    return found
 
 
 def _edited(ctx: Context, tenants: list[m.Tenant]) -> list[dict[str, Any]]:

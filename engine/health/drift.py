@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tenantops.engine.migrate.shadow import Shadow, schema_name
 from tenantops.engine.migrate import plans
-from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, adapter_for
+from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, adapter_for, short_error
 from tenantops.engine.catalog import Unit
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
@@ -188,6 +188,9 @@ def current(ctx: Context, slug: str) -> tuple[m.Tenant, m.Server, dict[str, Any]
         with adapter.engine(database).connect() as conn:
             actual = capture(conn, None if adapter.dialect == "sqlite" else database)
         report = compare(ctx, tenant, adapter, actual)
+    except sa.exc.OperationalError as exc:  # dead, frozen (timeout) or refusing: name the server
+        raise ServerError(f"server {server.name} did not answer for tenant {slug}: {short_error(exc)} "
+                          f"(see `tenantops servers check {server.name}`)") from None
     finally:
         adapter.dispose()
     return tenant, server, report

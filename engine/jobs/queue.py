@@ -18,11 +18,15 @@ from tenantops.engine.vocab import ACTIVE_JOB_STATUSES, JobStatus
 from tenantops.engine.documents import JobDoc, StepDoc
 from tenantops.engine.jobs import locks
 from tenantops.engine.context import Context
-from tenantops.engine.errors import LockHeld, NotFoundError, StateError
+from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
 ACTIVE: tuple[JobStatus, ...] = ACTIVE_JOB_STATUSES
+
+
+class JobStranded(TenantopsError):
+    """A followed job has no live worker: the message says which command resumes it."""
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -193,18 +197,28 @@ def get_job(ctx: Context, job_id: int) -> JobDoc:
 
 
 def follow(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None], *,
-           poll: float = 0.2, timeout: float | None = None) -> JobDoc:
-    """Call ``on_event`` for each new or changed event until the job ends; return the job."""
+           poll: float = 0.2, timeout: float | None = None,
+           worker_alive: Callable[[], bool] | None = None) -> JobDoc:
+    """Call ``on_event`` for each new or changed event until the job ends; return the job.
+
+    Never waits on a stranded job: a running job whose lease expired (its worker died) or,
+    given ``worker_alive`` (the worker started for it), a job still queued after that
+    worker exited raises :class:`JobStranded` naming the command that resumes it.
+    """
     seen: dict[int, str] = {}
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
-        doc = get_job(ctx, job_id)
+        alive = worker_alive() if worker_alive is not None else True
+        doc = get_job(ctx, job_id)  # read after the liveness check: a worker that just finished shows
         for ev in doc["steps"]:
             if seen.get(ev["id"]) != ev["status"]:
                 seen[ev["id"]] = ev["status"]
                 on_event(ev)
         if doc["status"] not in ACTIVE:
             return doc
+        stranded = _stranded(ctx, job_id, alive)
+        if stranded:
+            raise JobStranded(stranded)
         if deadline is not None and time.monotonic() > deadline:
             return doc
         time.sleep(poll)
@@ -223,3 +237,17 @@ def cancel(ctx: Context, job_id: int) -> JobDoc:
             locks.release(s, job.tenant, job.id)
         s.flush()
         return job_json(job)
+
+
+def _stranded(ctx: Context, job_id: int, worker_alive: bool) -> str | None:
+    with ctx.session() as s:
+        job = s.get(m.Job, job_id)
+        if job is None:
+            return None
+        what = f"job {job.id} ({job.kind}{' of ' + job.tenant if job.tenant else ''})"
+        resume = f"run `tenantops worker --once` to resume it (progress: `tenantops jobs show {job.id}`)"
+        if job.status == "running" and job.lease_until is not None and job.lease_until < utcnow():
+            return f"{what}: its worker {job.claimed_by} stopped (no heartbeat since {_iso(job.heartbeat_at)}); {resume}"
+        if job.status == "queued" and not worker_alive:
+            return f"{what} is still queued but the worker started for it has exited; {resume}"
+    return None

@@ -6,6 +6,7 @@ MariaDB/MySQL URL, its password taken from the keyring.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -16,6 +17,7 @@ from sqlalchemy.orm import sessionmaker
 
 from tenantops.engine.alembic_lock import ALEMBIC_LOCK
 from tenantops.engine import secrets
+from tenantops.engine.config import timeouts
 from tenantops.engine.errors import ConfigError, ServerError, TenantopsError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -57,7 +59,8 @@ def open_engine(url: str | None, home: Path) -> sa.Engine:
     if backend not in ("mysql", "mariadb"):
         raise ConfigError(f"landlord URL: unsupported database {backend!r} (use sqlite or mysql+pymysql)")
     password = secrets.get_secret(secrets.landlord_key(public_url(parsed)), required=False)
-    connect_args = {"ssl_disabled": True} if parsed.host in ("127.0.0.1", "localhost", "::1") else {}
+    connect_args: dict[str, Any] = {"ssl_disabled": True} if parsed.host in ("127.0.0.1", "localhost", "::1") else {}
+    connect_args.update(timeouts().pymysql_args())
     return sa.create_engine(parsed.set(password=password), pool_pre_ping=True, pool_recycle=3600,
                             connect_args=connect_args)
 

@@ -16,10 +16,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 
 from tenantops.engine import secrets
+from tenantops.engine.config import tenant_user_host, timeouts
 from tenantops.engine.errors import ServerError
 from tenantops.engine.names import check_identifier
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# what a tenant's application user may do in its own database: data, not schema
+TENANT_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, EXECUTE"
 
 
 class Adapter(ABC):
@@ -150,9 +153,12 @@ class MysqlAdapter(Adapter):
             self._password = secrets.get_secret(secrets.server_key(self.name), required=False)
         return self._password
 
-    def _connect_args(self) -> dict:
+    def _connect_args(self, *, probe: bool = False) -> dict:
         # TLS negotiation costs ~70 ms per connection; loopback gains nothing from it.
-        return {"ssl_disabled": True} if self._url.host in _LOOPBACK else {}
+        args: dict[str, Any] = {"ssl_disabled": True} if self._url.host in _LOOPBACK else {}
+        # a dead or frozen server costs a bounded wait, never a hang (config: *_timeout)
+        args.update(timeouts().pymysql_args(probe=probe))
+        return args
 
     def _make_engine(self, url: sa.URL) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
@@ -177,7 +183,16 @@ class MysqlAdapter(Adapter):
             raise ServerError(f"server {self.name}: {_short(exc)}") from None
 
     def check(self) -> str:
-        version = self._exec("SELECT VERSION()")[0][0]
+        """The version, answered within the connect timeout (doctor, servers check)."""
+        url = self._url.set(password=self.password, database=None)
+        probe = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=self._connect_args(probe=True))
+        try:
+            with probe.connect() as conn:
+                version = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
+        except sa.exc.DBAPIError as exc:
+            raise ServerError(f"server {self.name} is unreachable: {_short(exc)}") from None
+        finally:
+            probe.dispose()
         if "mariadb" not in version.lower():
             self.dialect = "mysql"
         return version
@@ -209,24 +224,27 @@ class MysqlAdapter(Adapter):
         check_identifier(user, "user name")
         # never adopt an existing account: it may belong to another tenant, and the grant
         # below would open this database to it (plain CREATE USER also fails on a race)
-        if self._exec("SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s", (user, "%")):
+        host = tenant_user_host()
+        if self._exec("SELECT 1 FROM mysql.user WHERE User = %s", (user,)):
             raise ServerError(f"server {self.name}: database user {user} already exists; refusing to share it "
                               f"(see `tenantops doctor`)")
         password = secrets.new_password()
         if self.dialect == "mysql":
-            self._exec("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+            self._exec("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
         else:
-            self._exec("CREATE USER %s@'%%' IDENTIFIED BY PASSWORD %s", (user, native_password_hash(password)))
-        # least privilege: its own database only, no GRANT OPTION, no global privileges
-        self._exec(f"GRANT ALL PRIVILEGES ON {self._q(database)}.* TO %s@'%%'", (user,))
+            self._exec("CREATE USER %s@%s IDENTIFIED BY PASSWORD %s", (user, host, native_password_hash(password)))
+        # least privilege: data only, in its own database; schema changes (migrations,
+        # repairs) run as the server's admin account. No GRANT OPTION, nothing global.
+        self._exec(f"GRANT {TENANT_PRIVILEGES} ON {self._q(database)}.* TO %s@%s", (user, host))
         return password
 
     def drop_user(self, user: str) -> None:
         check_identifier(user, "user name")
-        self._exec("DROP USER IF EXISTS %s@'%%'", (user,))
+        for (host,) in self._exec("SELECT Host FROM mysql.user WHERE User = %s", (user,)):
+            self._exec("DROP USER IF EXISTS %s@%s", (user, host))
 
     def list_users(self, prefix: str = "tu_") -> list[str]:
-        rows = self._exec("SELECT User FROM mysql.user WHERE Host = %s", ("%",))
+        rows = self._exec("SELECT DISTINCT User FROM mysql.user WHERE Host = %s", (tenant_user_host(),))
         return sorted(r[0] for r in rows if r[0].startswith(prefix))
 
     def user_url(self, database: str, user: str, password: str) -> sa.URL:
@@ -237,6 +255,11 @@ class MysqlAdapter(Adapter):
         if self._admin is not None:
             self._admin.dispose()
             self._admin = None
+
+
+def short_error(exc: sa.exc.DBAPIError) -> str:
+    """One line from a driver error, never the statement or its parameters."""
+    return _short(exc)
 
 
 def _short(exc: sa.exc.DBAPIError) -> str:

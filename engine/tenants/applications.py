@@ -102,6 +102,9 @@ def check_slug(ctx: Context, slug: str) -> None:
             raise ValidationError(problem)
 
 
+BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
 def _clean_text(value: str, field: str, limit: int, required: bool = True) -> str:
     value = (value or "").strip()
     if required and not value:
@@ -110,6 +113,10 @@ def _clean_text(value: str, field: str, limit: int, required: bool = True) -> st
         raise ValidationError(f"{field} is longer than {limit} characters")
     if any(ord(c) < 32 for c in value):
         raise ValidationError(f"{field} contains control characters")
+    bidi = sorted({f"U+{ord(c):04X}" for c in value if c in BIDI_CONTROLS})
+    if bidi:
+        # they reorder what the screen shows (Trojan Source): a name must read as it is stored
+        raise ValidationError(f"{field} contains bidirectional control characters ({', '.join(bidi)})")
     return value
 
 

@@ -14,6 +14,8 @@ import shutil
 import sqlite3
 import subprocess
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,18 +72,31 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _defaults_file(adapter: MysqlAdapter) -> str:
-    """A 0600 client option file so the password never appears in argv or ps."""
+def _client_options(adapter: MysqlAdapter) -> bytes:
     url = sa.make_url(adapter.url)
-    fd, path = tempfile.mkstemp(prefix="tenantops-", suffix=".cnf")
-    with os.fdopen(fd, "w") as fh:
-        fh.write("[client]\n")
-        fh.write(f"user={url.username}\n")
-        fh.write(f"password=\"{(adapter.password or '').replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}\"\n")
-        fh.write(f"host={url.host or '127.0.0.1'}\nport={url.port or 3306}\n")
-        if url.host in ("127.0.0.1", "localhost", "::1"):
-            fh.write("skip-ssl\n" if shutil.which("mariadb-dump") else "ssl-mode=DISABLED\n")
-    return path
+    password = (adapter.password or "").replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))
+    text = f"[client]\nuser={url.username}\npassword=\"{password}\"\nhost={url.host or '127.0.0.1'}\nport={url.port or 3306}\n"
+    if url.host in ("127.0.0.1", "localhost", "::1"):
+        text += "skip-ssl\n" if shutil.which("mariadb-dump") else "ssl-mode=DISABLED\n"
+    return text.encode()
+
+
+@contextmanager
+def _options_pipe(adapter: MysqlAdapter) -> Iterator[tuple[str, int]]:
+    """The client options (with the password) through an inherited pipe, read by the
+    tool as ``--defaults-extra-file=/dev/fd/N``: never in argv, ps or a file, so a
+    killed worker leaves nothing behind. Yields (option, fd to pass)."""
+    options = _client_options(adapter)
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, options)  # a few hundred bytes: far below the pipe's buffer
+        os.close(write_end)
+        write_end = -1
+        yield f"--defaults-extra-file=/dev/fd/{read_end}", read_end
+    finally:
+        os.close(read_end)
+        if write_end >= 0:
+            os.close(write_end)
 
 
 def _dump_tool(*names: str) -> str:
@@ -114,12 +129,12 @@ def dump(adapter: Adapter, database: str, target: Path) -> None:
         return
     assert isinstance(adapter, MysqlAdapter)
     tool = _dump_tool("mariadb-dump", "mysqldump")
-    defaults = _defaults_file(adapter)
     try:
-        with gzip.open(target, "wb") as out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen([tool, f"--defaults-extra-file={defaults}", "--single-transaction", "--routines",
-                                     "--triggers", "--skip-lock-tables", "--hex-blob", database],
-                                    stdout=subprocess.PIPE, stderr=err)
+        with _options_pipe(adapter) as (option, fd), gzip.open(target, "wb") as out, \
+                tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen([tool, option, "--single-transaction", "--routines", "--triggers",
+                                     "--skip-lock-tables", "--hex-blob", database],
+                                    stdout=subprocess.PIPE, stderr=err, pass_fds=(fd,))
             assert proc.stdout is not None
             try:
                 shutil.copyfileobj(proc.stdout, out, 1 << 20)
@@ -133,39 +148,33 @@ def dump(adapter: Adapter, database: str, target: Path) -> None:
     except BaseException:
         target.unlink(missing_ok=True)
         raise
-    finally:
-        os.unlink(defaults)
 
 
 def _load(adapter: MysqlAdapter, database: str, path: Path) -> None:
     """Stream a gzip dump into ``database`` line by line (statements that would switch to
     or create another database are left out, so any dump loads where it is told to)."""
     tool = _dump_tool("mariadb", "mysql")
-    defaults = _defaults_file(adapter)
-    try:
-        with gzip.open(path, "rb") as fh, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen([tool, f"--defaults-extra-file={defaults}", database],
-                                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=err)
-            assert proc.stdin is not None
+    with _options_pipe(adapter) as (option, fd), gzip.open(path, "rb") as fh, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen([tool, option, database], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                stderr=err, pass_fds=(fd,))
+        assert proc.stdin is not None
+        try:
+            for line in fh:
+                if line.startswith(_SKIP_ON_LOAD):
+                    continue
+                proc.stdin.write(line)
+        except BrokenPipeError:
+            pass  # the client stopped early: its exit status and stderr say why
+        finally:
             try:
-                for line in fh:
-                    if line.startswith(_SKIP_ON_LOAD):
-                        continue
-                    proc.stdin.write(line)
+                proc.stdin.close()
             except BrokenPipeError:
-                pass  # the client stopped early: its exit status and stderr say why
-            finally:
-                try:
-                    proc.stdin.close()
-                except BrokenPipeError:
-                    pass
-                code = proc.wait()
-            if code != 0:
-                err.seek(0)
-                raise ServerError(f"restore of {database} failed: "
-                                  f"{err.read(4096).decode(errors='replace').strip()[:300]}")
-    finally:
-        os.unlink(defaults)
+                pass
+            code = proc.wait()
+        if code != 0:
+            err.seek(0)
+            raise ServerError(f"restore of {database} failed: "
+                              f"{err.read(4096).decode(errors='replace').strip()[:300]}")
 
 
 def _objects(adapter: MysqlAdapter, database: str) -> tuple[list[str], list[str], list[str]]:

@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from tenantops.engine.catalog.revisions import AST_LOCK
 from tenantops.engine import catalog as catalog_mod
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
@@ -65,7 +66,8 @@ def _touched_tables(tree: ast.Module) -> set[str]:
 def validate_custom(content: str, filename: str, catalog: catalog_mod.Catalog, units: list[str]) -> list[str]:
     """Problems with a custom revision file (empty when it is acceptable)."""
     try:
-        tree = ast.parse(content, filename)
+        with AST_LOCK:  # see catalog/revisions.py
+            tree = ast.parse(content, filename)
     except SyntaxError as exc:
         return [f"{filename}:{exc.lineno}: does not parse: {exc.msg}"]
     except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes (older Pythons), absurd nesting
@@ -103,17 +105,43 @@ def _custom_json(c: m.CustomMigration, slug: str) -> dict[str, Any]:
             "applied_at": c.applied_at.isoformat() if c.applied_at else None, "error": c.error}
 
 
+MAX_CUSTOM_BYTES = 1 << 20  # 1 MiB: a migration, not a data dump
+
+
+def read_custom_file(path: Path) -> bytes:
+    """The file's bytes, at most one more than the limit (so an endless file costs nothing)."""
+    with path.open("rb") as fh:
+        return fh.read(MAX_CUSTOM_BYTES + 1)
+
+
+def _decoded(content: str | bytes, label: str) -> str:
+    if isinstance(content, str):
+        raw = content.encode("utf-8", "surrogatepass")
+    else:
+        raw = content
+    if len(raw) > MAX_CUSTOM_BYTES:
+        raise ValidationError(f"{label}: larger than 1 MiB; a custom migration changes schema, it does not carry data")
+    if isinstance(content, str):
+        return content
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"{label}: not UTF-8 text (byte {exc.start}: {raw[exc.start:exc.start + 1]!r})") from None
+
+
 @mutating("custom.submit", "dba", target="slug")
-def submit_custom(ctx: Context, *, slug: str, filename: str, content: str, name: str | None = None) -> dict[str, Any]:
+def submit_custom(ctx: Context, *, slug: str, filename: str, content: str | bytes,
+                  name: str | None = None) -> dict[str, Any]:
     """Check the file, then review it by running it in a shadow of the tenant's schema
     (tenants/review.py); the review is stored with the submission for the approver."""
+    # the file name only labels messages: keep them one line (no NUL, newline ... from it)
+    label = filename if filename.isprintable() else ascii(filename)[1:-1]
+    content = _decoded(content, label)
     tenant, server = live(ctx, slug)
     name = name or Path(filename).stem.lower()
     name = re.sub(r"^\d+_?", "", name) or name
     if not NAME_RE.fullmatch(name):
         raise ValidationError(f"custom migration name {ascii(name)} is invalid: lowercase letters, digits and _")
-    # the file name only labels messages: keep them one line (no NUL, newline ... from it)
-    label = filename if filename.isprintable() else ascii(filename)[1:-1]
     problems = validate_custom(content, label, catalog_for(ctx), [])
     if problems:
         raise ValidationError(problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""))

@@ -1,7 +1,8 @@
 """The notifications outbox: rows written with the change, sent by SMTP when configured.
 
-The welcome message carries the one-time setup link; once sent, the token is removed
-from the stored body so the outbox keeps no usable credential.
+The welcome message carries the one-time setup link. The link is never stored in the
+landlord: the outbox row holds a placeholder and the link waits in the keyring until the
+message is sent (then it is deleted); the tenant database holds only the token's hash.
 """
 from __future__ import annotations
 
@@ -18,16 +19,26 @@ from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
 REDACTED = "[setup link sent; token removed from the outbox]"
+LINK_PLACEHOLDER = "[setup link: held in the keyring until sent]"
+
+
+def link_key(notification_id: int) -> str:
+    return f"setup-link:{notification_id}"
 
 
 def queue_welcome(s: Session, settings: Settings, *, tenant_id: int, slug: str, email: str, token: str) -> int:
     link = settings.setup_url.format(slug=slug, token=token)
     body = (f"Welcome to your new workspace '{slug}'.\n\n"
-            f"Set your password here (the link works once): {link}\n")
+            f"Set your password here (the link works once): {LINK_PLACEHOLDER}\n")
     note = m.Notification(tenant_id=tenant_id, recipient=email, subject=f"Your workspace {slug} is ready", body=body)
     s.add(note)
     s.flush()
+    secrets.set_secret(link_key(note.id), link)
     return note.id
+
+
+def _pending_link(note: m.Notification) -> str | None:
+    return secrets.get_secret(link_key(note.id), required=False) if LINK_PLACEHOLDER in note.body else None
 
 
 def setup_link(ctx: Context, slug: str) -> str | None:
@@ -41,10 +52,7 @@ def setup_link(ctx: Context, slug: str) -> str | None:
                         .order_by(m.Notification.id.desc()))
         if note is None:
             return None
-        for line in note.body.splitlines():
-            if "http" in line:
-                return line.split(": ", 1)[-1].strip()
-    return None
+        return _pending_link(note)
 
 
 def send_pending(ctx: Context) -> int:
@@ -57,7 +65,11 @@ def send_pending(ctx: Context) -> int:
         for note in pending:
             msg = EmailMessage()
             msg["From"], msg["To"], msg["Subject"] = smtp.sender, note.recipient, note.subject
-            msg.set_content(note.body)
+            link = _pending_link(note)
+            if LINK_PLACEHOLDER in note.body and link is None:
+                note.error = "the setup link is no longer in the keyring; the first admin needs a new setup token"
+                continue
+            msg.set_content(note.body.replace(LINK_PLACEHOLDER, link or ""))
             try:
                 with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
                     if smtp.starttls:
@@ -69,6 +81,8 @@ def send_pending(ctx: Context) -> int:
                 note.error = f"{type(exc).__name__}: {exc}"
                 continue
             note.status, note.sent_at, note.error = "sent", utcnow(), None
-            note.body = "\n".join(REDACTED if "http" in line else line for line in note.body.splitlines())
+            note.body = note.body.replace(LINK_PLACEHOLDER, REDACTED)
+            if link is not None:
+                secrets.delete_secret(link_key(note.id))
             sent += 1
     return sent

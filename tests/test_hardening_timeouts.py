@@ -1,0 +1,43 @@
+"""Timeouts: a frozen MariaDB server (SIGSTOP: it accepts TCP connections, then says
+nothing) costs a bounded wait, never a hang (docs/reliability.md §9)."""
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from cli import run
+from helpers import approved
+from tenantops.engine.context import Context
+
+
+@pytest.mark.mariadb
+def test_frozen_server_is_reported_not_waited_for(mariadb, tenantops_env: Path) -> None:
+    Path(os.environ["TENANTOPS_CONFIG"]).write_text("connect_timeout = 2\nread_timeout = 3\nwrite_timeout = 3\n")
+    r = run("servers", "add", "db1", mariadb.url, "--password-stdin", stdin=mariadb.admin_password + "\n")
+    assert r.code == 0, r.err
+    ctx = Context.open()
+    approved(ctx, "frozen-org", template="community_group")
+    ctx.close()
+    from conftest import drop_tenants
+
+    try:
+        assert run("provision", "frozen-org", "--server", "db1").code == 0
+        os.kill(mariadb.process.pid, signal.SIGSTOP)
+        try:
+            r = run("doctor", "--json")
+            assert r.code == 1 and "Traceback" not in r.err
+            unreachable = [f for f in r.json()["findings"] if f["kind"] == "unreachable_server"]
+            assert [(f["server"], f["fix"]) for f in unreachable] == [("db1", "tenantops servers check db1")]
+            r = run("drift", "frozen-org")
+            assert r.code == 1 and r.out == "" and "Traceback" not in r.err
+            assert len(r.err.strip().splitlines()) == 1 and "db1" in r.err, r.err
+            r = run("servers", "check", "db1", "--json")
+            assert r.json()["reachable"] is False
+        finally:
+            os.kill(mariadb.process.pid, signal.SIGCONT)
+        assert run("drift", "frozen-org").code == 0  # the server answers again
+    finally:
+        drop_tenants(mariadb)

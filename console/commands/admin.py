@@ -2,17 +2,27 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 import sys
 
-from tenantops.engine import secrets
-from tenantops.engine.access import audit
-from tenantops.engine.access import operators
-from tenantops.engine.servers import registry as servers
-from tenantops.engine.context import Context
 from tenantops.engine.errors import UsageError
-from tenantops.engine.landlord.store import public_url
 
 from .. import output
+from ..lazy import lazy
+
+if TYPE_CHECKING:
+    from tenantops.engine.landlord import store
+    from tenantops.engine import secrets
+    from tenantops.engine.access import audit
+    from tenantops.engine.access import operators
+    from tenantops.engine.servers import registry as servers
+    from tenantops.engine.context import Context
+else:
+    store = lazy("tenantops.engine.landlord.store")
+    secrets = lazy("tenantops.engine.secrets")
+    audit = lazy("tenantops.engine.access.audit")
+    operators = lazy("tenantops.engine.access.operators")
+    servers = lazy("tenantops.engine.servers.registry")
 
 
 def read_password_stdin() -> str:
@@ -36,7 +46,7 @@ def store_landlord_password(args: argparse.Namespace) -> None:
     url = args.landlord or os.environ.get("TENANTOPS_LANDLORD_URL")
     if not url:
         raise UsageError("--password-stdin with init is for a MariaDB/MySQL landlord (--landlord URL)")
-    secrets.set_secret(secrets.landlord_key(public_url(sa.make_url(url))), read_password_stdin())
+    secrets.set_secret(secrets.landlord_key(store.public_url(sa.make_url(url))), read_password_stdin())
 
 
 def cmd_init(ctx: Context, args: argparse.Namespace) -> int:

@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 from pathlib import Path
 
-from tenantops.engine import catalog
-from tenantops.engine.context import Context
 
 from .. import output
+from ..lazy import lazy
+
+if TYPE_CHECKING:
+    from tenantops.engine import catalog
+    from tenantops.engine.context import Context
+else:
+    catalog = lazy("tenantops.engine.catalog")
 
 
 def catalog_json(cat: catalog.Catalog) -> dict:

@@ -3,16 +3,26 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
-from tenantops.engine.tenants import backups
-from tenantops.engine.jobs import schedule
-from tenantops.engine.tenants import custom, modules, rollback
-from tenantops.engine.health import fleet
-from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError, UsageError
 
 from .. import output
+from ..lazy import lazy
+
+if TYPE_CHECKING:
+    from tenantops.engine.tenants import custom, modules, rollback
+    from tenantops.engine.tenants import backups
+    from tenantops.engine.jobs import schedule
+    from tenantops.engine.health import fleet
+    from tenantops.engine.context import Context
+else:
+    custom = lazy("tenantops.engine.tenants.custom")
+    modules = lazy("tenantops.engine.tenants.modules")
+    rollback = lazy("tenantops.engine.tenants.rollback")
+    backups = lazy("tenantops.engine.tenants.backups")
+    schedule = lazy("tenantops.engine.jobs.schedule")
+    fleet = lazy("tenantops.engine.health.fleet")
 from .tenancy import run_job_to_end
 
 

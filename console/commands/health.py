@@ -3,18 +3,27 @@ from __future__ import annotations
 
 import argparse
 from datetime import timedelta
-from typing import Any
+from typing import Any, TYPE_CHECKING
 
 from tenantops.engine.vocab import REPAIR_STRATEGIES
-from tenantops.engine.health import drift
-from tenantops.engine.health import fleet
-from tenantops.engine.health import repair as repairs
-from tenantops.engine.tenants import snapshots
-from tenantops.engine.context import Context
 from tenantops.engine.errors import DriftThreshold, TenantopsError, UsageError
-from tenantops.engine.landlord.models import utcnow
 
 from .. import output
+from ..lazy import lazy
+
+if TYPE_CHECKING:
+    from tenantops.engine.landlord import models
+    from tenantops.engine.health import drift
+    from tenantops.engine.health import fleet
+    from tenantops.engine.health import repair as repairs
+    from tenantops.engine.tenants import snapshots
+    from tenantops.engine.context import Context
+else:
+    models = lazy("tenantops.engine.landlord.models")
+    drift = lazy("tenantops.engine.health.drift")
+    fleet = lazy("tenantops.engine.health.fleet")
+    repairs = lazy("tenantops.engine.health.repair")
+    snapshots = lazy("tenantops.engine.tenants.snapshots")
 from .tenancy import run_job_to_end
 
 SYMBOLS = {"added": "+", "removed": "-", "modified": "~"}
@@ -107,7 +116,7 @@ def _accept(ctx: Context, args: argparse.Namespace) -> int:
     if not args.reason:
         raise UsageError("--accept needs --reason TEXT")
     d = report["differences"][args.accept - 1]
-    expires = args.expires or (utcnow() + timedelta(days=30)).date().isoformat()
+    expires = args.expires or (models.utcnow() + timedelta(days=30)).date().isoformat()
     doc = drift.accept_difference(ctx, slug=args.slug, object=d["object"], change=d["change"], table=d["table"],
                                   name=d["name"], attribute=d.get("attribute"), reason=args.reason, expires=expires)
     output.show(args, doc, lambda x: output.note(f"accepted {d['change']} {d['object']} {d['table']}.{d['name']} "

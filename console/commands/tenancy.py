@@ -2,20 +2,33 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from tenantops.engine.tenants import applications
-from tenantops.engine.migrate import history
-from tenantops.engine.jobs import queue as jobs
-from tenantops.engine.tenants import notify
-from tenantops.engine.tenants import provision as provisioner
-from tenantops.engine.tenants import records as tenants
-from tenantops.engine.jobs import worker
-from tenantops.engine import kinds
-from tenantops.engine.context import Context
-from tenantops.engine.documents import JobDoc, StepDoc
 from tenantops.engine.errors import TenantopsError, UsageError
 
 from .. import output
+from ..lazy import lazy
+
+if TYPE_CHECKING:
+    from tenantops.engine.tenants import applications
+    from tenantops.engine.migrate import history
+    from tenantops.engine.jobs import queue as jobs
+    from tenantops.engine.tenants import notify
+    from tenantops.engine.tenants import provision as provisioner
+    from tenantops.engine.tenants import records as tenants
+    from tenantops.engine.jobs import worker
+    from tenantops.engine import kinds
+    from tenantops.engine.context import Context
+    from tenantops.engine.documents import JobDoc, StepDoc
+else:
+    applications = lazy("tenantops.engine.tenants.applications")
+    history = lazy("tenantops.engine.migrate.history")
+    jobs = lazy("tenantops.engine.jobs.queue")
+    notify = lazy("tenantops.engine.tenants.notify")
+    provisioner = lazy("tenantops.engine.tenants.provision")
+    tenants = lazy("tenantops.engine.tenants.records")
+    worker = lazy("tenantops.engine.jobs.worker")
+    kinds = lazy("tenantops.engine.kinds")
 
 ICONS = {"succeeded": "[green]✓ ok  [/]", "failed": "[red]✗ FAIL[/]", "running": "[yellow]▶ run [/]",
          "skipped": "[dim]- skip[/]"}

@@ -383,12 +383,9 @@ def test_a_dump_that_names_its_database_loads_into_staging(mariadb, tenantops_en
             adapter = adapter_for(s.get(m.Server, tenant.server_id))
             database, tenant_id = tenant.database, tenant.id
         path = tenantops_env / "old-format.sql.gz"
-        defaults = backups._defaults_file(adapter)
-        try:
-            dumped = subprocess.run(["mariadb-dump", f"--defaults-extra-file={defaults}", "--single-transaction",
-                                     "--databases", database], capture_output=True, check=True).stdout
-        finally:
-            Path(defaults).unlink()
+        with backups._options_pipe(adapter) as (option, fd):
+            dumped = subprocess.run(["mariadb-dump", option, "--single-transaction", "--databases", database],
+                                    capture_output=True, check=True, pass_fds=(fd,)).stdout
         assert b"CREATE DATABASE" in dumped and b"USE `" in dumped
         path.write_bytes(gzip.compress(dumped))
         with ctx.session() as s:

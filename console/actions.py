@@ -96,8 +96,9 @@ REGISTRY: tuple[Action, ...] = (
     _a("app.servers", "5", "Servers", footer=False, help="Database servers: reachability, version, capacity"),
     _a("app.audit", "6", "Audit", footer=False, help="Who did what to which tenant, with the outcome"),
     _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
-    _a("app.back", "escape", "Back", footer=False, help="Close this screen or dialog"),
-    _a("app.quit", "q", "Quit", help="Leave the console; running jobs continue in their workers"),
+    _a("app.back", "q,escape", "Back", help="Close this screen or dialog; on a section, go to the dashboard"),
+    _a("app.quit", "ctrl+q", "Quit", footer=False,
+       help="Leave the console (from any screen or dialog); running jobs continue in their workers"),
     # inside any dialog
     _a("dialog.cancel", "escape", "Cancel", DIALOG, footer=False, help="Close the dialog; nothing changes"),
     # inside any list
@@ -235,7 +236,9 @@ def bindings_for(scope: str) -> list[BindingType]:
             out.append(Binding(action.key, "command_palette", action.description, show=False, priority=True,
                                id=action.id))
             continue
-        out.append(Binding(action.key, f"run('{action.id}')", action.description, show=False, id=action.id))
+        # quitting works from every screen and dialog, as Textual's own ctrl+q does
+        out.append(Binding(action.key, f"run('{action.id}')", action.description, show=False, id=action.id,
+                           priority=action.id == "app.quit"))
     return out
 
 
@@ -253,7 +256,11 @@ class Dispatch:
         if not app.ctx.can(action.role):
             app.notify(refusal(action, app.ctx), title="Not allowed", severity="error")
             return None
-        return getattr(self, action.handler)()
+        try:
+            return getattr(self, action.handler)()
+        except Exception as exc:  # noqa: BLE001 - the error screen, never a dead console
+            app.report_error(exc)
+            return None
 
 
 class RegistryCommands(Provider):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -13,14 +14,14 @@ from textual.screen import Screen
 from tenantops.console import data
 from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
 from tenantops.console.screens.audit import AuditScreen
-from tenantops.console.screens.base import BaseScreen, Deliver
+from tenantops.console.screens.base import BaseScreen, Deliver, Filterable, one_line
 from tenantops.console.screens.dashboard import DashboardScreen
 from tenantops.console.screens.jobs import JobsScreen
 from tenantops.console.screens.review import ReviewScreen
 from tenantops.console.screens.servers import ServersScreen
 from tenantops.console.screens.tenants import TenantsScreen
 from tenantops.console.themes import DEFAULT_THEME, THEMES, stylesheets
-from tenantops.console.typed import ConsoleApp
+from tenantops.console.typed import ConsoleApp, Section, SectionFilter
 from tenantops.engine.landlord.models import utcnow
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 # Top-level sections are modes: each keeps its own screen stack, so jumping between
 # them (1-6) never piles screens up; drill-downs (tenant, diff, repair, timeline, wizard,
 # help) are pushed.
-SECTIONS: dict[str, type[BaseScreen]] = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
+SECTIONS: dict[Section, type[BaseScreen]] = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
             "servers": ServersScreen, "audit": AuditScreen}
 
 
@@ -39,7 +40,7 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
     TITLE = "tenantops"
     BINDINGS = bindings_for(GLOBAL)
     COMMANDS = {RegistryCommands}
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {**SECTIONS}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {str(name): screen for name, screen in SECTIONS.items()}
     DEFAULT_MODE = "dashboard"
     # at 100+ columns list panes get wider (themes/screens.tcss: Screen.-wide)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -56,12 +57,72 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         # depend on it.
         self.clock: Callable[[], datetime] = clock or utcnow
         self.poll_seconds = poll_seconds
+        # exceptions turned into the error screen (tests assert there were none)
+        self.handled_errors: list[BaseException] = []
+        self._error_times: list[float] = []
         # probing opens a connection to every database server: tests with made-up
         # servers switch it off
         self.probe_servers = probe_servers
         for theme in THEMES.values():
             self.register_theme(theme)
         self.theme = ctx.settings.theme if ctx.settings.theme in THEMES else DEFAULT_THEME
+
+    # -- unexpected errors: an error screen, never a dead app ---------------------
+    # More than this many within ERROR_WINDOW seconds and the console gives up (a crash,
+    # exit status 1): an error that repeats on every refresh would bury the operator.
+    MAX_ERRORS = 5
+    ERROR_WINDOW = 10.0
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.ctx.home) / "logs" / "console.log"
+
+    def report_error(self, error: BaseException, *, reopen: bool = False) -> None:
+        """An unexpected exception: written to the log file with its traceback, shown as
+        the error screen (message, log file, the way back). ``reopen``: the screen that
+        raised is dead (Textual stops a widget's message loop after an exception in one
+        of its handlers), so going back reopens its section afresh."""
+        import time
+        import traceback
+
+        from tenantops.console.screens.error import ErrorScreen
+
+        self.handled_errors.append(error)
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"--- {utcnow():%Y-%m-%d %H:%M:%S} UTC, {self.ctx.operator}, screen "
+                          f"{type(self.screen).__name__ if self._screen_stack else '-'}\n")
+                log.write("".join(traceback.format_exception(error)))
+        except OSError:
+            pass
+        now = time.monotonic()
+        self._error_times = [t for t in self._error_times if now - t < self.ERROR_WINDOW] + [now]
+        recoverable = (self.is_running and bool(self._screen_stack) and not isinstance(self.screen, ErrorScreen)
+                       and len(self._error_times) <= self.MAX_ERRORS and isinstance(error, Exception))
+        if not recoverable:
+            # a crash: Textual prints the traceback and the console exits with status 1
+            super()._handle_exception(error if isinstance(error, Exception) else RuntimeError(str(error)))
+            return
+        mode = self.current_mode
+        where = "the previous screen"
+        if reopen and mode in SECTIONS:
+            self._reopen_section(mode)
+            where = f"{SECTIONS[mode].TITLE_TEXT}, opened afresh"
+        self.push_screen(ErrorScreen(one_line(error), str(self.log_path), where))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for an exception no handler caught (a message handler, a timer):
+        the error screen while the console can go on, a crash (exit status 1) when not."""
+        self.report_error(error, reopen=True)
+
+    def _reopen_section(self, mode: Section) -> None:
+        """The section where the error happened, replaced by a fresh one: a widget whose
+        handler raised handles no more messages, so its screens are closed."""
+        self.switch_mode("audit" if mode == "dashboard" else "dashboard")
+        self.remove_mode(mode)
+        self.add_mode(mode, SECTIONS[mode])
+        self.switch_mode(mode)
 
     def on_mount(self) -> None:
         if self.demo:
@@ -97,10 +158,22 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
     def cmd_palette(self) -> None:
         self.action_command_palette()
 
-    def open_section(self, name: str) -> Any:
+    # -- navigation: sections, their root screens, filtered opens ---------------
+    def open_section(self, name: Section) -> BaseScreen:
+        """Land on the section's root screen, its state (filters, cursor) kept: screens
+        pushed on top of it (a tenant, a diff, a dialog) are closed."""
         if self.current_mode != name:
             self.switch_mode(name)
-        return self.screen
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        root = self.screen_stack[0]
+        assert isinstance(root, BaseScreen)
+        return root
+
+    def show(self, where: SectionFilter) -> None:
+        root = self.open_section(where.SECTION)
+        assert isinstance(root, Filterable)
+        root.apply_filter(where)
 
     def cmd_dashboard(self) -> None:
         self.open_section("dashboard")
@@ -147,6 +220,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         self.notify(f"Theme {name} saved to {self.ctx.settings.source}", title="Theme")
 
     def cmd_back(self) -> None:
+        """q and Esc: close this screen or dialog; at a section's root go to the
+        dashboard; on the dashboard say how to quit (ctrl+q)."""
         screen = self.screen
         if hasattr(screen, "cmd_cancel"):
             screen.cmd_cancel()
@@ -154,6 +229,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
             self.pop_screen()
         elif self.current_mode != "dashboard":
             self.switch_mode("dashboard")
+        else:
+            self.notify("ctrl+q quits; running jobs continue in their workers", title="Quit?", timeout=3)
 
     def cmd_quit(self) -> None:
         self.exit()
@@ -223,9 +300,11 @@ def run_console(args: argparse.Namespace) -> int:
     ctx = open_or_wait(args)
     if ctx is None:
         return 1
+    app = TenantopsApp(ctx, demo=bool(getattr(args, "demo", False)))
     try:
-        TenantopsApp(ctx, demo=bool(getattr(args, "demo", False))).run()
+        app.run()
     finally:
         ctx.close()
-    return 0
+    # a crash (an error the console could not recover from) exits non-zero
+    return app.return_code or 0
 

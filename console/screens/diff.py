@@ -45,6 +45,7 @@ def diff_key(d: dict[str, Any]) -> tuple[Any, ...]:
 class DiffScreen(BaseScreen):
     SCREEN_NAME = "diff"
     TITLE_TEXT = "Schema diff"
+    CRUMB = "Diff"
 
     def __init__(self, slug: str, *, snapshots: tuple[int, int] | None = None) -> None:
         super().__init__()

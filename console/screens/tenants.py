@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
+from tenantops.console.typed import TenantsFilter
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, status
 from tenantops.console.widgets.rowlist import Column, LazyRows, RowList
@@ -183,8 +184,8 @@ class TenantsScreen(FilterableList, BaseScreen):
             self._mark_sort()
 
     # -- filters (also used by the dashboard and the servers screen) -------------
-    def show_only(self, status: str | None = None, drift: str | None = None, server: str | None = None) -> None:
-        self.status, self.drift, self.server = status, drift, server
+    def apply_filter(self, where: TenantsFilter) -> None:
+        self.status, self.drift, self.server = where.status, where.drift, where.server
         if self.is_mounted:
             self.render_tenants()
 

@@ -253,6 +253,10 @@ class Dispatch:
     def action_run(self: HasApp, action_id: str) -> Any:
         action = BY_ID[action_id]
         app = console_app(self)
+        if not app.screen.is_mounted:
+            # a key typed before the screen on top was built (a section just opened, the
+            # palette just pushed): ignored, its widgets do not exist yet
+            return None
         if not app.ctx.can(action.role):
             app.notify(refusal(action, app.ctx), title="Not allowed", severity="error")
             return None

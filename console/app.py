@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 
 from tenantops.console import data
 from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
@@ -158,11 +158,28 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
     def cmd_palette(self) -> None:
         self.action_command_palette()
 
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from tenantops.console.screens.palette import Palette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            # no fixed id: a palette left in another section's stack would clash with it
+            self.push_screen(Palette())
+
     # -- navigation: sections, their root screens, filtered opens ---------------
-    def open_section(self, name: Section) -> BaseScreen:
+    def open_section(self, name: Section) -> BaseScreen | None:
         """Land on the section's root screen, its state (filters, cursor) kept: screens
-        pushed on top of it (a tenant, a diff, a dialog) are closed."""
+        pushed on top of it (a tenant, a diff, a dialog) are closed. None when a dialog
+        or the palette was opened after the request and is still being built (the newer
+        input wins: switching sections under it would break it)."""
         if self.current_mode != name:
+            if isinstance(self.screen, ModalScreen) and not self.screen.is_mounted:
+                return None
+            # dialogs and the palette belong to the screen being left: closed, not kept
+            # in a section's stack where they would wake up under another section
+            while len(self.screen_stack) > 1 and isinstance(self.screen, ModalScreen):
+                self.pop_screen()
             self.switch_mode(name)
         while len(self.screen_stack) > 1:
             self.pop_screen()
@@ -172,8 +189,9 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
 
     def show(self, where: SectionFilter) -> None:
         root = self.open_section(where.SECTION)
-        assert isinstance(root, Filterable)
-        root.apply_filter(where)
+        if root is not None:
+            assert isinstance(root, Filterable)
+            root.apply_filter(where)
 
     def cmd_dashboard(self) -> None:
         self.open_section("dashboard")

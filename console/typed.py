@@ -72,7 +72,7 @@ class ConsoleApp(App[Any]):
 
     def open_section(self, name: Section) -> Any:
         """Land on the root screen of a section (its state kept), closing whatever was
-        pushed on top of it; returns that root screen."""
+        pushed on top of it; returns that root screen (None: not now, see the app)."""
         raise NotImplementedError
 
     def report_error(self, error: BaseException, *, reopen: bool = False) -> None:

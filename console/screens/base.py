@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from textual import events, on
 from textual.app import App, ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
@@ -155,6 +156,7 @@ class BaseDialog(Deliver, Dispatch, ModalScreen):
     """A modal form; Escape cancels and changes nothing."""
 
     BINDINGS = bindings_for(DIALOG)
+    _dismissed = False
 
     @property
     def tapp(self) -> ConsoleApp:
@@ -167,6 +169,15 @@ class BaseDialog(Deliver, Dispatch, ModalScreen):
 
     def cmd_cancel(self) -> None:
         self.dismiss(None)
+
+    def dismiss(self, result: Any = None) -> AwaitComplete:
+        # Textual pops the top screen whoever asks: a dialog closed twice (Enter then Esc
+        # before the first was handled) would close the screen under it too, and answer
+        # its caller twice
+        if not self.is_current or self._dismissed:
+            return AwaitComplete.nothing()
+        self._dismissed = True
+        return super().dismiss(result)
 
 
 def next_in(cycle: tuple[Any, ...] | list[Any], current: Any) -> Any:

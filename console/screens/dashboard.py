@@ -154,3 +154,7 @@ class DashboardScreen(BaseScreen):
             from tenantops.console.screens.timeline import TimelineScreen
 
             app.push_screen(TimelineScreen(name))
+        elif kind == "tenant":
+            from tenantops.console.screens.tenant import TenantScreen
+
+            app.push_screen(TenantScreen(name))

@@ -216,6 +216,12 @@ REGISTRY: tuple[Action, ...] = (
 
 BY_ID: dict[str, Action] = {a.id: a for a in REGISTRY}
 
+# how the palette names the screen an action belongs to
+SCREEN_LABELS = {"dashboard": "Dashboard", "review": "Applications", "jobs": "Jobs", "tenants": "Tenants",
+                 "servers": "Servers", "audit": "Audit log", "tenant": "a tenant", "diff": "a tenant's diff",
+                 "repair": "a tenant's repair", "snapshots": "a tenant's snapshots", "timeline": "a job's timeline",
+                 "wizard": "the wizard", "plan": "the plan preview", "help": "Help"}
+
 
 def for_scope(scope: str) -> list[Action]:
     return [a for a in REGISTRY if scope in a.screens]
@@ -270,16 +276,24 @@ class Dispatch:
 class RegistryCommands(Provider):
     """The command palette: the same actions as the keys, with the same role checks."""
 
-    def _entries(self) -> Iterable[tuple[Action, Any]]:
-        screen = self.screen
+    def _entries(self) -> Iterable[tuple[Action, str, Any]]:
+        """Every action of every screen: this screen's and the global ones run here; any
+        other screen's opens that screen first (``app.run_anywhere``)."""
+        screen: Any = self.screen
         scope = getattr(screen, "SCREEN_NAME", None)
-        app = self.app
+        app: Any = console_app(self)
         if scope:
             for action in for_scope(scope):
-                yield action, screen
+                yield action, action.description, partial(screen.action_run, action.id)
         for action in for_scope(GLOBAL):
             if action.id != "app.palette":
-                yield action, app
+                yield action, action.description, partial(app.action_run, action.id)
+        for action in REGISTRY:
+            where = action.screens[0]
+            if where in (GLOBAL, LIST, DIALOG, scope):
+                continue
+            yield action, f"{action.description} · {SCREEN_LABELS.get(where, where)}", \
+                partial(app.run_anywhere, action.id)
 
     def _describe(self, action: Action) -> str:
         ctx = console_app(self).ctx
@@ -293,15 +307,13 @@ class RegistryCommands(Provider):
         return " · ".join(parts)
 
     async def discover(self) -> Hits:
-        for action, target in self._entries():
-            yield DiscoveryHit(action.description, partial(target.action_run, action.id),
-                               help=self._describe(action))
+        for action, label, run in self._entries():
+            if label == action.description:  # the list before typing: this screen and global
+                yield DiscoveryHit(label, run, help=self._describe(action))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for action, target in self._entries():
-            text = f"{action.description} {action.help}"
-            score = matcher.match(text)
+        for action, label, run in self._entries():
+            score = matcher.match(f"{label} {action.help}")
             if score > 0:
-                yield Hit(score, matcher.highlight(action.description), partial(target.action_run, action.id),
-                          text=action.description, help=self._describe(action))
+                yield Hit(score, matcher.highlight(label), run, text=label, help=self._describe(action))

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
+from textual import events, work
 from textual.screen import ModalScreen, Screen
 
 from tenantops.console import data
@@ -129,6 +129,18 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
             self.notify("Filling the store with demo data…", title="Demo")
             self.fill_demo()
 
+    def on_key(self, event: events.Key) -> None:
+        """Type-ahead after ``/``: keys typed right behind it were already on their way
+        to the list when the filter opened; they reach the app unhandled (the filter
+        would have taken them) and belong to the filter."""
+        from tenantops.console.widgets.filterbar import FilterBar
+
+        focused = self.focused
+        if isinstance(focused, FilterBar) and event.is_printable and event.character:
+            event.prevent_default()
+            event.stop()
+            focused.insert_text_at_cursor(event.character)
+
     # -- the demo store ------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="demo")
     def fill_demo(self) -> None:
@@ -192,6 +204,50 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         if root is not None:
             assert isinstance(root, Filterable)
             root.apply_filter(where)
+
+    def run_anywhere(self, action_id: str) -> None:
+        """The palette runs an action of another screen: back to that screen when it is
+        in this section's stack, the section's root for a section's action, the tenant
+        (the one on the stack or highlighted in the list) for a tenant's screens;
+        otherwise it says where the action lives."""
+        from tenantops.console.actions import SCREEN_LABELS
+        from tenantops.console.screens.tenant import TenantScreen
+
+        action = BY_ID[action_id]
+        scope = action.screens[0]
+        for screen in reversed(self.screen_stack):
+            if getattr(screen, "SCREEN_NAME", None) == scope:
+                while self.screen is not screen and len(self.screen_stack) > 1:
+                    self.pop_screen()
+                screen.call_later(screen.action_run, action_id)
+                return
+        if scope in SECTIONS:
+            root = self.open_section(scope)
+            if root is not None:
+                root.call_later(root.action_run, action_id)
+            return
+        opens = {"tenant": action_id, "diff": "tenant.diff", "repair": "tenant.repair",
+                 "snapshots": "tenant.snapshots"}
+        slug = self._tenant_in_view()
+        if scope in opens and slug:
+            self.open_section("tenants")
+            tenant = TenantScreen(slug)
+            self.push_screen(tenant)
+            tenant.call_later(tenant.action_run, opens[scope])
+            return
+        self.notify(f"{action.description} works on {SCREEN_LABELS.get(scope, scope)}: open one first"
+                    + (" (4 Tenants, Enter on a tenant)" if scope in opens else ""), title="Commands", timeout=5)
+
+    def _tenant_in_view(self) -> str | None:
+        for screen in reversed(self.screen_stack):
+            slug = getattr(screen, "slug", None)
+            if isinstance(slug, str):
+                return slug
+        screen = self.screen
+        if getattr(screen, "SCREEN_NAME", "") == "tenants":
+            row = screen.query_one("#tenants-list").current_row  # type: ignore[attr-defined]
+            return row.key if row is not None else None
+        return None
 
     def cmd_dashboard(self) -> None:
         self.open_section("dashboard")
@@ -270,6 +326,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.screens.timeline import TimelineScreen
     from tenantops.console.screens.wizard import WizardScreen
     from tenantops.console.widgets.diffview import DiffView
+    from tenantops.console.widgets.picklist import PickList
     from tenantops.console.widgets.rowlist import RowList
     from tenantops.console.widgets.scrollpane import ScrollPane
 
@@ -284,7 +341,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.screens.theme_picker import ThemePicker
 
     targets: dict[str, list[type]] = {
-        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane, DiffView],
+        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane, DiffView, PickList],
         "dialog": [ApproveDialog, RejectDialog, ConfirmDialog, NewApplicationForm, ThemePicker, AcceptDialog,
                    ChoiceDialog]}
     for screen in screens:

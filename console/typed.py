@@ -79,6 +79,10 @@ class ConsoleApp(App[Any]):
         """An unexpected exception: logged, shown on the error screen; never a dead app."""
         raise NotImplementedError
 
+    def run_anywhere(self, action_id: str) -> None:
+        """Run a registry action of any screen from the palette, opening its screen first."""
+        raise NotImplementedError
+
     def show(self, where: SectionFilter) -> None:
         """Open a section filtered: works whichever screen is on top of it."""
         raise NotImplementedError

@@ -198,3 +198,58 @@ async def test_errors_that_keep_coming_end_the_console_with_a_non_zero_status(se
                 app._handle_exception(RuntimeError("again"))
                 await pilot.pause()
     assert app.return_code == 1
+
+
+async def test_the_filter_line_is_visible_while_typing(seeded: Context) -> None:
+    from tenantops.console.widgets.filterbar import FilterBar
+
+    async with make_app(seeded).run_test(size=(80, 24)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        await keys(pilot, "4")
+        await pilot.press("slash", "v", "a", "l")
+        await settle(pilot)
+        bar = app.screen.query_one(FilterBar)
+        keybar = app.screen.query_one("#keybar")
+        assert bar.has_focus and bar.value == "val"
+        assert bar.region.height == 1 and bar.region.bottom <= keybar.region.y, (bar.region, keybar.region)
+        assert [e.slug for e in app.screen.shown] == ["green-valley-ngo"]
+
+
+async def test_j_and_k_move_in_the_theme_picker(seeded: Context) -> None:
+    from textual.widgets import OptionList
+
+    async with make_app(seeded).run_test(size=(80, 24)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        await keys(pilot, "T")
+        options = app.screen.query_one(OptionList)
+        start = options.highlighted
+        await keys(pilot, "j")
+        assert options.highlighted == start + 1
+        await keys(pilot, "k")
+        assert options.highlighted == start
+        await keys(pilot, "G")
+        assert options.highlighted == options.option_count - 1
+
+
+async def palette(pilot: Any, text: str) -> None:
+    await keys(pilot, "ctrl+p")
+    for key in text:
+        await pilot.press(key)
+    await pilot.pause(0.4)
+    await keys(pilot, "enter")
+    await settle(pilot)
+
+
+async def test_the_palette_finds_every_action_and_opens_its_screen(seeded: Context) -> None:
+    async with make_app(seeded).run_test(size=(80, 24)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        await palette(pilot, "reverse tenants")  # an action of the tenants list, from the dashboard
+        assert app.current_mode == "tenants" and app.screen.reverse is True
+        app.screen.listing.move_to_key("green-valley-ngo")
+        await palette(pilot, "snapshots a tenant")  # a tenant's screen, for the highlighted tenant
+        assert isinstance(app.screen, SnapshotsScreen) and app.screen.slug == "green-valley-ngo"
+        assert header(app).endswith("› green-valley-ngo › Snapshots")
+        assert app.handled_errors == []

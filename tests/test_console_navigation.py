@@ -253,3 +253,36 @@ async def test_the_palette_finds_every_action_and_opens_its_screen(seeded: Conte
         assert isinstance(app.screen, SnapshotsScreen) and app.screen.slug == "green-valley-ngo"
         assert header(app).endswith("› green-valley-ngo › Snapshots")
         assert app.handled_errors == []
+
+
+async def test_back_on_the_diff_after_a_repair_shows_the_new_state(real: Context) -> None:
+    """tenant, d, p (plan), c, Enter: the repair runs in a worker; Esc back to the first
+    diff shows it clean without r."""
+    from test_console_support import behind_the_back
+    from tenantops.console.screens.repair import RepairScreen
+    from tenantops.console.screens.timeline import TimelineScreen
+
+    behind_the_back(real, SLUG, ["DROP INDEX ix_notices_is_pinned_published_at"])
+    async with make_app(real).run_test(size=(100, 32)) as pilot:
+        app = pilot.app
+        app.push_screen(TenantScreen(SLUG))
+        await settle(pilot)
+        await keys(pilot, "d")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen.loads == 1)
+        first = app.screen
+        assert len(first.model.differences) == 1
+        await keys(pilot, "p")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, RepairScreen) and app.screen.plan is not None)
+        await keys(pilot, "c", "enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, TimelineScreen))
+        timeline = app.screen
+        assert await wait_for(pilot, lambda: timeline.job is not None and timeline.job["status"] == "succeeded",
+                              timeout=60), timeline.job
+        await keys(pilot, "escape")  # the repair screen shows a fresh diff in its place
+        assert await wait_for(pilot, lambda: isinstance(app.screen, DiffScreen) and app.screen is not first
+                              and app.screen.loads >= 1)
+        await keys(pilot, "escape")  # back on the first diff: read again by itself
+        assert app.screen is first
+        assert await wait_for(pilot, lambda: first.loads >= 2, timeout=30)
+        assert first.model.differences == []
+        assert app.handled_errors == []

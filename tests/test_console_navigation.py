@@ -286,3 +286,21 @@ async def test_back_on_the_diff_after_a_repair_shows_the_new_state(real: Context
         assert await wait_for(pilot, lambda: first.loads >= 2, timeout=30)
         assert first.model.differences == []
         assert app.handled_errors == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+async def test_slugs_are_never_cut_in_lists(seeded: Context, size: tuple[int, int]) -> None:
+    """Descriptions (template, organisation, the detail pane) give way; slugs do not."""
+    from test_console_support import seed_fleet
+
+    seed_fleet(seeded, 30)
+    async with make_app(seeded).run_test(size=size) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        for section, selector in (("4", "#tenants-list"), ("2", "#queue")):
+            await keys(pilot, section)
+            listing = app.screen.query_one(selector, RowList)
+            lines = ["".join(seg.text for seg in listing.render_line(y)) for y in range(listing.size.height)]
+            shown = [listing.rows[i] for i in range(min(len(listing.rows), listing.size.height - 1))]
+            slugs = [r.key if selector == "#tenants-list" else r.data["slug"] for r in shown]
+            assert slugs and all(any(f" {slug} " in line for line in lines) for slug in slugs), (slugs, lines)

@@ -103,6 +103,7 @@ class ReviewScreen(FilterableList, BaseScreen):
         queue = self.query_one("#queue", RowList)
         now = self.tapp.clock()
         visible = self._visible()
+        queue.fit_column(1, max((len(a["slug"]) for a in self.apps), default=4))
         queue.set_rows([Row(a["id"], [status(a["status"]), a["slug"], ago(a["submitted_at"], now).removesuffix(" ago")],
                             data=a)
                         for a in visible])

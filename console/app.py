@@ -135,6 +135,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         would have taken them) and belong to the filter."""
         from tenantops.console.widgets.filterbar import FilterBar
 
+        if not self._screen_stack:
+            return  # keys typed while the console closes
         focused = self.focused
         if isinstance(focused, FilterBar) and event.is_printable and event.character:
             event.prevent_default()

@@ -96,8 +96,9 @@ REGISTRY: tuple[Action, ...] = (
     _a("app.servers", "5", "Servers", footer=False, help="Database servers: reachability, version, capacity"),
     _a("app.audit", "6", "Audit", footer=False, help="Who did what to which tenant, with the outcome"),
     _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
-    _a("app.back", "escape", "Back", footer=False, help="Close this screen or dialog"),
-    _a("app.quit", "q", "Quit", help="Leave the console; running jobs continue in their workers"),
+    _a("app.back", "q,escape", "Back", help="Close this screen or dialog; on a section, go to the dashboard"),
+    _a("app.quit", "ctrl+q", "Quit", footer=False,
+       help="Leave the console (from any screen or dialog); running jobs continue in their workers"),
     # inside any dialog
     _a("dialog.cancel", "escape", "Cancel", DIALOG, footer=False, help="Close the dialog; nothing changes"),
     # inside any list
@@ -221,6 +222,12 @@ REGISTRY: tuple[Action, ...] = (
 
 BY_ID: dict[str, Action] = {a.id: a for a in REGISTRY}
 
+# how the palette names the screen an action belongs to
+SCREEN_LABELS = {"dashboard": "Dashboard", "review": "Applications", "jobs": "Jobs", "tenants": "Tenants",
+                 "servers": "Servers", "audit": "Audit log", "tenant": "a tenant", "diff": "a tenant's diff",
+                 "repair": "a tenant's repair", "snapshots": "a tenant's snapshots", "timeline": "a job's timeline",
+                 "wizard": "the wizard", "plan": "the plan preview", "help": "Help"}
+
 
 def for_scope(scope: str) -> list[Action]:
     return [a for a in REGISTRY if scope in a.screens]
@@ -241,7 +248,9 @@ def bindings_for(scope: str) -> list[BindingType]:
             out.append(Binding(action.key, "command_palette", action.description, show=False, priority=True,
                                id=action.id))
             continue
-        out.append(Binding(action.key, f"run('{action.id}')", action.description, show=False, id=action.id))
+        # quitting works from every screen and dialog, as Textual's own ctrl+q does
+        out.append(Binding(action.key, f"run('{action.id}')", action.description, show=False, id=action.id,
+                           priority=action.id == "app.quit"))
     return out
 
 
@@ -256,25 +265,41 @@ class Dispatch:
     def action_run(self: HasApp, action_id: str) -> Any:
         action = BY_ID[action_id]
         app = console_app(self)
+        if not app.screen.is_mounted:
+            # a key typed before the screen on top was built (a section just opened, the
+            # palette just pushed): ignored, its widgets do not exist yet
+            return None
         if not app.ctx.can(action.role):
             app.notify(refusal(action, app.ctx), title="Not allowed", severity="error")
             return None
-        return getattr(self, action.handler)()
+        try:
+            return getattr(self, action.handler)()
+        except Exception as exc:  # noqa: BLE001 - the error screen, never a dead console
+            app.report_error(exc)
+            return None
 
 
 class RegistryCommands(Provider):
     """The command palette: the same actions as the keys, with the same role checks."""
 
-    def _entries(self) -> Iterable[tuple[Action, Any]]:
-        screen = self.screen
+    def _entries(self) -> Iterable[tuple[Action, str, Any]]:
+        """Every action of every screen: this screen's and the global ones run here; any
+        other screen's opens that screen first (``app.run_anywhere``)."""
+        screen: Any = self.screen
         scope = getattr(screen, "SCREEN_NAME", None)
-        app = self.app
+        app: Any = console_app(self)
         if scope:
             for action in for_scope(scope):
-                yield action, screen
+                yield action, action.description, partial(screen.action_run, action.id)
         for action in for_scope(GLOBAL):
             if action.id != "app.palette":
-                yield action, app
+                yield action, action.description, partial(app.action_run, action.id)
+        for action in REGISTRY:
+            where = action.screens[0]
+            if where in (GLOBAL, LIST, DIALOG, scope):
+                continue
+            yield action, f"{action.description} · {SCREEN_LABELS.get(where, where)}", \
+                partial(app.run_anywhere, action.id)
 
     def _describe(self, action: Action) -> str:
         ctx = console_app(self).ctx
@@ -288,15 +313,13 @@ class RegistryCommands(Provider):
         return " · ".join(parts)
 
     async def discover(self) -> Hits:
-        for action, target in self._entries():
-            yield DiscoveryHit(action.description, partial(target.action_run, action.id),
-                               help=self._describe(action))
+        for action, label, run in self._entries():
+            if label == action.description:  # the list before typing: this screen and global
+                yield DiscoveryHit(label, run, help=self._describe(action))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
-        for action, target in self._entries():
-            text = f"{action.description} {action.help}"
-            score = matcher.match(text)
+        for action, label, run in self._entries():
+            score = matcher.match(f"{label} {action.help}")
             if score > 0:
-                yield Hit(score, matcher.highlight(action.description), partial(target.action_run, action.id),
-                          text=action.description, help=self._describe(action))
+                yield Hit(score, matcher.highlight(label), run, text=label, help=self._describe(action))

@@ -5,22 +5,23 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from textual import work
-from textual.screen import Screen
+from textual import events, work
+from textual.screen import ModalScreen, Screen
 
 from tenantops.console import data
 from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
 from tenantops.console.screens.audit import AuditScreen
-from tenantops.console.screens.base import BaseScreen, Deliver
+from tenantops.console.screens.base import BaseScreen, Deliver, Filterable, one_line
 from tenantops.console.screens.dashboard import DashboardScreen
 from tenantops.console.screens.jobs import JobsScreen
 from tenantops.console.screens.review import ReviewScreen
 from tenantops.console.screens.servers import ServersScreen
 from tenantops.console.screens.tenants import TenantsScreen
 from tenantops.console.themes import DEFAULT_THEME, THEMES, stylesheets
-from tenantops.console.typed import ConsoleApp
+from tenantops.console.typed import ConsoleApp, Section, SectionFilter
 from tenantops.engine.landlord.models import utcnow
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 # Top-level sections are modes: each keeps its own screen stack, so jumping between
 # them (1-6) never piles screens up; drill-downs (tenant, diff, repair, timeline, wizard,
 # help) are pushed.
-SECTIONS: dict[str, type[BaseScreen]] = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
+SECTIONS: dict[Section, type[BaseScreen]] = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
             "servers": ServersScreen, "audit": AuditScreen}
 
 
@@ -39,7 +40,7 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
     TITLE = "tenantops"
     BINDINGS = bindings_for(GLOBAL)
     COMMANDS = {RegistryCommands}
-    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {**SECTIONS}
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {str(name): screen for name, screen in SECTIONS.items()}
     DEFAULT_MODE = "dashboard"
     # at 100+ columns list panes get wider (themes/screens.tcss: Screen.-wide)
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
@@ -56,6 +57,9 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         # depend on it.
         self.clock: Callable[[], datetime] = clock or utcnow
         self.poll_seconds = poll_seconds
+        # exceptions turned into the error screen (tests assert there were none)
+        self.handled_errors: list[BaseException] = []
+        self._error_times: list[float] = []
         # probing opens a connection to every database server: tests with made-up
         # servers switch it off
         self.probe_servers = probe_servers
@@ -63,10 +67,81 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
             self.register_theme(theme)
         self.theme = ctx.settings.theme if ctx.settings.theme in THEMES else DEFAULT_THEME
 
+    # -- unexpected errors: an error screen, never a dead app ---------------------
+    # More than this many within ERROR_WINDOW seconds and the console gives up (a crash,
+    # exit status 1): an error that repeats on every refresh would bury the operator.
+    MAX_ERRORS = 5
+    ERROR_WINDOW = 10.0
+
+    @property
+    def log_path(self) -> Path:
+        return Path(self.ctx.home) / "logs" / "console.log"
+
+    def report_error(self, error: BaseException, *, reopen: bool = False) -> None:
+        """An unexpected exception: written to the log file with its traceback, shown as
+        the error screen (message, log file, the way back). ``reopen``: the screen that
+        raised is dead (Textual stops a widget's message loop after an exception in one
+        of its handlers), so going back reopens its section afresh."""
+        import time
+        import traceback
+
+        from tenantops.console.screens.error import ErrorScreen
+
+        self.handled_errors.append(error)
+        try:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.log_path.open("a", encoding="utf-8") as log:
+                log.write(f"--- {utcnow():%Y-%m-%d %H:%M:%S} UTC, {self.ctx.operator}, screen "
+                          f"{type(self.screen).__name__ if self._screen_stack else '-'}\n")
+                log.write("".join(traceback.format_exception(error)))
+        except OSError:
+            pass
+        now = time.monotonic()
+        self._error_times = [t for t in self._error_times if now - t < self.ERROR_WINDOW] + [now]
+        recoverable = (self.is_running and bool(self._screen_stack) and not isinstance(self.screen, ErrorScreen)
+                       and len(self._error_times) <= self.MAX_ERRORS and isinstance(error, Exception))
+        if not recoverable:
+            # a crash: Textual prints the traceback and the console exits with status 1
+            super()._handle_exception(error if isinstance(error, Exception) else RuntimeError(str(error)))
+            return
+        mode = self.current_mode
+        where = "the previous screen"
+        if reopen and mode in SECTIONS:
+            self._reopen_section(mode)
+            where = f"{SECTIONS[mode].TITLE_TEXT}, opened afresh"
+        self.push_screen(ErrorScreen(one_line(error), str(self.log_path), where))
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's hook for an exception no handler caught (a message handler, a timer):
+        the error screen while the console can go on, a crash (exit status 1) when not."""
+        self.report_error(error, reopen=True)
+
+    def _reopen_section(self, mode: Section) -> None:
+        """The section where the error happened, replaced by a fresh one: a widget whose
+        handler raised handles no more messages, so its screens are closed."""
+        self.switch_mode("audit" if mode == "dashboard" else "dashboard")
+        self.remove_mode(mode)
+        self.add_mode(mode, SECTIONS[mode])
+        self.switch_mode(mode)
+
     def on_mount(self) -> None:
         if self.demo:
             self.notify("Filling the store with demo data…", title="Demo")
             self.fill_demo()
+
+    def on_key(self, event: events.Key) -> None:
+        """Type-ahead after ``/``: keys typed right behind it were already on their way
+        to the list when the filter opened; they reach the app unhandled (the filter
+        would have taken them) and belong to the filter."""
+        from tenantops.console.widgets.filterbar import FilterBar
+
+        if not self._screen_stack:
+            return  # keys typed while the console closes
+        focused = self.focused
+        if isinstance(focused, FilterBar) and event.is_printable and event.character:
+            event.prevent_default()
+            event.stop()
+            focused.insert_text_at_cursor(event.character)
 
     # -- the demo store ------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="demo")
@@ -97,10 +172,84 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
     def cmd_palette(self) -> None:
         self.action_command_palette()
 
-    def open_section(self, name: str) -> Any:
+    def action_command_palette(self) -> None:
+        from textual.command import CommandPalette
+
+        from tenantops.console.screens.palette import Palette
+
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            # no fixed id: a palette left in another section's stack would clash with it
+            self.push_screen(Palette())
+
+    # -- navigation: sections, their root screens, filtered opens ---------------
+    def open_section(self, name: Section) -> BaseScreen | None:
+        """Land on the section's root screen, its state (filters, cursor) kept: screens
+        pushed on top of it (a tenant, a diff, a dialog) are closed. None when a dialog
+        or the palette was opened after the request and is still being built (the newer
+        input wins: switching sections under it would break it)."""
         if self.current_mode != name:
+            if isinstance(self.screen, ModalScreen) and not self.screen.is_mounted:
+                return None
+            # dialogs and the palette belong to the screen being left: closed, not kept
+            # in a section's stack where they would wake up under another section
+            while len(self.screen_stack) > 1 and isinstance(self.screen, ModalScreen):
+                self.pop_screen()
             self.switch_mode(name)
-        return self.screen
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        root = self.screen_stack[0]
+        assert isinstance(root, BaseScreen)
+        return root
+
+    def show(self, where: SectionFilter) -> None:
+        root = self.open_section(where.SECTION)
+        if root is not None:
+            assert isinstance(root, Filterable)
+            root.apply_filter(where)
+
+    def run_anywhere(self, action_id: str) -> None:
+        """The palette runs an action of another screen: back to that screen when it is
+        in this section's stack, the section's root for a section's action, the tenant
+        (the one on the stack or highlighted in the list) for a tenant's screens;
+        otherwise it says where the action lives."""
+        from tenantops.console.actions import SCREEN_LABELS
+        from tenantops.console.screens.tenant import TenantScreen
+
+        action = BY_ID[action_id]
+        scope = action.screens[0]
+        for screen in reversed(self.screen_stack):
+            if getattr(screen, "SCREEN_NAME", None) == scope:
+                while self.screen is not screen and len(self.screen_stack) > 1:
+                    self.pop_screen()
+                screen.call_later(screen.action_run, action_id)
+                return
+        if scope in SECTIONS:
+            root = self.open_section(scope)
+            if root is not None:
+                root.call_later(root.action_run, action_id)
+            return
+        opens = {"tenant": action_id, "diff": "tenant.diff", "repair": "tenant.repair",
+                 "snapshots": "tenant.snapshots"}
+        slug = self._tenant_in_view()
+        if scope in opens and slug:
+            self.open_section("tenants")
+            tenant = TenantScreen(slug)
+            self.push_screen(tenant)
+            tenant.call_later(tenant.action_run, opens[scope])
+            return
+        self.notify(f"{action.description} works on {SCREEN_LABELS.get(scope, scope)}: open one first"
+                    + (" (4 Tenants, Enter on a tenant)" if scope in opens else ""), title="Commands", timeout=5)
+
+    def _tenant_in_view(self) -> str | None:
+        for screen in reversed(self.screen_stack):
+            slug = getattr(screen, "slug", None)
+            if isinstance(slug, str):
+                return slug
+        screen = self.screen
+        if getattr(screen, "SCREEN_NAME", "") == "tenants":
+            row = screen.query_one("#tenants-list").current_row  # type: ignore[attr-defined]
+            return row.key if row is not None else None
+        return None
 
     def cmd_dashboard(self) -> None:
         self.open_section("dashboard")
@@ -147,6 +296,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         self.notify(f"Theme {name} saved to {self.ctx.settings.source}", title="Theme")
 
     def cmd_back(self) -> None:
+        """q and Esc: close this screen or dialog; at a section's root go to the
+        dashboard; on the dashboard say how to quit (ctrl+q)."""
         screen = self.screen
         if hasattr(screen, "cmd_cancel"):
             screen.cmd_cancel()
@@ -154,6 +305,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
             self.pop_screen()
         elif self.current_mode != "dashboard":
             self.switch_mode("dashboard")
+        else:
+            self.notify("ctrl+q quits; running jobs continue in their workers", title="Quit?", timeout=3)
 
     def cmd_quit(self) -> None:
         self.exit()
@@ -176,6 +329,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.screens.timeline import TimelineScreen
     from tenantops.console.screens.wizard import WizardScreen
     from tenantops.console.widgets.diffview import DiffView
+    from tenantops.console.widgets.picklist import PickList
     from tenantops.console.widgets.rowlist import RowList
     from tenantops.console.widgets.scrollpane import ScrollPane
 
@@ -190,7 +344,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.screens.theme_picker import ThemePicker
 
     targets: dict[str, list[type]] = {
-        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane, DiffView],
+        GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane, DiffView, PickList],
         "dialog": [ApproveDialog, RejectDialog, ConfirmDialog, NewApplicationForm, ThemePicker, AcceptDialog,
                    ChoiceDialog]}
     for screen in screens:
@@ -224,9 +378,11 @@ def run_console(args: argparse.Namespace) -> int:
     ctx = open_or_wait(args)
     if ctx is None:
         return 1
+    app = TenantopsApp(ctx, demo=bool(getattr(args, "demo", False)))
     try:
-        TenantopsApp(ctx, demo=bool(getattr(args, "demo", False))).run()
+        app.run()
     finally:
         ctx.close()
-    return 0
+    # a crash (an error the console could not recover from) exits non-zero
+    return app.return_code or 0
 

@@ -8,13 +8,54 @@ base class ``TenantopsApp`` derives from, and :func:`console_app` hands it out t
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, cast
 
 from textual.app import App
 
 if TYPE_CHECKING:
     from tenantops.engine.context import Context
+
+
+# The top-level sections (app.SECTIONS): each is a mode with its own root screen.
+Section = Literal["dashboard", "review", "jobs", "tenants", "servers", "audit"]
+
+
+# -- "open X filtered by Y": one typed request per section ---------------------------
+# A screen never reaches into another section's screen: it asks the app to ``show`` one
+# of these, and the app lands on that section's root screen (whatever is on top of it)
+# and hands the request to the root's ``apply_filter``.
+
+@dataclass(frozen=True)
+class ReviewFilter:
+    SECTION: ClassVar[Section] = "review"
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class JobsFilter:
+    SECTION: ClassVar[Section] = "jobs"
+    status: str | None = None
+
+
+@dataclass(frozen=True)
+class TenantsFilter:
+    SECTION: ClassVar[Section] = "tenants"
+    status: str | None = None
+    drift: str | None = None
+    server: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    SECTION: ClassVar[Section] = "audit"
+    tenant: str | None = None
+    operator: str | None = None
+    action: str | None = None
+
+
+SectionFilter = ReviewFilter | JobsFilter | TenantsFilter | AuditFilter
 
 
 class ConsoleApp(App[Any]):
@@ -28,6 +69,23 @@ class ConsoleApp(App[Any]):
     # False in tests with made-up servers: no connection attempts
     probe_servers: bool
     demo: bool
+
+    def open_section(self, name: Section) -> Any:
+        """Land on the root screen of a section (its state kept), closing whatever was
+        pushed on top of it; returns that root screen (None: not now, see the app)."""
+        raise NotImplementedError
+
+    def report_error(self, error: BaseException, *, reopen: bool = False) -> None:
+        """An unexpected exception: logged, shown on the error screen; never a dead app."""
+        raise NotImplementedError
+
+    def run_anywhere(self, action_id: str) -> None:
+        """Run a registry action of any screen from the palette, opening its screen first."""
+        raise NotImplementedError
+
+    def show(self, where: SectionFilter) -> None:
+        """Open a section filtered: works whichever screen is on top of it."""
+        raise NotImplementedError
 
 
 class HasApp(Protocol):

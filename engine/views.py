@@ -41,34 +41,14 @@ def dashboard(ctx: Context) -> dict[str, Any]:
         servers = [{"name": sv.name, "dialect": sv.dialect, "capacity": sv.capacity,
                     "tenants": per_server.get(sv.id, 0), "reachable": sv.reachable, "draining": sv.draining}
                    for sv in s.scalars(sa.select(m.Server).order_by(m.Server.name))]
-        active_jobs = [_job_brief(j) for j in s.scalars(
-            sa.select(m.Job).where(m.Job.status.in_(("running", "failed"))).order_by(m.Job.id.desc()).limit(6))]
-        drifted = list(s.execute(sa.select(m.Tenant.slug, m.Tenant.last_drift_severity).where(
-            live, m.Tenant.status == "active", m.Tenant.last_drift_severity.in_(("critical", "high")))
-            .order_by(m.Tenant.slug).limit(5)))
-        failed_tenants = list(s.scalars(sa.select(m.Tenant.slug).where(live, m.Tenant.status == "failed")
-                                        .order_by(m.Tenant.slug).limit(5)))
-    attention: list[dict[str, Any]] = []
-    if apps.get("pending"):
-        attention.append({"kind": "applications", "key": "pending", "status": "pending",
-                          "text": f"{apps['pending']} application(s) wait for review"})
-    for job in active_jobs:
-        verb = "is running" if job["status"] == "running" else "failed"
-        attention.append({"kind": "job", "key": job["id"], "status": job["status"],
-                          "text": f"job {job['id']} {job['kind']} {job['tenant'] or ''} {verb}", "since": job["since"]})
-    for slug, severity in drifted:
-        attention.append({"kind": "drift", "key": severity, "status": severity, "text": f"{slug}: {severity} drift"})
-    for slug in failed_tenants:
-        attention.append({"kind": "tenants", "key": "failed", "status": "failed", "text": f"tenant {slug} failed"})
+        attention = needs_attention(s, servers)
     for cluster in latest_clusters(ctx)[:3]:
         # a fingerprint cluster: the same drift on several tenants, one repair plan for all
         if len(cluster["tenants"]) > 1:
             attention.append({"kind": "drift", "key": cluster["severity"], "status": cluster["severity"],
-                              "text": f"cluster {cluster['hash'][:8]}: {cluster['summary']}"})
-    for sv in servers:
-        if sv["reachable"] is False:
-            attention.append({"kind": "servers", "key": sv["name"], "status": "failed",
-                              "text": f"server {sv['name']} is unreachable"})
+                              "text": f"cluster {cluster['hash'][:8]}: {cluster['summary']}", "since": None,
+                              "rank": ATTENTION_RANK.get(cluster["severity"], ATTENTION_RANK["low"])})
+    attention.sort(key=lambda a: a["rank"])
     return {
         "applications": {st: apps.get(st, 0) for st in applications.STATUSES},
         "tenants": {st: tenants.get(st, 0) for st in TENANT_STATUSES},
@@ -77,6 +57,61 @@ def dashboard(ctx: Context) -> dict[str, Any]:
         "servers": servers,
         "attention": attention,
     }
+
+
+# "Needs attention", worst first: the rank of each kind of item (lower is worse)
+ATTENTION_RANK = {"critical": 0, "unreachable": 1, "failed job": 2, "high": 3, "failed tenant": 4, "medium": 5,
+                  "draining": 6, "pending": 7, "low": 8, "running": 9}
+ATTENTION_EACH = 8  # at most this many items of one kind (the lists hold the rest)
+
+
+def needs_attention(s: Any, servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What an operator should look at, each item named (a tenant by its slug, a job with
+    its error), worst first: drift by severity, failed jobs, unreachable or draining
+    servers, pending applications (oldest first), running jobs last."""
+    live = m.Tenant.archived_at.is_(None)
+    items: list[dict[str, Any]] = []
+    severity_order = sa.case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=m.Tenant.last_drift_severity)
+    for slug, severity, at in s.execute(
+            sa.select(m.Tenant.slug, m.Tenant.last_drift_severity, m.Tenant.last_drift_at)
+            .where(live, m.Tenant.status == "active",
+                   m.Tenant.last_drift_severity.in_(("critical", "high", "medium", "low")))
+            .order_by(severity_order, m.Tenant.slug).limit(4 * ATTENTION_EACH)):
+        items.append({"kind": "tenant", "key": slug, "status": severity, "rank": ATTENTION_RANK[severity],
+                      "text": f"{slug}: {severity} drift", "since": at})
+    for job in s.scalars(sa.select(m.Job).where(m.Job.status.in_(("running", "failed")))
+                         .order_by(m.Job.id.desc()).limit(2 * ATTENTION_EACH)):
+        brief = _job_brief(job)
+        what = f"job {job.id} {job.kind}{' ' + job.tenant if job.tenant else ''}"
+        if job.status == "failed":
+            text = f"{what} failed: {(job.error or 'no error recorded').splitlines()[0]}"
+        else:
+            text = f"{what} is running"
+        items.append({"kind": "job", "key": job.id, "status": job.status, "text": text, "since": brief["since"],
+                      "rank": ATTENTION_RANK["failed job" if job.status == "failed" else "running"]})
+    for slug in s.scalars(sa.select(m.Tenant.slug).where(live, m.Tenant.status == "failed")
+                          .order_by(m.Tenant.slug).limit(ATTENTION_EACH)):
+        items.append({"kind": "tenant", "key": slug, "status": "failed", "rank": ATTENTION_RANK["failed tenant"],
+                      "text": f"tenant {slug} failed", "since": None})
+    for sv in servers:
+        if sv["reachable"] is False:
+            items.append({"kind": "servers", "key": sv["name"], "status": "failed", "rank": ATTENTION_RANK["unreachable"],
+                          "text": f"server {sv['name']} is unreachable", "since": None})
+        elif sv["draining"]:
+            items.append({"kind": "servers", "key": sv["name"], "status": "suspended",
+                          "rank": ATTENTION_RANK["draining"], "since": None,
+                          "text": f"server {sv['name']} is draining: it takes no new tenants"})
+    pending = list(s.execute(sa.select(m.Application.slug, m.Application.submitted_at)
+                             .where(m.Application.status == "pending").order_by(m.Application.submitted_at)))
+    if pending:
+        names = ", ".join(slug for slug, _ in pending[:ATTENTION_EACH])
+        more = "…" if len(pending) > ATTENTION_EACH else ""
+        items.append({"kind": "applications", "key": "pending", "status": "pending", "rank": ATTENTION_RANK["pending"],
+                      "text": f"{len(pending)} application(s) wait for review: {names}{more}",
+                      "since": pending[0][1]})
+    # stable sort: within one rank, the order of the queries (severity, newest job, ...)
+    items.sort(key=lambda a: a["rank"])
+    return items
 
 
 def _job_brief(job: m.Job) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from textual.widgets import Static
 
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen, FilterableList
+from tenantops.console.typed import AuditFilter
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import parse_time, tone_markup
 from tenantops.console.widgets.rowlist import Column, LazyRows, RowList
@@ -99,8 +100,8 @@ class AuditScreen(FilterableList, BaseScreen):
         if self.is_mounted and self.loaded:
             self.cmd_refresh()
 
-    def show_only(self, operator: str | None = None, action: str | None = None, tenant: str | None = None) -> None:
-        self.operator, self.action, self.tenant = operator, action, tenant
+    def apply_filter(self, where: AuditFilter) -> None:
+        self.operator, self.action, self.tenant = where.operator, where.action, where.tenant
         if self.is_mounted:
             self.cmd_refresh()
 

@@ -8,9 +8,11 @@ refusal becomes a notification; an unexpected error becomes one line, never a tr
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
+from textual import events, on
 from textual.app import App, ComposeResult
+from textual.await_complete import AwaitComplete
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.worker import get_current_worker
@@ -67,15 +69,25 @@ class Deliver:
 
     def on_delivered(self: _DeliverHost, message: Delivered) -> None:
         message.stop()
-        if message.error is not None:
-            handler = getattr(self, f"failed_{message.key}", None)
-            if handler is not None:
-                handler(message.error)
-            else:
-                self.app.notify(message.error, title="Refused" if "needs the" in message.error else "Failed",
-                                severity="error", timeout=8)
-            return
-        getattr(self, f"show_{message.key}")(message.value)
+        try:
+            if message.error is not None:
+                handler = getattr(self, f"failed_{message.key}", None)
+                if handler is not None:
+                    handler(message.error)
+                else:
+                    self.app.notify(message.error, title="Refused" if "needs the" in message.error else "Failed",
+                                    severity="error", timeout=8)
+                return
+            getattr(self, f"show_{message.key}")(message.value)
+        except Exception as exc:  # noqa: BLE001 - the error screen, never a dead console
+            console_app(self).report_error(exc)
+
+
+@runtime_checkable
+class Filterable(Protocol):
+    """A section's root screen that can be opened filtered (``app.show``)."""
+
+    def apply_filter(self, where: Any) -> None: ...
 
 
 class BaseScreen(Deliver, Dispatch, Screen):
@@ -83,6 +95,8 @@ class BaseScreen(Deliver, Dispatch, Screen):
 
     SCREEN_NAME: ClassVar[str] = ""
     TITLE_TEXT: ClassVar[str] = ""
+    # this screen in the header's breadcrumb, when shorter than its title
+    CRUMB: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # bindings come from the registry, per screen name, never written by hand
@@ -99,10 +113,30 @@ class BaseScreen(Deliver, Dispatch, Screen):
     def ctx(self) -> Context:
         return self.tapp.ctx
 
+    @property
+    def crumb(self) -> str:
+        """This screen's part of the breadcrumb (a tenant screen names its tenant)."""
+        return self.CRUMB or self.TITLE_TEXT
+
+    def breadcrumb(self) -> list[str]:
+        """Where this screen is: the crumbs of its section's stack up to it."""
+        crumbs: list[str] = []
+        for screen in self.app.screen_stack:
+            if isinstance(screen, BaseScreen):
+                crumbs.append(screen.crumb)
+            if screen is self:
+                return crumbs
+        return [self.crumb]
+
     def compose(self) -> ComposeResult:
         yield HeaderBar(self.TITLE_TEXT)
         yield from self.compose_body()
         yield KeyBar(self.SCREEN_NAME)
+
+    @on(events.ScreenResume)
+    def _update_breadcrumb(self) -> None:
+        for header in self.query(HeaderBar):
+            header.set_crumbs(self.breadcrumb())
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -122,6 +156,7 @@ class BaseDialog(Deliver, Dispatch, ModalScreen):
     """A modal form; Escape cancels and changes nothing."""
 
     BINDINGS = bindings_for(DIALOG)
+    _dismissed = False
 
     @property
     def tapp(self) -> ConsoleApp:
@@ -134,6 +169,15 @@ class BaseDialog(Deliver, Dispatch, ModalScreen):
 
     def cmd_cancel(self) -> None:
         self.dismiss(None)
+
+    def dismiss(self, result: Any = None) -> AwaitComplete:
+        # Textual pops the top screen whoever asks: a dialog closed twice (Enter then Esc
+        # before the first was handled) would close the screen under it too, and answer
+        # its caller twice
+        if not self.is_current or self._dismissed:
+            return AwaitComplete.nothing()
+        self._dismissed = True
+        return super().dismiss(result)
 
 
 def next_in(cycle: tuple[Any, ...] | list[Any], current: Any) -> Any:

@@ -11,6 +11,7 @@ from textual.widgets import Static
 
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen
+from tenantops.console.typed import JobsFilter, ReviewFilter, TenantsFilter
 from tenantops.console.widgets.format import ago, clock, status
 from tenantops.console.widgets.rowlist import Column, Row, RowList
 
@@ -138,18 +139,22 @@ class DashboardScreen(BaseScreen):
     @on(RowList.Selected)
     def open_figure(self, event: RowList.Selected) -> None:
         kind, name = event.row.key
-        app: Any = self.app
+        app = self.tapp
         if kind == "applications":
-            app.open_section("review").show_only(status=name)
+            app.show(ReviewFilter(status=name))
         elif kind == "jobs":
-            app.open_section("jobs").show_only(status=name)
+            app.show(JobsFilter(status=name))
         elif kind == "tenants":
-            app.open_section("tenants").show_only(status=name)
+            app.show(TenantsFilter(status=name))
         elif kind == "drift":
-            app.open_section("tenants").show_only(drift=name)
+            app.show(TenantsFilter(drift=name))
         elif kind == "servers":
-            app.open_section("tenants").show_only(server=name)
+            app.show(TenantsFilter(server=name))
         elif kind == "job":
             from tenantops.console.screens.timeline import TimelineScreen
 
             app.push_screen(TimelineScreen(name))
+        elif kind == "tenant":
+            from tenantops.console.screens.tenant import TenantScreen
+
+            app.push_screen(TenantScreen(name))

@@ -20,6 +20,7 @@ from tenantops.console import data, diffmodel
 from tenantops.console.screens.base import BaseScreen
 from tenantops.console.widgets.diffview import DiffView
 from tenantops.console.widgets.format import ago, stamp, status_markup, tone_markup
+from tenantops.engine.vocab import ACTIVE_JOB_STATUSES
 
 KIND_CYCLE: tuple[str | None, ...] = (None, *diffmodel.KINDS)
 CHANGE_CYCLE: tuple[str | None, ...] = (None, *diffmodel.CHANGES)
@@ -45,6 +46,7 @@ def diff_key(d: dict[str, Any]) -> tuple[Any, ...]:
 class DiffScreen(BaseScreen):
     SCREEN_NAME = "diff"
     TITLE_TEXT = "Schema diff"
+    CRUMB = "Diff"
 
     def __init__(self, slug: str, *, snapshots: tuple[int, int] | None = None) -> None:
         super().__init__()
@@ -98,6 +100,8 @@ class DiffScreen(BaseScreen):
         from tenantops.engine.health import drift
         from tenantops.engine.tenants import snapshots
 
+        # read before the schema: a job ending during the read is seen as a change later
+        job = self._job_state()
         if self.snapshots is None:
             report = drift.check_drift(self.ctx, slug=self.slug, keep_schemas=True)
             left, right = report.pop("expected"), report.pop("actual")
@@ -115,8 +119,33 @@ class DiffScreen(BaseScreen):
             layers = data.unit_layers(self.ctx)
         except Exception:  # noqa: BLE001 - owners are then shown by unit name only
             layers = {}
+        meta["job"] = job
         model = diffmodel.build(left, right, differences)
         return {"model": model, "report": report, "meta": meta, "layers": layers}
+
+    def _job_state(self) -> tuple[int, str] | None:
+        """The tenant's latest job as (id, status): when it changes, the schema may have."""
+        job = data.latest_job(self.ctx, self.slug)
+        return (job["id"], job["status"]) if job else None
+
+    # -- fresh data: a job that ended since the diff was read (a repair started from
+    # the console, a sync) makes it read again when the operator comes back to it ----
+    def on_screen_resume(self) -> None:
+        if self.drift_mode and self.model is not None and self.is_mounted:
+            self.check_fresh()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="diff-fresh")
+    def check_fresh(self) -> None:
+        self.deliver("fresh", self._job_state)
+
+    def show_fresh(self, state: tuple[int, str] | None) -> None:
+        if state != self.meta.get("job"):
+            self.cmd_refresh()
+        elif state is not None and state[1] in ACTIVE_JOB_STATUSES and self.app.screen is self:
+            self.set_timer(1.0, self.check_fresh)  # still running: look again until it ends
+
+    def failed_fresh(self, error: str) -> None:
+        pass  # the diff on screen stays; r reads it again
 
     def failed_diff(self, error: str) -> None:
         self.query_one("#diff-bar", Static).update(tone_markup(f"✗ {self.slug}: {error}", "bad"))

@@ -10,6 +10,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
+from tenantops.console.typed import JobsFilter
 from tenantops.console.screens.timeline import TimelineScreen, retry_dialog, retry_job
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, duration, parse_time, status
@@ -51,8 +52,8 @@ class JobsScreen(FilterableList, BaseScreen):
         if self.is_mounted:
             self.cmd_refresh()
 
-    def show_only(self, status: str | None = None) -> None:
-        self.status = status
+    def apply_filter(self, where: JobsFilter) -> None:
+        self.status = where.status
         if self.is_mounted:
             self.render_jobs()
 

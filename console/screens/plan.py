@@ -52,6 +52,7 @@ def sql_text(doc: dict[str, Any]) -> tuple[str, dict[str, int]]:
 class PlanScreen(BaseScreen):
     SCREEN_NAME = "plan"
     TITLE_TEXT = "Plan preview"
+    CRUMB = "Plan"
 
     def __init__(self, title: str, loader: Loader, *, dialect: str | None = "sqlite", confirm: str = "Confirm",
                  danger_target: str | None = None) -> None:

@@ -58,6 +58,7 @@ def sql_text(plan: dict[str, Any]) -> tuple[str, list[int]]:
 class RepairScreen(BaseScreen):
     SCREEN_NAME = "repair"
     TITLE_TEXT = "Guarded repair"
+    CRUMB = "Repair"
 
     def __init__(self, slug: str, strategy: str = "conservative") -> None:
         super().__init__()

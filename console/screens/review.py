@@ -17,6 +17,7 @@ from textual.widgets import Static
 
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
+from tenantops.console.typed import ReviewFilter
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, stamp, status, status_markup, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row, RowList
@@ -62,8 +63,8 @@ class ReviewScreen(FilterableList, BaseScreen):
             self.cmd_refresh()
 
     # -- filters (also used by the dashboard) ----------------------------------
-    def show_only(self, status: str | None = None) -> None:
-        self.status = status
+    def apply_filter(self, where: ReviewFilter) -> None:
+        self.status = where.status
         if self.is_mounted:
             self.render_queue()
             self.cmd_refresh()
@@ -102,6 +103,7 @@ class ReviewScreen(FilterableList, BaseScreen):
         queue = self.query_one("#queue", RowList)
         now = self.tapp.clock()
         visible = self._visible()
+        queue.fit_column(1, max((len(a["slug"]) for a in self.apps), default=4))
         queue.set_rows([Row(a["id"], [status(a["status"]), a["slug"], ago(a["submitted_at"], now).removesuffix(" ago")],
                             data=a)
                         for a in visible])

@@ -11,6 +11,7 @@ from textual.markup import escape
 from textual.widgets import Static
 
 from tenantops.console.screens.base import BaseScreen
+from tenantops.console.typed import TenantsFilter
 from tenantops.console.widgets.format import ago, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row, RowList
 
@@ -127,8 +128,7 @@ class ServersScreen(BaseScreen):
 
     @on(RowList.Selected, "#servers-list")
     def open_server(self, event: RowList.Selected) -> None:
-        app: Any = self.app
-        app.open_section("tenants").show_only(server=event.row.key)
+        self.tapp.show(TenantsFilter(server=event.row.key))
 
     def cmd_check(self) -> None:
         row = self.listing.current_row

@@ -20,6 +20,7 @@ from textual.widgets import Static
 from tenantops.engine.vocab import LAYERS
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen
+from tenantops.console.typed import AuditFilter
 from tenantops.console.widgets.format import ago, duration, parse_time, status_markup, tone_markup
 from tenantops.console.widgets.rowlist import Column, Row
 from tenantops.console.widgets.scrollpane import ScrollPane
@@ -196,6 +197,10 @@ class TenantScreen(BaseScreen):
         self.slug = slug
         self.detail: dict[str, Any] | None = None
 
+    @property
+    def crumb(self) -> str:
+        return self.slug
+
     def compose_body(self) -> ComposeResult:
         yield Static(f"{escape(self.slug)}: reading…", id="tenant-bar", classes="bar")
         with ScrollPane(id="tenant-pane"):
@@ -272,8 +277,7 @@ class TenantScreen(BaseScreen):
         self.app.push_screen(TimelineScreen(jobs[0]["id"]))
 
     def cmd_audit(self) -> None:
-        app: Any = self.app
-        app.open_section("audit").show_only(tenant=self.slug)
+        self.tapp.show(AuditFilter(tenant=self.slug))
 
     # -- changes -------------------------------------------------------------
     @work(thread=True, exclusive=False, exit_on_error=False, group="tenant-change")

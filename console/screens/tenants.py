@@ -20,6 +20,7 @@ from textual.widgets import Static
 
 from tenantops.console import data
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
+from tenantops.console.typed import TenantsFilter
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, status
 from tenantops.console.widgets.rowlist import Column, LazyRows, RowList
@@ -117,7 +118,9 @@ def apply_tokens(entries: list[Entry], tokens: list[tuple[str | None, str]]) -> 
     return entries
 
 
-NARROW_COLUMNS = [Column("status", 11), Column("slug"), Column("template", 18), Column("server", 9),
+# the slug column is as wide as the longest slug (RowList.fit_column); template and
+# organisation are the columns that give way
+NARROW_COLUMNS = [Column("status", 11), Column("slug"), Column("template"), Column("server", 9),
                   Column("drift", 11), Column("checked", 7, align="right")]
 WIDE_COLUMNS = [Column("status", 14), Column("slug"), Column("organisation"), Column("template", 26),
                 Column("mods", 4, align="right"), Column("server", 10), Column("drift", 11),
@@ -183,8 +186,8 @@ class TenantsScreen(FilterableList, BaseScreen):
             self._mark_sort()
 
     # -- filters (also used by the dashboard and the servers screen) -------------
-    def show_only(self, status: str | None = None, drift: str | None = None, server: str | None = None) -> None:
-        self.status, self.drift, self.server = status, drift, server
+    def apply_filter(self, where: TenantsFilter) -> None:
+        self.status, self.drift, self.server = where.status, where.drift, where.server
         if self.is_mounted:
             self.render_tenants()
 
@@ -244,6 +247,7 @@ class TenantsScreen(FilterableList, BaseScreen):
     def show_tenants(self, value: tuple[list[dict[str, Any]], list[Entry]]) -> None:
         self.tenants, self.entries = value
         self.loaded = True
+        self.listing.fit_column(1, max((len(e.slug) for e in self.entries), default=4))
         self.ordered = sorted(self.entries, key=SORTS[self.sort], reverse=self.reverse)
         self._base = None
         self.render_tenants()

@@ -4,11 +4,11 @@ from __future__ import annotations
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
 from tenantops.console.screens.base import BaseDialog
 from tenantops.console.themes import THEMES
+from tenantops.console.widgets.picklist import PickList
 
 DESCRIPTIONS = {
     "tenantops-dark": "dark (default)",
@@ -26,14 +26,14 @@ class ThemePicker(BaseDialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog") as box:
             box.border_title = "Theme"
-            yield OptionList(*(Option(f"{name}  {DESCRIPTIONS.get(name, '')}", id=name) for name in THEMES),
+            yield PickList(*(Option(f"{name}  {DESCRIPTIONS.get(name, '')}", id=name) for name in THEMES),
                              id="themes")
 
     def on_mount(self) -> None:
-        options = self.query_one("#themes", OptionList)
+        options = self.query_one("#themes", PickList)
         options.highlighted = list(THEMES).index(self.current) if self.current in THEMES else 0
         options.focus()
 
-    @on(OptionList.OptionSelected)
-    def chosen(self, event: OptionList.OptionSelected) -> None:
+    @on(PickList.OptionSelected)
+    def chosen(self, event: PickList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -80,6 +80,10 @@ class TimelineScreen(BaseScreen):
         self._poll: Timer | None = None
         self._was_active = False
 
+    @property
+    def crumb(self) -> str:
+        return f"job {self.job_id}"
+
     def compose_body(self) -> ComposeResult:
         yield Static(f"job {self.job_id}: reading…", id="tl-bar", classes="bar")
         with ScrollPane(id="tl-pane"):

@@ -22,6 +22,7 @@ from tenantops.engine.errors import TenantopsError
 class WizardScreen(BaseScreen):
     SCREEN_NAME = "wizard"
     TITLE_TEXT = "Template and modules"
+    CRUMB = "Wizard"
 
     def __init__(self, *, template: str | None = None, modules: list[str] | None = None,
                  lock_template: bool = False, purpose: str = "", confirm: str = "Use this selection") -> None:

@@ -17,7 +17,9 @@ class FilterBar(Input):
 
     def open(self) -> None:
         self.add_class("-open")
-        self.focus()
+        # focused now, not after the next refresh (Widget.focus): keys typed right after
+        # the `/` belong to the filter
+        self.screen.set_focus(self)
 
     def close(self, clear: bool) -> None:
         if clear:

@@ -109,6 +109,10 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
         # several lists side by side (the dashboard) read better with one cursor on screen
         self.cursor_when_blurred = cursor_when_blurred
         self.columns = list(columns)
+        # (column index, longest value): that column is as wide as its longest value
+        # (slugs are never cut) as far as the width allows; the other flexible columns
+        # (descriptions) give way
+        self.fit: tuple[int, int] | None = None
         self.empty = empty
         self.show_header = show_header
         self.rows: Sequence[Row] = []
@@ -145,6 +149,12 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
         """Change the columns (e.g. more of them on a wide terminal)."""
         if list(columns) != self.columns:
             self.columns = list(columns)
+            self._line_cache.clear()
+            self.refresh()
+
+    def fit_column(self, index: int, longest: int) -> None:
+        if self.fit != (index, longest):
+            self.fit = (index, longest)
             self._line_cache.clear()
             self.refresh()
 
@@ -203,12 +213,21 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
     # -- rendering -----------------------------------------------------------
     def _widths(self, width: int) -> list[int]:
         gaps = len(self.columns)  # one leading space, one between columns
-        fixed = sum(c.width or 0 for c in self.columns)
-        flex = [c for c in self.columns if c.width is None]
-        spare = max(0, width - fixed - gaps)
+        fit, longest = self.fit if self.fit and self.fit[0] < len(self.columns) else (-1, 0)
+        fixed = sum(c.width or 0 for i, c in enumerate(self.columns) if i != fit)
+        flex = [c for i, c in enumerate(self.columns) if c.width is None and i != fit]
+        fitted = 0
+        if fit >= 0:
+            room = width - fixed - gaps - sum(c.min_width for c in flex)
+            fitted = max(self.columns[fit].min_width, min(longest, room))
+            if not flex:
+                fitted = max(fitted, width - fixed - gaps)  # nothing else to give the rest to
+        spare = max(0, width - fixed - fitted - gaps)
         out = []
-        for c in self.columns:
-            if c.width is not None:
+        for i, c in enumerate(self.columns):
+            if i == fit:
+                out.append(fitted)
+            elif c.width is not None:
                 out.append(c.width)
             else:
                 share = spare // len(flex) if flex else 0

@@ -48,3 +48,32 @@ def switch_operator(monkeypatch: pytest.MonkeyPatch, user: str) -> None:
     from tenantops.engine import identity
 
     monkeypatch.setattr(identity, "process_operator", lambda service_account="": user)
+
+
+def execute_sql(slug: str, statements: list[str]) -> None:
+    """Change a tenant database with raw SQL, as someone with a SQL client would."""
+    ctx = Context.open()
+    engine = tenant_engine(ctx, slug)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sa.text(statement))
+    engine.dispose()
+    ctx.close()
+
+
+# a benign custom migration of the membership module's table (declared with touches)
+CUSTOM_NICKNAME = '''
+"""Add a nickname to members."""
+from alembic import op
+import sqlalchemy as sa
+
+touches = ["members"]
+
+
+def upgrade():
+    op.add_column("members", sa.Column("nickname", sa.String(64), nullable=True))
+
+
+def downgrade():
+    op.drop_column("members", "nickname")
+'''

@@ -3,14 +3,13 @@ eyes, rollback by batch, catalog sync with a canary; every change backed up firs
 from __future__ import annotations
 
 import os
-import textwrap
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, copy_catalog, switch_operator, tenant_engine, use_catalog
+from helpers import CUSTOM_NICKNAME, approved, copy_catalog, execute_sql, switch_operator, tenant_engine, use_catalog
 from tenantops.engine.access import operators
 from tenantops.engine.context import Context
 
@@ -44,13 +43,7 @@ def tables_of(slug: str) -> set[str]:
 
 
 def add_rows(slug: str, statements: list[str]) -> None:
-    ctx = Context.open()
-    engine = tenant_engine(ctx, slug)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    engine.dispose()
-    ctx.close()
+    execute_sql(slug, statements)
 
 
 USERS = ["INSERT INTO tenant_users (uuid, first_name, last_name, email, password_hash, tenant_id, status) "
@@ -104,21 +97,7 @@ def test_module_add_with_dependency_then_guarded_remove(server: str) -> None:
     assert count_rows("cg-one", "social_accounts") == {"social_accounts": 1}
 
 
-CUSTOM_OK = '''
-"""Add a nickname to members."""
-from alembic import op
-import sqlalchemy as sa
-
-touches = ["members"]
-
-
-def upgrade():
-    op.add_column("members", sa.Column("nickname", sa.String(64), nullable=True))
-
-
-def downgrade():
-    op.drop_column("members", "nickname")
-'''
+CUSTOM_OK = CUSTOM_NICKNAME
 
 CUSTOM_HALF = '''
 """Two statements; the second one is broken."""

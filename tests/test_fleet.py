@@ -3,7 +3,6 @@ fleet drift scans across servers, a server dying mid-scan, fingerprint clusters.
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
 
 from cli import run
 from conftest import drop_tenants

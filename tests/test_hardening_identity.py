@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cli import run
-from helpers import approved
+from helpers import CUSTOM_NICKNAME, approved
 from tenantops.engine import identity
 from tenantops.engine.access import operators
 from tenantops.engine.context import Context
@@ -123,21 +123,7 @@ def test_worker_runs_for_requesters_without_being_an_operator(as_operator) -> No
     assert run("worker", "--once").code == 0
 
 
-CUSTOM = '''
-"""Add a nickname to members."""
-from alembic import op
-import sqlalchemy as sa
-
-touches = ["members"]
-
-
-def upgrade():
-    op.add_column("members", sa.Column("nickname", sa.String(64), nullable=True))
-
-
-def downgrade():
-    op.drop_column("members", "nickname")
-'''
+CUSTOM = CUSTOM_NICKNAME
 
 
 def test_four_eyes_cannot_be_passed_by_one_account(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -12,25 +12,11 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, tenant_engine
+from helpers import CUSTOM_NICKNAME, approved, tenant_engine
 from tenantops.engine.access import operators
 from tenantops.engine.context import Context
 
-CUSTOM = '''
-"""Add a nickname to members."""
-from alembic import op
-import sqlalchemy as sa
-
-touches = ["members"]
-
-
-def upgrade():
-    op.add_column("members", sa.Column("nickname", sa.String(64), nullable=True))
-
-
-def downgrade():
-    op.drop_column("members", "nickname")
-'''
+CUSTOM = CUSTOM_NICKNAME
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from alembic.migration import MigrationContext
 from alembic.operations import Operations
 
 from cli import run
-from helpers import approved, tenant_engine
+from helpers import approved, tenant_engine, execute_sql
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 from tenantops.engine.schema.capture import capture
@@ -31,13 +31,7 @@ def provision(slug: str, server: str, modules: list[str] | None = None) -> None:
 
 
 def execute(slug: str, *statements: str) -> None:
-    ctx = Context.open()
-    engine = tenant_engine(ctx, slug)
-    with engine.begin() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-    engine.dispose()
-    ctx.close()
+    execute_sql(slug, list(statements))
 
 
 def state_of(slug: str) -> dict[str, Any]:

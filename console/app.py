@@ -136,7 +136,10 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         from tenantops.console.widgets.filterbar import FilterBar
 
         if not self._screen_stack:
-            return  # keys typed while the console closes
+            # keys typed while the console closes: Textual's own key handling would look
+            # up a screen that is gone (ScreenStackError), so it must not run either
+            event.prevent_default()
+            return
         focused = self.focused
         if isinstance(focused, FilterBar) and event.is_printable and event.character:
             event.prevent_default()

@@ -9,13 +9,14 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
+import re
 import secrets as secrets_mod
 import shutil
 import sqlite3
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -150,10 +151,24 @@ def dump(adapter: Adapter, database: str, target: Path) -> None:
         raise
 
 
-def _load(adapter: MysqlAdapter, database: str, path: Path) -> None:
+# A step of a restore: ``step(name)`` is a context manager (the job's timeline step, or
+# nothing when the restore runs inside another step); each one is a point a crash may hit.
+Step = Callable[[str], AbstractContextManager[dict[str, Any]]]
+
+
+def _no_step(name: str) -> AbstractContextManager[dict[str, Any]]:
+    return nullcontext({})
+
+
+_CREATE_TABLE = re.compile(rb"^CREATE TABLE `((?:[^`]|``)+)`")
+
+
+def _load(adapter: MysqlAdapter, database: str, path: Path) -> set[str]:
     """Stream a gzip dump into ``database`` line by line (statements that would switch to
-    or create another database are left out, so any dump loads where it is told to)."""
+    or create another database are left out, so any dump loads where it is told to).
+    Returns the tables the dump creates, for the check before the swap."""
     tool = _dump_tool("mariadb", "mysql")
+    created: set[str] = set()
     with _options_pipe(adapter) as (option, fd), gzip.open(path, "rb") as fh, tempfile.TemporaryFile() as err:
         proc = subprocess.Popen([tool, option, database], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                 stderr=err, pass_fds=(fd,))
@@ -162,6 +177,10 @@ def _load(adapter: MysqlAdapter, database: str, path: Path) -> None:
             for line in fh:
                 if line.startswith(_SKIP_ON_LOAD):
                     continue
+                if line.startswith(b"CREATE TABLE `"):
+                    match = _CREATE_TABLE.match(line)
+                    if match:
+                        created.add(match.group(1).replace(b"``", b"`").decode())
                 proc.stdin.write(line)
         except BrokenPipeError:
             pass  # the client stopped early: its exit status and stderr say why
@@ -174,7 +193,8 @@ def _load(adapter: MysqlAdapter, database: str, path: Path) -> None:
         if code != 0:
             err.seek(0)
             raise ServerError(f"restore of {database} failed: "
-                              f"{err.read(4096).decode(errors='replace').strip()[:300]}")
+                              f"{err.read(4096).decode(errors='replace').strip()[:300]}; the database was not changed")
+    return created
 
 
 def _objects(adapter: MysqlAdapter, database: str) -> tuple[list[str], list[str], list[str]]:
@@ -195,6 +215,14 @@ def _column(adapter: MysqlAdapter, sql: str, index: int) -> str:
 
 
 SWAP_LOCK_WAIT_SECONDS = 60
+STAGING_PREFIX, KEPT_PREFIX = "tenantops_rs_", "tenantops_pre_"
+KEPT_COMMENT = "tenantops: tables of "   # + "<database> replaced by a restore at <time>"
+
+
+def staging_name(database: str) -> str:
+    """One staging name per tenant database: a restore that was killed leaves its staging
+    copy under the name the next restore of the same database drops first."""
+    return STAGING_PREFIX + hashlib.sha256(database.encode()).hexdigest()[:16]
 
 
 def _swap(adapter: MysqlAdapter, database: str, statement: str) -> None:
@@ -210,83 +238,121 @@ def _swap(adapter: MysqlAdapter, database: str, statement: str) -> None:
                           f"the database was not changed") from None
 
 
-def _restore_mysql(adapter: MysqlAdapter, database: str, path: Path) -> str | None:
-    """Load into a staging database, then swap every table in with one atomic
+def _restore_mysql(adapter: MysqlAdapter, database: str, path: Path, step: Step) -> str | None:
+    """Load into a staging database, check it, then swap every table in with one atomic
     ``RENAME TABLE``; the replaced tables move to a pre-restore database that is kept.
-    A failed load leaves the tenant's database untouched. Returns the pre-restore
-    database's name (None when there was nothing to keep)."""
-    tag = secrets_mod.token_hex(4)
-    staging, aside = f"tenantops_rs_{tag}", f"tenantops_pre_{tag}"
+    A failed load or check leaves the tenant's database untouched. Returns the
+    pre-restore database's name (None when there was nothing to keep)."""
+    staging = staging_name(database)
     q = adapter._q
-    adapter.create_database(staging)
     try:
-        _load(adapter, staging, path)
-        new_tables, new_views, new_triggers = _objects(adapter, staging)
-        # views and triggers cannot move between databases: they are re-created after the swap
-        recreate = [_column(adapter, f"SHOW CREATE TRIGGER {q(staging)}.{q(t)}", 2) for t in new_triggers]
-        view_sql = [_column(adapter, f"SHOW CREATE VIEW {q(staging)}.{q(v)}", 1) for v in new_views]
-        for t in new_triggers:
-            adapter._exec(f"DROP TRIGGER {q(staging)}.{q(t)}")
-        for v in new_views:
-            adapter._exec(f"DROP VIEW {q(staging)}.{q(v)}")
-        exists = adapter.database_exists(database)
-        renames: list[str] = []
-        kept = None
-        if exists:
-            old_tables, old_views, old_triggers = _objects(adapter, database)
-            for t in old_triggers:
-                adapter._exec(f"DROP TRIGGER {q(database)}.{q(t)}")
-            for v in old_views:
-                adapter._exec(f"DROP VIEW {q(database)}.{q(v)}")
-            if old_tables:
-                adapter.create_database(aside)
-                kept = aside
-                renames += [f"{q(database)}.{q(t)} TO {q(aside)}.{q(t)}" for t in old_tables]
-        else:
-            adapter.create_database(database)
-        renames += [f"{q(staging)}.{q(t)} TO {q(database)}.{q(t)}" for t in new_tables]
-        if renames:
+        with step("stage") as info:
+            adapter.drop_database(staging)   # a killed restore's leftover: only ever a copy
+            adapter.create_database(staging)
+            created = _load(adapter, staging, path)
+            info["detail"] = f"{len(created)} table(s) loaded into {staging}"
+        with step("check") as info:
+            new_tables, new_views, new_triggers = _objects(adapter, staging)
+            missing = sorted(created - set(new_tables))
+            if missing or not new_tables:
+                raise ServerError(f"the backup loaded incompletely into {staging} (missing "
+                                  f"{', '.join(missing) or 'every table'}); the database was not changed")
+            info["detail"] = f"{len(new_tables)} table(s), {len(new_views)} view(s), {len(new_triggers)} trigger(s)"
+        with step("swap") as info:
+            # views and triggers cannot move between databases: they are re-created after the swap
+            recreate = [_column(adapter, f"SHOW CREATE TRIGGER {q(staging)}.{q(t)}", 2) for t in new_triggers]
+            view_sql = [_column(adapter, f"SHOW CREATE VIEW {q(staging)}.{q(v)}", 1) for v in new_views]
+            for t in new_triggers:
+                adapter._exec(f"DROP TRIGGER {q(staging)}.{q(t)}")
+            for v in new_views:
+                adapter._exec(f"DROP VIEW {q(staging)}.{q(v)}")
+            exists = adapter.database_exists(database)
+            renames: list[str] = []
+            kept = None
+            if exists:
+                old_tables, old_views, old_triggers = _objects(adapter, database)
+                if old_tables:
+                    aside = KEPT_PREFIX + secrets_mod.token_hex(4)
+                    stamp = utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+                    adapter._exec(f"CREATE DATABASE {q(aside)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci "
+                                  f"COMMENT %s", (f"{KEPT_COMMENT}{database} replaced by a restore at {stamp}",))
+                    kept = aside
+                    renames += [f"{q(database)}.{q(t)} TO {q(aside)}.{q(t)}" for t in old_tables]
+                for t in old_triggers:
+                    adapter._exec(f"DROP TRIGGER {q(database)}.{q(t)}")
+                for v in old_views:
+                    adapter._exec(f"DROP VIEW {q(database)}.{q(v)}")
+            else:
+                adapter.create_database(database)
+            renames += [f"{q(staging)}.{q(t)} TO {q(database)}.{q(t)}" for t in new_tables]
             try:
                 _swap(adapter, database, "RENAME TABLE " + ", ".join(renames))
             except ServerError:
                 if kept is not None and not _objects(adapter, kept)[0]:
                     adapter.drop_database(kept)   # nothing moved: no empty leftover
                 raise
-        with adapter.admin().connect() as conn:
-            conn.exec_driver_sql(f"USE {q(database)}")
-            for statement in view_sql + recreate:
-                conn.exec_driver_sql(statement)
-            conn.commit()
+            with adapter.admin().connect() as conn:
+                conn.exec_driver_sql(f"USE {q(database)}")
+                for statement in view_sql + recreate:
+                    conn.exec_driver_sql(statement)
+                conn.commit()
+            info["detail"] = f"{len(new_tables)} table(s) swapped in" + (
+                f"; the replaced tables are kept in database {kept}" if kept else "")
     finally:
-        adapter.drop_database(staging)
+        try:
+            adapter.drop_database(staging)
+        except Exception:  # noqa: BLE001 - a dead server: the next restore drops it first
+            pass
     return kept
 
 
-def _restore_sqlite(adapter: SqliteAdapter, database: str, path: Path) -> None:
-    """Copy the backup into a new file beside the database, then ``os.replace`` it in:
-    the database is the old one or the new one, never missing or half-written."""
+def _sqlite_tables(path: Path) -> dict[str, int]:
+    """Every table of a SQLite file with its row count (the check before the swap)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' "
+                                            "AND name NOT LIKE 'sqlite_%'")]
+        return {n: conn.execute(f'SELECT COUNT(*) FROM "{n.replace(chr(34), chr(34) * 2)}"').fetchone()[0]
+                for n in names}
+    finally:
+        conn.close()
+
+
+def _restore_sqlite(adapter: SqliteAdapter, database: str, path: Path, step: Step) -> None:
+    """Copy the backup into a new file beside the database, check it, then ``os.replace``
+    it in: the database is the old one or the new one, never missing or half-written."""
     target = adapter.path(database)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = target.with_name(f".{target.name}.restoring")
-    staging.unlink(missing_ok=True)
     try:
-        _sqlite_copy(path, staging)
-        for suffix in ("-wal", "-shm", "-journal"):
-            Path(f"{target}{suffix}").unlink(missing_ok=True)
-        os.replace(staging, target)
+        with step("stage") as info:
+            staging.unlink(missing_ok=True)   # a killed restore's leftover
+            _sqlite_copy(path, staging)
+            info["detail"] = f"copied into {staging.name}"
+        with step("check") as info:
+            expected, loaded = _sqlite_tables(path), _sqlite_tables(staging)
+            if expected != loaded:
+                raise ServerError(f"the backup copied incompletely into {staging.name}; the database was not changed")
+            info["detail"] = f"{len(loaded)} table(s), {sum(loaded.values())} row(s) as in the backup"
+        with step("swap") as info:
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{target}{suffix}").unlink(missing_ok=True)
+            os.replace(staging, target)
+            info["detail"] = f"{target.name} replaced atomically"
     finally:
         staging.unlink(missing_ok=True)
 
 
-def restore_file(adapter: Adapter, database: str, path: Path) -> str | None:
+def restore_file(adapter: Adapter, database: str, path: Path, step: Step = _no_step) -> str | None:
     """Replace ``database`` with the backup at ``path``; returns the name of the database
-    holding the replaced tables (MariaDB/MySQL), if any."""
+    holding the replaced tables (MariaDB/MySQL), if any. ``step`` names the stage, check
+    and swap phases (timeline steps of the restore job)."""
     adapter.dispose()
     if isinstance(adapter, SqliteAdapter):
-        _restore_sqlite(adapter, database, path)
+        _restore_sqlite(adapter, database, path, step)
         return None
     assert isinstance(adapter, MysqlAdapter)
-    return _restore_mysql(adapter, database, path)
+    return _restore_mysql(adapter, database, path, step)
 
 
 def take_backup(ctx: Context, slug: str, reason: str, *, pinned: bool = False) -> BackupDoc:
@@ -382,13 +448,13 @@ def _verified(ctx: Context, slug: str, backup_id: int) -> tuple[m.Tenant, m.Serv
     return tenant, server, doc
 
 
-def restore_into(ctx: Context, slug: str, backup_id: int) -> tuple[BackupDoc, str | None]:
+def restore_into(ctx: Context, slug: str, backup_id: int, step: Step = _no_step) -> tuple[BackupDoc, str | None]:
     """Restore without the role check; returns the backup and the database keeping the
     replaced tables (MariaDB/MySQL), if any."""
     tenant, server, doc = _verified(ctx, slug, backup_id)
     adapter = adapter_for(server)
     try:
-        kept = restore_file(adapter, tenant_database(tenant), Path(doc["path"]))
+        kept = restore_file(adapter, tenant_database(tenant), Path(doc["path"]), step)
     finally:
         adapter.dispose()
     return doc, kept
@@ -420,9 +486,15 @@ def request_restore(ctx: Context, *, slug: str, backup_id: int, confirm: str | N
 
 
 def run_restore(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    """verify → backup → stage → check → swap → reconcile landlord → snapshot. A crash
+    in any step leaves the old or the new complete database; the job re-run from the
+    start (a worker reclaiming it, or `backups restore` again) finishes the restore."""
     slug, backup_id = job.tenant, job.params["backup"]
     assert slug is not None
-    tenant, server, _ = _verified(ctx, slug, backup_id)
+    with tl.step("verify") as info:
+        tenant, server, doc = _verified(ctx, slug, backup_id)
+        reconcile.state_from_heads(ctx, tenant, reconcile.file_heads(Path(doc["path"])), what=f"backup {backup_id}")
+        info["detail"] = f"backup {backup_id}: {doc['size_bytes']} bytes, sha256 {doc['checksum'][:12]} matches"
     adapter = adapter_for(server)
     try:
         exists = adapter.database_exists(tenant_database(tenant))
@@ -436,10 +508,7 @@ def run_restore(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
             info["detail"] = f"backup {before['id']} of the current state (pinned)"
         else:
             info["detail"] = f"database {tenant_database(tenant)} is missing: nothing to back up"
-    with tl.step(f"restore backup {backup_id}") as info:
-        doc, kept = restore_into(ctx, slug, backup_id)
-        info["detail"] = f"{doc['size_bytes']} bytes from {doc['created_at']}" + (
-            f"; the replaced tables are kept in database {kept}" if kept else "")
+    doc, kept = restore_into(ctx, slug, backup_id, tl.step)
     with tl.step("reconcile landlord") as info:
         adapter = adapter_for(server)
         try:

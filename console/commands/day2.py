@@ -160,6 +160,16 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_backups(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "kept":
+        kept = backups.list_kept(ctx, args.slug)
+        output.show(args, kept, lambda rs: output.table(
+            "Kept pre-restore databases" + (f" of {args.slug}" if args.slug else ""),
+            ["name", "tenant", "kept at", "tables", "bytes"],
+            [(r["name"], r["tenant"] or "?", (r["kept_at"] or "")[:16], r["tables"], r["size_bytes"])
+             for r in rs]))
+        return 0
+    if args.slug is None:
+        raise UsageError(f"backups {args.action} needs a tenant SLUG")
     if args.action == "list":
         rows = backups.list_backups(ctx, args.slug)
         output.show(args, rows, lambda rs: output.table(
@@ -167,19 +177,29 @@ def cmd_backups(ctx: Context, args: argparse.Namespace) -> int:
             [(r["id"], r["created_at"][:19], r["reason"], "pinned" if r["pinned"] else "", r["size_bytes"],
               r["checksum"][:12], r["path"]) for r in rs]))
         return 0
+    if args.action == "drop-kept":
+        if args.backup is None:
+            raise UsageError("backups drop-kept SLUG NAME --confirm SLUG")
+        doc = backups.drop_kept(ctx, slug=args.slug, name=args.backup, confirm=args.confirm)
+        output.show(args, doc, lambda d: output.note(f"kept database {d['name']} of {args.slug} dropped"))
+        return 0
     if args.backup is None:
         raise UsageError(f"backups {args.action} SLUG BACKUP --confirm SLUG")
+    try:
+        backup_id = int(args.backup)
+    except ValueError:
+        raise UsageError(f"backups {args.action}: BACKUP must be a backup id (a number), not {args.backup!r}") from None
     if args.action == "unpin":
-        doc = backups.unpin_backup(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm)
+        doc = backups.unpin_backup(ctx, slug=args.slug, backup_id=backup_id, confirm=args.confirm)
         output.show(args, doc, lambda d: output.note(f"backup {d['id']} of {args.slug} is no longer pinned; "
                                                      "retention may now remove it"))
         return 0
-    job_id = backups.request_restore(ctx, slug=args.slug, backup_id=args.backup, confirm=args.confirm).job
+    job_id = backups.request_restore(ctx, slug=args.slug, backup_id=backup_id, confirm=args.confirm).job
     assert job_id is not None
     output.note(f"restore of {args.slug}: job {job_id}")
     job = run_job_to_end(ctx, job_id, quiet=args.json)
     if job["status"] != "succeeded":
-        raise TenantopsError(f"restoring backup {args.backup} into {args.slug} failed: {job['error']} "
+        raise TenantopsError(f"restoring backup {backup_id} into {args.slug} failed: {job['error']} "
                              f"(see `tenantops jobs show {job_id}`)")
     output.show(args, job["result"], lambda d: output.note(f"backup {d['id']} restored into {args.slug}"))
     return 0
@@ -220,8 +240,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("backups", parents=[common], help="tenant backups")
-    p.add_argument("action", choices=["list", "restore", "unpin"])
-    p.add_argument("slug")
-    p.add_argument("backup", nargs="?", type=int)
+    p.add_argument("action", choices=["list", "restore", "unpin", "kept", "drop-kept"])
+    p.add_argument("slug", nargs="?")
+    p.add_argument("backup", nargs="?", metavar="BACKUP|NAME", help="a backup id; drop-kept: a kept database")
     p.add_argument("--confirm")
     p.set_defaults(handler=cmd_backups)

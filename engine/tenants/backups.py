@@ -527,4 +527,85 @@ def run_restore(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     return {**doc, "before": before["id"] if before else None, "kept_as": kept, "reconciled": summary}
 
 
+# -- kept pre-restore databases (MariaDB/MySQL) --------------------------------------------
+
+_KEPT_COMMENT = re.compile(re.escape(KEPT_COMMENT) + r"(\S+) replaced by a restore at (\S+)$")
+
+
+def _kept_on(adapter: MysqlAdapter) -> list[tuple[str, str | None, str | None, int, int]]:
+    """(name, database it was taken from, when, tables, bytes) of each kept database."""
+    rows: list[Any] = adapter._exec(
+        "SELECT s.SCHEMA_NAME, s.SCHEMA_COMMENT, COUNT(t.TABLE_NAME), "
+        "COALESCE(SUM(t.DATA_LENGTH + t.INDEX_LENGTH), 0) FROM information_schema.SCHEMATA s "
+        "LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME "
+        "WHERE s.SCHEMA_NAME LIKE %s GROUP BY s.SCHEMA_NAME, s.SCHEMA_COMMENT ORDER BY s.SCHEMA_NAME",
+        (KEPT_PREFIX.replace("_", "\\_") + "%",))
+    kept = []
+    for name, comment, tables, size in rows:
+        match = _KEPT_COMMENT.match(str(comment or ""))
+        kept.append((str(name), match.group(1) if match else None, match.group(2) if match else None,
+                     int(tables), int(size)))
+    return kept
+
+
+def list_kept(ctx: Context, slug: str | None = None) -> list[dict[str, Any]]:
+    """The pre-restore databases a restore kept (the tables it replaced), per server; with
+    ``slug`` only that tenant's. SQLite restores keep none (the pinned backup of the
+    state before the restore is the copy)."""
+    with ctx.session() as s:
+        if slug is not None:
+            tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+            if tenant is None:
+                raise NotFoundError(f"tenant {slug!r} does not exist")
+            server_ids = {tenant.server_id} if tenant.server_id is not None else set()
+        else:
+            server_ids = None
+        owners = {(t.server_id, t.database): t.slug for t in s.scalars(sa.select(m.Tenant))
+                  if t.database is not None}
+        targets = [srv for srv in s.scalars(sa.select(m.Server).order_by(m.Server.name))
+                   if srv.dialect != "sqlite" and (server_ids is None or srv.id in server_ids)]
+        servers = [(srv.id, srv.name, srv) for srv in targets]
+    docs: list[dict[str, Any]] = []
+    for server_id, server_name, server in servers:
+        adapter = adapter_for(server)
+        try:
+            assert isinstance(adapter, MysqlAdapter)
+            kept = _kept_on(adapter)
+        finally:
+            adapter.dispose()
+        for name, database, taken, tables, size in kept:
+            owner = owners.get((server_id, database))
+            if slug is not None and owner != slug:
+                continue
+            docs.append({"name": name, "server": server_name, "tenant": owner, "database": database,
+                         "kept_at": taken, "tables": tables, "size_bytes": size})
+    return docs
+
+
+@mutating("backups.drop-kept", "dba", target="slug")
+def drop_kept(ctx: Context, *, slug: str, name: str, confirm: str | None = None) -> dict[str, Any]:
+    """Drop one kept pre-restore database of a tenant. It holds only a copy (the state
+    before the restore is also in a pinned backup); anything else is refused untouched."""
+    if not name.startswith(KEPT_PREFIX):
+        raise ValidationError(f"{name!r} is not a kept pre-restore database (their names start with "
+                              f"{KEPT_PREFIX}); nothing was dropped")
+    found = [d for d in list_kept(ctx, slug) if d["name"] == name]
+    if not found:
+        raise NotFoundError(f"no kept database {name} of tenant {slug} (see `tenantops backups kept {slug}`); "
+                            "nothing was dropped")
+    doc = found[0]
+    require_confirmation(Preview("backups.drop-kept", slug, doc, destructive=True), confirm,
+                         f"dropping {name} deletes the {doc['tables']} table(s) a restore of {slug} replaced")
+    with ctx.session() as s:
+        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+        assert tenant is not None
+        server = tenant_server(s, tenant)
+    adapter = adapter_for(server)
+    try:
+        adapter.drop_database(name)
+    finally:
+        adapter.dispose()
+    return {**doc, "dropped": True}
+
+
 KINDS = (JobKind("restore", "dba", run_restore, destructive=True),)

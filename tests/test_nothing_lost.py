@@ -254,17 +254,19 @@ def test_a_dropped_tenant_database_is_restored(server: str) -> None:
 
 
 def _make_repair_fail_midway(slug: str) -> None:
-    """Drift the repair can only partly fix: an extra table (quarantined first, a
-    destructive step) and a dropped unique constraint whose re-creation fails on the
-    duplicate rows inserted since."""
+    """Drift the repair can only partly fix, which no pre-flight count foresees: two extra
+    tables; the first is quarantined, the second's quarantine name is already taken by a
+    hand-made table (quarantine tables are outside drift), so its move fails half-way."""
     ctx = Context.open()
+    with ctx.session() as s:
+        next_job = (s.scalar(sa.select(sa.func.max(m.Job.id))) or 0) + 1
     engine = tenant_engine(ctx, slug)
     with engine.begin() as conn:
-        with Operations(MigrationContext.configure(conn)).batch_alter_table("roles") as batch:
-            batch.drop_constraint("uq_roles_name", type_="unique")
-        conn.execute(sa.text("INSERT INTO roles (name, display_name) VALUES ('dup', 'a'), ('dup', 'b')"))
         conn.execute(sa.text("CREATE TABLE scratch (id INTEGER PRIMARY KEY, note VARCHAR(20))"))
         conn.execute(sa.text("INSERT INTO scratch VALUES (1, 'a'), (2, 'b')"))
+        conn.execute(sa.text("CREATE TABLE scratch2 (id INTEGER PRIMARY KEY)"))
+        conn.execute(sa.text("INSERT INTO scratch2 VALUES (1)"))
+        conn.execute(sa.text(f"CREATE TABLE _q_r{next_job}_scratch2 (id INTEGER PRIMARY KEY)"))
     engine.dispose()
     ctx.close()
 
@@ -273,7 +275,8 @@ def test_failed_aggressive_repair_leaves_the_tenant_exactly_as_before(server: st
     provision("rep-org", server)
     _make_repair_fail_midway("rep-org")
     plan = run("repair", "rep-org", "--strategy", "aggressive", "--dry-run", "--json").json()
-    assert [(op["safe"], op["table"]) for op in plan["operations"]] == [(False, "scratch"), (True, "roles")]
+    assert [(op["safe"], op["table"]) for op in plan["operations"]] == [(False, "scratch"), (False, "scratch2")]
+    assert plan["preflight"] == [] and plan["refused"] is None
     before = state_of("rep-org")
 
     r = run("repair", "rep-org", "--strategy", "aggressive", "--confirm", "rep-org", "--json")

@@ -137,6 +137,11 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
     def render_plan(d: dict[str, Any]) -> None:
         output.note(f"{d['tenant']}: {d['strategy']} repair, {len(d['operations'])} operation(s)")
         _print_operations(d["operations"])
+        for c in d.get("preflight", []):
+            output.note(f"pre-flight, operation {c['operation'] + 1}: {c['detail']} "
+                        f"({'moved to quarantine first' if c['action'] == 'quarantine' else 'REFUSED'})")
+        if d.get("refused"):
+            output.note(d["refused"])
         for s in d.get("skipped", []):
             output.note(f"skipped: {s.get('change')} {s.get('object')} {s.get('table')}.{s.get('name')}"
                         f" — {s.get('reason')}")

@@ -20,6 +20,7 @@ from tenantops.engine.errors import NotFoundError, StateError, TenantopsError, V
 from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.schema import preflight
 from tenantops.engine.schema.capture import capture
 from tenantops.engine.schema.diff import Difference
 from tenantops.engine.schema.quarantine import QuarantineRecord, restore_quarantine
@@ -32,6 +33,21 @@ def _differences(report: dict[str, Any]) -> list[Difference]:
     return [Difference(**d) for d in report["differences"] if not d.get("accepted")]
 
 
+def _preflight(tenant: m.Tenant, server: m.Server, repair_plan: Any, report: dict[str, Any],
+               strategy: str) -> list[preflight.Check]:
+    """The pre-flight counts of the operations this strategy runs (manual: all of them,
+    for the person who will run the script)."""
+    if not repair_plan.operations:
+        return []
+    adapter = adapter_for(server)
+    try:
+        with adapter.engine(tenant_database(tenant)).connect() as conn:
+            return preflight.preflight(conn, repair_plan, report["_actual"], report["_expected"],
+                                       include_destructive=strategy != "conservative")
+    finally:
+        adapter.dispose()
+
+
 def preview_repair(ctx: Context, *, slug: str, strategy: str = "conservative") -> Preview:
     """The repair plan (every operation, safe or DESTRUCTIVE, with its exact SQL)."""
     if strategy not in STRATEGIES:
@@ -39,8 +55,11 @@ def preview_repair(ctx: Context, *, slug: str, strategy: str = "conservative") -
     tenant, server, report = current(ctx, slug)
     repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report),
                               server.dialect, strategy=strategy)
+    checks = _preflight(tenant, server, repair_plan, report, strategy)
     doc = {"tenant": slug, "strategy": strategy, "dry_run": True,
-           "operations": [op.to_json() for op in repair_plan.operations],
+           "operations": [{**op.to_json(), "preflight": [c.to_json() for c in checks if c.operation == i]}
+                          for i, op in enumerate(repair_plan.operations)],
+           "preflight": [c.to_json() for c in checks], "refused": preflight.refusal(slug, checks),
            "skipped": [s.to_json() for s in repair_plan.skipped],
            "severity": report["severity"], "differences": report["differences"],
            "applied": [], "backup": None, "quarantine": [], "severity_after": report["severity"]}
@@ -57,6 +76,8 @@ def request_repair(ctx: Context, *, slug: str, strategy: str = "conservative", c
     if strategy == "manual":
         path = _write_script(ctx, slug, doc)
         return Queued("repair", slug, None, preview, extra={"script": str(path)})
+    if doc["refused"]:
+        raise StateError(doc["refused"])
     destructive = [op for op in doc["operations"] if not op["safe"]]
     require_confirmation(preview, confirm, f"aggressive repair of {slug} has {len(destructive)} DESTRUCTIVE "
                                            "operation(s) (data moves to quarantine)")
@@ -89,8 +110,14 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
         suffix = f"r{job.id}"
         repair_plan = plan_repair(report["_expected"], report["_actual"], _differences(report), server.dialect,
                                   strategy=strategy, quarantine_suffix=suffix)
+        # counted again: the data may have changed since the request (a scheduled run)
+        checks = _preflight(tenant, server, repair_plan, report, strategy)
+        refused = preflight.refusal(slug, checks)
+        if refused:
+            raise StateError(refused)
         info["detail"] = (f"{len(repair_plan.operations)} operation(s), "
-                          f"{sum(not op.safe for op in repair_plan.operations)} destructive; severity {report['severity']}")
+                          f"{sum(not op.safe for op in repair_plan.operations)} destructive; severity {report['severity']}"
+                          + "".join(f"; {c.detail}" for c in checks))
     with tl.step("backup") as info:
         pinned = strategy == "aggressive"
         backup = backups.take_backup(ctx, slug, f"before repair (job {job.id})", pinned=pinned)
@@ -100,7 +127,7 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
         with tl.step("repair") as info:
             with adapter.engine(tenant_database(tenant)).connect() as conn:
                 result = execute_plan(conn, repair_plan, include_destructive=strategy == "aggressive",
-                                      quarantine_suffix=suffix)
+                                      quarantine_suffix=suffix, fit_text=True)
             info["detail"] = "\n".join(f"{op.description}: " + "; ".join(op.sql) for op in result.applied) or "nothing applied"
             if result.failed is not None:
                 raise TenantopsError(f"repair stopped at {result.failed[0].description}: {result.failed[1]}")

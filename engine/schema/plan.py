@@ -32,6 +32,7 @@ from tenantops.engine.schema import steps
 from tenantops.engine.schema.coltypes import repair_narrows
 from tenantops.engine.schema.ddl import AddColumnAt, AlterTableOptions
 from tenantops.engine.schema.diff import Difference
+from tenantops.engine.schema.preflight import fit_text
 from tenantops.engine.schema.names import quarantine_name, validate_identifier, validate_suffix
 from tenantops.engine.schema.quarantine import QuarantineRecord
 from tenantops.engine.vocab import REPAIR_STRATEGIES, DiffChange, DiffObject, RepairStrategy
@@ -531,6 +532,8 @@ class _Planner:
                 rows = steps.copy_aside(rt, table, current, name, target_name, where="not_null")
                 rt.records.append(QuarantineRecord("values", table, name, rows, target_name,
                                                    key=list(current["primary_key"]), attribute="type", previous=col["type"]))
+                if rt.live and rt.fit_text:
+                    fit_text(rt.live_connection(), table, name, target)
             steps.alter_column(rt, table, current, name, attribute, target)
 
         desc = f"change {table}.{name} {attribute} from {state_col[attribute]!r} to {target!r}"

@@ -61,14 +61,17 @@ class ExecutionResult:
 
 
 def execute_plan(
-    connection: sa.Connection, plan: RepairPlan, *, include_destructive: bool, quarantine_suffix: str
+    connection: sa.Connection, plan: RepairPlan, *, include_destructive: bool, quarantine_suffix: str,
+    fit_text: bool = False,
 ) -> ExecutionResult:
     """Run a plan's operations for real, in order, through a live Alembic context.
 
     Unsafe operations run only with ``include_destructive``. Each operation is committed
     on its own (MariaDB commits DDL anyway); the first failure stops the run and is
     reported in ``failed`` with the remaining operations skipped. Quarantine records of
-    what was moved aside are in ``quarantine`` for the caller to persist.
+    what was moved aside are in ``quarantine`` for the caller to persist. ``fit_text``:
+    a narrowed text column keeps its too-long values cut to fit (the originals are in
+    quarantine), as the pre-flight checks announced.
     """
     if plan.strategy == "manual":
         raise StateError("a manual repair plan is for review only and is never executed")
@@ -80,7 +83,8 @@ def execute_plan(
         connection.commit()
     result = ExecutionResult()
     context = MigrationContext.configure(connection=connection)
-    runtime = steps.Runtime(Operations(context), family, live=True, suffix=quarantine_suffix, connection=connection)
+    runtime = steps.Runtime(Operations(context), family, live=True, suffix=quarantine_suffix, connection=connection,
+                            fit_text=fit_text)
     with ddl_guard(connection):
         for index, op in enumerate(plan.operations):
             if not op.safe and not include_destructive:

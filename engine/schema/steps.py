@@ -64,6 +64,9 @@ class Runtime:
     suffix: str
     connection: sa.Connection | None = None
     records: list[QuarantineRecord] = field(default_factory=list)
+    # cut text too long for a narrowed type once its originals are in quarantine (the
+    # pre-flight checks counted them): the change then fits instead of stopping half-way
+    fit_text: bool = False
     _captured: dict | None = None
 
     @property

@@ -180,8 +180,8 @@ def cmd_backups(ctx: Context, args: argparse.Namespace) -> int:
     if args.action == "drop-kept":
         if args.backup is None:
             raise UsageError("backups drop-kept SLUG NAME --confirm SLUG")
-        doc = backups.drop_kept(ctx, slug=args.slug, name=args.backup, confirm=args.confirm)
-        output.show(args, doc, lambda d: output.note(f"kept database {d['name']} of {args.slug} dropped"))
+        dropped = backups.drop_kept(ctx, slug=args.slug, name=args.backup, confirm=args.confirm)
+        output.show(args, dropped, lambda d: output.note(f"kept database {d['name']} of {args.slug} dropped"))
         return 0
     if args.backup is None:
         raise UsageError(f"backups {args.action} SLUG BACKUP --confirm SLUG")

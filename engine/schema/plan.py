@@ -32,7 +32,7 @@ from tenantops.engine.schema import steps
 from tenantops.engine.schema.coltypes import repair_narrows
 from tenantops.engine.schema.ddl import AddColumnAt, AlterTableOptions
 from tenantops.engine.schema.diff import Difference
-from tenantops.engine.schema.preflight import fit_text
+from tenantops.engine.schema.fitting import fit_text
 from tenantops.engine.schema.names import quarantine_name, validate_identifier, validate_suffix
 from tenantops.engine.schema.quarantine import QuarantineRecord
 from tenantops.engine.vocab import REPAIR_STRATEGIES, DiffChange, DiffObject, RepairStrategy

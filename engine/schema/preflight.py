@@ -16,21 +16,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 
 from tenantops.engine.schema import sqlobjects as so
 from tenantops.engine.schema.coltypes import parse_type, repair_narrows
-
-if TYPE_CHECKING:  # plan.py imports fit_text from here
-    from tenantops.engine.schema.plan import Operation, RepairPlan
+from tenantops.engine.schema.fitting import text_limit, too_long
+from tenantops.engine.schema.plan import Operation, RepairPlan
 
 Action = Literal["quarantine", "refuse"]
 
 _COLLATION = re.compile(r"^[a-z0-9_]{1,64}$")
 _INT_BITS = {"tinyint": 8, "smallint": 16, "mediumint": 24, "int": 32, "bigint": 64}
-_TEXT_BYTES = {"tinytext": 255, "text": 65535, "mediumtext": 16777215}
 
 
 @dataclass
@@ -45,49 +43,6 @@ class Check:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def text_limit(canonical: str) -> tuple[int, bool] | None:
-    """(limit, in characters?) of a text type, None when it has none worth checking."""
-    spec = parse_type(canonical)
-    if spec.base in ("char", "varchar"):
-        return (spec.args or (1,))[0], True
-    if spec.base in _TEXT_BYTES:
-        return _TEXT_BYTES[spec.base], False
-    return None
-
-
-def _length(conn: sa.Connection, column: Any, chars: bool) -> Any:
-    if chars:
-        return sa.func.char_length(column) if conn.dialect.name != "sqlite" else sa.func.length(column)
-    if conn.dialect.name == "sqlite":
-        return sa.func.length(sa.cast(column, sa.LargeBinary))
-    return sa.func.octet_length(column)
-
-
-def too_long(conn: sa.Connection, table: str, column: str, target: str) -> sa.ColumnElement[bool] | None:
-    """The condition matching the values of ``column`` that ``target`` cannot hold."""
-    limit = text_limit(target)
-    if limit is None:
-        return None
-    col = sa.column(column)
-    return _length(conn, col, limit[1]) > limit[0]
-
-
-def fit_text(conn: sa.Connection, table: str, column: str, target: str) -> int:
-    """Cut the values longer than ``target`` allows (their originals are in quarantine
-    already). Returns how many rows were cut."""
-    limit = text_limit(target)
-    if limit is None:
-        return 0
-    size, chars = limit
-    # a byte limit holds at least size // 4 characters of utf8mb4
-    keep = size if chars else size // 4
-    col = sa.column(column)
-    t = sa.table(table, col)
-    result = conn.execute(sa.update(t).values({column: sa.func.substr(col, 1, keep)})
-                          .where(_length(conn, col, chars) > size))
-    return int(result.rowcount or 0)
 
 
 def _count(conn: sa.Connection, table: str, where: sa.ColumnElement[bool]) -> int:
@@ -137,7 +92,7 @@ def _column_check(conn: sa.Connection, index: int, op: Operation, actual: dict, 
                          "quarantine, the column keeps them cut to fit")
         bounds = _int_range(want["type"])
         if bounds is not None:
-            c = sa.column(name)
+            c: sa.ColumnClause[Any] = sa.column(name)
             rows = _count(conn, table, sa.or_(c < bounds[0], c > bounds[1]))
             if rows:
                 return Check(index, table, name, "out_of_range", rows, "refuse",

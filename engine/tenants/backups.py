@@ -563,7 +563,7 @@ def list_kept(ctx: Context, slug: str | None = None) -> list[dict[str, Any]]:
             server_ids = {tenant.server_id} if tenant.server_id is not None else set()
         else:
             server_ids = None
-        owners = {(t.server_id, t.database): t.slug for t in s.scalars(sa.select(m.Tenant))
+        owners: dict[tuple[int | None, str | None], str] = {(t.server_id, t.database): t.slug for t in s.scalars(sa.select(m.Tenant))
                   if t.database is not None}
         targets = [srv for srv in s.scalars(sa.select(m.Server).order_by(m.Server.name))
                    if srv.dialect != "sqlite" and (server_ids is None or srv.id in server_ids)]

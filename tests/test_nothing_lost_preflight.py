@@ -105,3 +105,31 @@ def test_rows_that_cannot_fit_refuse_the_repair_up_front(server: str) -> None:
     assert run("quarantine", "list", "ref-org", "--json").json() == []
     audit = [a for a in run("audit", "--json").json() if a["action"] == "repair"]
     assert [a["outcome"] for a in audit] == ["failed", "failed"]
+
+
+def test_rows_that_stop_fitting_after_the_request_refuse_the_job_before_its_backup(server: str) -> None:
+    """The job counts again in its `plan` step: duplicates inserted between the request
+    and the run fail the job there, before the backup and before any change."""
+    from tenantops.engine.health import repair as repairs
+    from tenantops.engine.jobs import queue as jobs
+    from tenantops.engine.jobs import worker
+
+    provision("late-org", server)
+    ctx = Context.open()
+    engine = tenant_engine(ctx, "late-org")
+    with engine.begin() as conn:
+        with Operations(MigrationContext.configure(conn)).batch_alter_table("roles") as batch:
+            batch.drop_constraint("uq_roles_name", type_="unique")
+    engine.dispose()
+    _scratch("late-org")
+    job_id = repairs.request_repair(ctx, slug="late-org", strategy="aggressive", confirm="late-org").job
+    assert job_id is not None
+    _sql("late-org", "INSERT INTO roles (name, display_name) VALUES ('dup', 'a'), ('dup', 'b')")
+    before = state_of("late-org")
+    assert worker.work(ctx, job_id=job_id) == 1
+    job = jobs.get_job(ctx, job_id)
+    ctx.close()
+    assert job["status"] == "failed" and "2 row(s) of roles share their (name)" in job["error"], job["error"]
+    assert [(s["name"], s["status"]) for s in job["steps"]] == [("plan", "failed")]
+    assert state_of("late-org") == before and backups_of("late-org") == []
+    assert run("locks", "list", "--json").json() == []

@@ -25,6 +25,34 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TENANT_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, EXECUTE"
 
 
+# driver errors that mean "the server did not answer", not "the server said no":
+# can't connect, gone away, lost connection (a read/write timeout ends as this), packet lost
+_UNREACHABLE_CODES = {2003, 2006, 2013, 2055}
+
+
+class ServerUnreachable(ServerError):
+    """A server did not answer (dead, frozen, black-holed) within its timeouts."""
+
+
+def unreachable_message(server: str, detail: str) -> str:
+    return f"server {server} is unreachable: {detail} (see `tenantops servers check {server}`)"
+
+
+def _translate_unreachable(engine: sa.Engine, server: str) -> None:
+    """The one place a connection failure becomes one line naming the server: every
+    command that talks to this server (and its tenants) reports it the same way."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _unreachable(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return  # the pool reconnects; a real failure shows on the next attempt
+        orig = context.original_exception
+        code = orig.args[0] if getattr(orig, "args", None) else None
+        if context.is_disconnect or code in _UNREACHABLE_CODES:
+            detail = re.sub(r"\s+", " ", str(orig.args[1])) if len(orig.args) > 1 else type(orig).__name__
+            raise ServerUnreachable(unreachable_message(server, detail)) from None
+
+
 class Adapter(ABC):
     dialect: str
 
@@ -161,8 +189,10 @@ class MysqlAdapter(Adapter):
         return args
 
     def _make_engine(self, url: sa.URL) -> sa.Engine:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
-                                pool_recycle=1800, connect_args=self._connect_args())
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
+                                  pool_recycle=1800, connect_args=self._connect_args())
+        _translate_unreachable(engine, self.name)
+        return engine
 
     def admin(self) -> sa.Engine:
         if self._admin is None:
@@ -190,7 +220,7 @@ class MysqlAdapter(Adapter):
             with probe.connect() as conn:
                 version = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
         except sa.exc.DBAPIError as exc:
-            raise ServerError(f"server {self.name} is unreachable: {_short(exc)}") from None
+            raise ServerUnreachable(unreachable_message(self.name, _short(exc))) from None
         finally:
             probe.dispose()
         if "mariadb" not in version.lower():

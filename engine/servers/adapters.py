@@ -220,7 +220,10 @@ class MysqlAdapter(Adapter):
             with probe.connect() as conn:
                 version = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
         except sa.exc.DBAPIError as exc:
-            raise ServerUnreachable(unreachable_message(self.name, _short(exc))) from None
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code in _UNREACHABLE_CODES or exc.connection_invalidated:
+                raise ServerUnreachable(unreachable_message(self.name, _short(exc))) from None
+            raise ServerError(f"server {self.name} refused the connection: {_short(exc)}") from None
         finally:
             probe.dispose()
         if "mariadb" not in version.lower():

@@ -99,3 +99,87 @@ def test_the_queue_hold_is_range_checked() -> None:
     Path(os.environ["TENANTOPS_CONFIG"]).write_text("[jobs]\nqueued_hold = 0\n")
     r = run("jobs", "list")
     assert r.code == 1 and r.err.strip().endswith("jobs.queued_hold: must be between 1 and 10080 minutes, got 0")
+
+
+def _age_job(job_id: int, minutes: int, **values: object) -> None:
+    """Make job ``job_id`` look asked for ``minutes`` ago (no sleeping in tests)."""
+    ctx = Context.open()
+    with ctx.session() as s:
+        s.execute(sa.update(m.Job).where(m.Job.id == job_id)
+                  .values(created_at=utcnow() - timedelta(minutes=minutes), **values))
+    ctx.close()
+
+
+def test_a_destructive_job_started_long_after_it_was_asked_waits_for_confirmation(landlord: str) -> None:  # noqa: F811
+    from tenantops.engine.tenants import modules
+
+    ctx = Context.open()
+    approved(ctx, "late-org", template="community_group", modules=["membership_management"])
+    ctx.close()
+    assert run("provision", "late-org", "--server", "local").code == 0
+    ctx = Context.open()
+    job = modules.request_module_remove(ctx, slug="late-org", module="membership_management", confirm="late-org").job
+    ctx.close()
+    assert job is not None
+    _age_job(job, 16)  # the default [jobs] resume_confirm_after is 15 minutes
+    assert run("worker", "--once").code == 0
+    doc = run("jobs", "show", str(job), "--json").json()
+    assert doc["status"] == "needs_confirmation" and doc["steps"] == []
+    assert doc["error"] == (
+        f"job {job} (modules.remove of late-org) was asked for by alice 16 min ago, more than [jobs] "
+        f"resume_confirm_after (15 min); it drops or rewrites data, so it waits: if it is still wanted, "
+        f"`tenantops jobs retry {job} --confirm late-org`")
+    assert "membership_management" in _modules("late-org")  # nothing was dropped
+    assert run("locks", "list", "--json").json() == []  # and the tenant is free meanwhile
+    r = run("jobs", "retry", str(job))
+    assert r.code == 1 and r.err.strip().endswith("repeat the tenant's slug with --confirm late-org"), r.err
+    r = run("jobs", "retry", str(job), "--confirm", "late-org")
+    assert r.code == 0, r.err
+    assert run("worker", "--once").code == 0
+    assert "membership_management" not in _modules("late-org")
+    assert [d["status"] for d in run("jobs", "list", "--json").json()][:2] == ["succeeded", "needs_confirmation"]
+
+
+def test_a_destructive_job_reclaimed_long_after_it_was_asked_waits_too(landlord: str) -> None:  # noqa: F811
+    from tenantops.engine.tenants import modules
+
+    Path(os.environ["TENANTOPS_CONFIG"]).write_text("[jobs]\nresume_confirm_after = 30\n")
+    ctx = Context.open()
+    approved(ctx, "reclaim-org", template="community_group", modules=["membership_management"])
+    ctx.close()
+    assert run("provision", "reclaim-org", "--server", "local").code == 0
+    ctx = Context.open()
+    remove = modules.request_module_remove(ctx, slug="reclaim-org", module="membership_management",
+                                           confirm="reclaim-org").job
+    ctx.close()
+    assert remove is not None
+    # its worker claimed it 31 minutes ago and died: the lease ran out long since
+    long_ago = utcnow() - timedelta(minutes=29)
+    _age_job(remove, 31, status="running", attempt=1, claimed_by="gone:1", started_at=long_ago,
+             heartbeat_at=long_ago, lease_until=long_ago)
+    assert run("worker", "--once").code == 0
+    assert run("jobs", "show", str(remove), "--json").json()["status"] == "needs_confirmation"
+    assert "membership_management" in _modules("reclaim-org")
+    # within the limit, the same reclaimed job simply resumes; an old job that is not
+    # destructive runs whenever it is started
+    r = run("jobs", "retry", str(remove), "--confirm", "reclaim-org")
+    assert r.code == 0, r.err
+    retried = remove + 1
+    _age_job(retried, 29, status="running", attempt=1, claimed_by="gone:1", started_at=long_ago,
+             heartbeat_at=long_ago, lease_until=long_ago)
+    assert run("worker", "--once").code == 0
+    assert run("jobs", "show", str(retried), "--json").json()["status"] == "succeeded"
+    ctx = Context.open()
+    add = modules.request_module_add(ctx, slug="reclaim-org", module="membership_management").job
+    ctx.close()
+    assert add is not None
+    _age_job(add, 120)
+    assert run("worker", "--once").code == 0
+    assert run("jobs", "show", str(add), "--json").json()["status"] == "succeeded"
+
+
+def test_resume_confirm_after_is_range_checked() -> None:
+    Path(os.environ["TENANTOPS_CONFIG"]).write_text("[jobs]\nresume_confirm_after = 20000\n")
+    r = run("jobs", "list")
+    assert r.code == 1 and r.err.strip().endswith(
+        "jobs.resume_confirm_after: must be between 1 and 10080 minutes, got 20000"), r.err

@@ -28,6 +28,8 @@ TENANT_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, EXECUTE"
 # driver errors that mean "the server did not answer", not "the server said no":
 # can't connect, gone away, lost connection (a read/write timeout ends as this), packet lost
 _UNREACHABLE_CODES = {2003, 2006, 2013, 2055}
+# information_schema's GRANTEE: 'user'@'host'
+_GRANTEE = re.compile(r"'(.*)'@'(.*)'")
 
 
 class ServerUnreachable(ServerError):
@@ -89,6 +91,18 @@ class Adapter(ABC):
 
     def list_users(self, prefix: str = "tu_") -> list[str]:
         return []
+
+    def excess_privileges(self, user: str, database: str) -> dict[str, list[str]]:
+        """{host: privileges beyond data in its own database} of a tenant user ({}: none)."""
+        return self.excess_privileges_of({user: database}).get(user, {})
+
+    def excess_privileges_of(self, users: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+        """``excess_privileges`` of many tenant users ({user: database}) at once."""
+        return {}
+
+    def reduce_privileges(self, user: str, database: str) -> None:
+        """Leave a tenant user with data privileges on its own database only (idempotent)."""
+        return None
 
     def user_url(self, database: str, user: str, password: str) -> sa.URL:
         return self.tenant_url(database)
@@ -282,6 +296,47 @@ class MysqlAdapter(Adapter):
 
     def user_url(self, database: str, user: str, password: str) -> sa.URL:
         return self._url.set(username=user, password=password, database=database)
+
+    def excess_privileges_of(self, users: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+        """{user: {host: excess}} for tenant users given as {user: their database}, in two
+        queries whatever the count. Older versions granted tenant users ALL PRIVILEGES on
+        their database; any privilege outside ``TENANT_PRIVILEGES`` there, on any other
+        database, any global one but USAGE, and any right to grant is excess."""
+        allowed = {p.strip() for p in TENANT_PRIVILEGES.split(",")}
+        excess: dict[str, dict[str, list[str]]] = {}
+
+        def add(grantee: str, what: str) -> None:
+            parsed = _GRANTEE.fullmatch(grantee)
+            if parsed is None or parsed.group(1) not in users:
+                return
+            found = excess.setdefault(parsed.group(1), {}).setdefault(parsed.group(2), [])
+            if what not in found:
+                found.append(what)
+
+        like = "'tu\\_%"  # tenant users only (they all start tu_)
+        for grantee, privilege, schema, grantable in self._exec(
+                "SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES "
+                "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, TABLE_SCHEMA, PRIVILEGE_TYPE", (like,)):
+            parsed = _GRANTEE.fullmatch(grantee)
+            own = parsed is not None and users.get(parsed.group(1)) == schema
+            if not own or privilege not in allowed:
+                add(grantee, f"{privilege} ON {schema}")
+            if grantable == "YES":
+                add(grantee, f"GRANT OPTION ON {schema}")
+        for grantee, privilege, grantable in self._exec(
+                "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES "
+                "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, PRIVILEGE_TYPE", (like,)):
+            if privilege != "USAGE":
+                add(grantee, f"{privilege} (global)")
+            if grantable == "YES":
+                add(grantee, "GRANT OPTION (global)")
+        return excess
+
+    def reduce_privileges(self, user: str, database: str) -> None:
+        check_identifier(user, "user name")
+        for host in self.excess_privileges(user, database):
+            self._exec("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", (user, host))
+            self._exec(f"GRANT {TENANT_PRIVILEGES} ON {self._q(database)}.* TO %s@%s", (user, host))
 
     def dispose(self) -> None:
         super().dispose()

@@ -112,8 +112,8 @@ def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
                      lambda d: output.note(f"server {d['name']} {'drains' if d['draining'] else 'takes new tenants'}"))
         return 0
     if args.action == "harden":
-        doc = servers.harden_server(ctx, name=_need(args.name, "NAME"))
-        output.show(args, doc, lambda d: output.note(
+        hardened = servers.harden_server(ctx, name=_need(args.name, "NAME"))
+        output.show(args, hardened, lambda d: output.note(
             "\n".join(f"{r['tenant']}: {r['user']}@{r['host']} reduced to data privileges (removed "
                       f"{', '.join(r['removed'])})" for r in d["reduced"])
             or f"server {d['server']}: every tenant user already has data privileges only"))

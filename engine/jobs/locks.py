@@ -44,10 +44,10 @@ def acquire(s: Session, tenant: str, *, holder: str, operation: str, job_id: int
             lock.holder, lock.lease_until = holder, until
             return
         if _valid(s, lock):
-            holder = s.get(m.Job, lock.job_id) if lock.job_id is not None else None
-            if holder is not None and holder.status == "queued":
-                raise LockHeld(describe(lock) + f"; job {holder.id} is queued and no worker has started it: "
-                               f"`tenantops worker --once` runs it, `tenantops jobs cancel {holder.id}` drops it")
+            queued = s.get(m.Job, lock.job_id) if lock.job_id is not None else None
+            if queued is not None and queued.status == "queued":
+                raise LockHeld(describe(lock) + f"; job {queued.id} is queued and no worker has started it: "
+                               f"`tenantops worker --once` runs it, `tenantops jobs cancel {queued.id}` drops it")
             raise LockHeld(describe(lock))
         s.delete(lock)
         s.flush()

@@ -314,18 +314,20 @@ class MysqlAdapter(Adapter):
                 found.append(what)
 
         like = "'tu\\_%"  # tenant users only (they all start tu_)
-        for grantee, privilege, schema, grantable in self._exec(
-                "SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES "
-                "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, TABLE_SCHEMA, PRIVILEGE_TYPE", (like,)):
+        schema_rows = self._exec(
+            "SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES "
+            "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, TABLE_SCHEMA, PRIVILEGE_TYPE", (like,))
+        for grantee, privilege, schema, grantable in (tuple(row) for row in schema_rows):
             parsed = _GRANTEE.fullmatch(grantee)
             own = parsed is not None and users.get(parsed.group(1)) == schema
             if not own or privilege not in allowed:
                 add(grantee, f"{privilege} ON {schema}")
             if grantable == "YES":
                 add(grantee, f"GRANT OPTION ON {schema}")
-        for grantee, privilege, grantable in self._exec(
-                "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES "
-                "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, PRIVILEGE_TYPE", (like,)):
+        global_rows = self._exec(
+            "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES "
+            "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, PRIVILEGE_TYPE", (like,))
+        for grantee, privilege, grantable in (tuple(row) for row in global_rows):
             if privilege != "USAGE":
                 add(grantee, f"{privilege} (global)")
             if grantable == "YES":

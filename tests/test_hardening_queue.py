@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -183,3 +183,29 @@ def test_resume_confirm_after_is_range_checked() -> None:
     r = run("jobs", "list")
     assert r.code == 1 and r.err.strip().endswith(
         "jobs.resume_confirm_after: must be between 1 and 10080 minutes, got 20000"), r.err
+
+
+def test_claim_skips_a_job_whose_tenant_a_running_job_holds(landlord: str) -> None:  # noqa: F811
+    """Every job takes its tenant's lock when claimed: a second job for a busy tenant stays
+    queued (the next claim takes the next tenant's job) until the first one ends."""
+    from tenantops.engine.jobs import queue
+
+    Path(os.environ["TENANTOPS_CONFIG"]).write_text("concurrency_per_server = 4\n")
+    ctx = Context.open()
+    first = queue.enqueue(ctx, "sync", "busy-org", {}, lock_operation="sync")
+    claimed = queue.claim(ctx)
+    assert claimed is not None and claimed.id == first
+    # a scheduled job now due, for the same tenant, and one for another tenant
+    due = queue.enqueue(ctx, "sync", "busy-org", {}, not_before=datetime.now(timezone.utc) - timedelta(minutes=1))
+    other = queue.enqueue(ctx, "sync", "calm-org", {}, lock_operation="sync")
+    assert queue.claim(ctx, job_id=due) is None
+    nxt = queue.claim(ctx)
+    assert nxt is not None and nxt.id == other
+    assert queue.claim(ctx) is None  # busy-org is still held by the first job
+    assert queue.get_job(ctx, due)["status"] == "queued"
+    queue.finish(ctx, first, "succeeded")
+    nxt = queue.claim(ctx)
+    assert nxt is not None and nxt.id == due
+    holders = {lock["tenant"]: lock["job_id"] for lock in queue.locks.list_locks(ctx)}
+    assert holders == {"busy-org": due, "calm-org": other}
+    ctx.close()

@@ -40,7 +40,7 @@ def unreachable_message(server: str, detail: str) -> str:
     return f"server {server} is unreachable: {detail} (see `tenantops servers check {server}`)"
 
 
-def _translate_unreachable(engine: sa.Engine, server: str) -> None:
+def translate_unreachable(engine: sa.Engine, server: str) -> None:
     """The one place a connection failure becomes one line naming the server: every
     command that talks to this server (and its tenants) reports it the same way."""
 
@@ -205,7 +205,7 @@ class MysqlAdapter(Adapter):
     def _make_engine(self, url: sa.URL) -> sa.Engine:
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
                                   pool_recycle=1800, connect_args=self._connect_args())
-        _translate_unreachable(engine, self.name)
+        translate_unreachable(engine, self.name)
         return engine
 
     def admin(self) -> sa.Engine:

@@ -56,6 +56,20 @@ class Maintenance:
 
 
 @dataclass
+class Jobs:
+    # minutes a queued job no worker has started keeps other requests for its tenant out;
+    # after that the next worker still runs it, but a new request for the tenant expires it
+    queued_hold: int = 10
+    # minutes: a destructive job first started (or resumed after its worker died) this long
+    # after it was requested waits for `jobs retry ID --confirm SLUG` instead of running
+    resume_confirm_after: int = 15
+
+
+# minutes; a week bounds both (beyond that nobody remembers what was asked)
+JOBS_MINUTES_RANGE = (1, 7 * 24 * 60)
+
+
+@dataclass
 class Settings:
     environment: str = "development"
     theme: str = "tenantops-dark"
@@ -71,6 +85,7 @@ class Settings:
     drift_ignore: DriftIgnore = field(default_factory=DriftIgnore)
     smtp: Smtp = field(default_factory=Smtp)
     maintenance: Maintenance = field(default_factory=Maintenance)
+    jobs: Jobs = field(default_factory=Jobs)
     setup_url: str = "https://{slug}.example.org/setup?token={token}"
     # identity and access: the account that owns state and keyring (operators run
     # `sudo -u <service_account> tenantops ...`), and what an unregistered account may do
@@ -173,7 +188,7 @@ def _fill(target: Any, data: dict, path: Path, prefix: str) -> None:
         if key not in known:
             raise ConfigError(f"{where}: unknown setting")
         current = getattr(target, key)
-        if isinstance(current, (DriftIgnore, Smtp, Maintenance)):
+        if isinstance(current, (DriftIgnore, Smtp, Maintenance, Jobs)):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: expected a table")
             _fill(current, value, path, f"{prefix}{key}.")
@@ -225,6 +240,11 @@ def load_settings(path: Path | None = None) -> Settings:
     if not _HOST_RE.fullmatch(settings.tenant_user_host):
         raise ConfigError(f"{path}: tenant_user_host: expected a host name, address or pattern like 10.0.%, "
                           f"got {settings.tenant_user_host!r}")
+    low, high = JOBS_MINUTES_RANGE
+    for key in ("queued_hold", "resume_confirm_after"):
+        value = getattr(settings.jobs, key)
+        if not low <= value <= high:
+            raise ConfigError(f"{path}: jobs.{key}: must be between {low} and {high} minutes, got {value}")
     if settings.backup_retention < 1:
         # zero would delete the backup a change has just taken, before the change runs
         raise ConfigError(f"{path}: backup_retention: must be at least 1, got {settings.backup_retention}")

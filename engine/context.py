@@ -20,7 +20,7 @@ from tenantops.engine import identity, private
 from tenantops.engine.config import Settings, default_config_path, default_home, load_settings, use_connection_settings
 from tenantops.engine.errors import PermissionDenied, TenantopsError
 from tenantops.engine.landlord import models as m
-from tenantops.engine.landlord import store
+from tenantops.engine.landlord import outbox, store
 from tenantops.engine.vocab import ROLES, AuditOutcome, Role
 
 _REDACT = ("password", "secret", "token", "passwd")
@@ -91,10 +91,17 @@ class Context:
         return ctx
 
     # -- store ---------------------------------------------------------------
-    def init(self) -> bool:
-        """Create/upgrade the store; the first operator becomes owner; `local` exists."""
-        changed = store.upgrade(self.engine)
+    def init(self, *, tidy: bool = False) -> bool:
+        """Create/upgrade the store; the first operator becomes owner; `local` exists.
+
+        When the store was upgraded (or ``tidy``: `tenantops init`), leftovers of older
+        versions that need no server are fixed too: clear setup links in the outbox move
+        to the keyring (landlord/outbox.py)."""
+        upgraded = store.upgrade(self.engine)
+        changed = upgraded
         with self.session() as s:
+            if upgraded or tidy:
+                changed = outbox.move_clear_links(s) > 0 or changed
             if s.scalar(sa.select(sa.func.count()).select_from(m.Operator)) == 0:
                 s.add(m.Operator(user=self.operator, role="owner", added_by=self.operator))
                 s.add(m.AuditEntry(operator=self.operator, action="operators.bootstrap",

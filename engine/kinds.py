@@ -26,8 +26,9 @@ def kind_of(name: str) -> JobKind:
 
 
 def retry(ctx: Context, job_id: int, *, confirm: str | None = None) -> int:
-    """Queue a failed job again as a new job, checked with the role its kind needs and
-    audited; a destructive kind needs the tenant's slug repeated."""
+    """Queue a failed job, or one waiting for confirmation, again as a new job, checked
+    with the role its kind needs and audited; a destructive kind needs the tenant's slug
+    repeated."""
     with ctx.session() as s:
         job = s.get(m.Job, job_id)
         if job is None:
@@ -37,8 +38,9 @@ def retry(ctx: Context, job_id: int, *, confirm: str | None = None) -> int:
     params_doc = {"job": job_id, "kind": job.kind}
     ctx.authorize("jobs.retry", kind.role, job.tenant, params_doc)
     try:
-        if job.status != "failed":
-            raise StateError(f"job {job_id} is {job.status}; only failed jobs can be retried")
+        if job.status not in ("failed", "needs_confirmation"):
+            raise StateError(f"job {job_id} is {job.status}; only failed jobs can be retried (and jobs that "
+                             "need confirmation)")
         if kind.destructive and job.tenant:
             require_confirmation(Preview(job.kind, job.tenant, {}, destructive=True), confirm,
                                  f"job {job_id} ({job.kind}) changes data of {job.tenant}")

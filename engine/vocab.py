@@ -22,7 +22,9 @@ APPLICATION_STATUSES: tuple[ApplicationStatus, ...] = get_args(ApplicationStatus
 TenantStatus = Literal["provisioning", "active", "failed", "suspended", "archived"]
 TENANT_STATUSES: tuple[TenantStatus, ...] = get_args(TenantStatus)
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+# needs_confirmation: a destructive job started long after it was asked for
+# ([jobs] resume_confirm_after) waits for `jobs retry ID --confirm SLUG`
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "needs_confirmation"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 # a job still to finish: it holds its tenant's lock and a worker may be on it
 ACTIVE_JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running")

@@ -50,7 +50,7 @@ def store_landlord_password(args: argparse.Namespace) -> None:
 
 
 def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
-    changed = ctx.init()
+    changed = ctx.init(tidy=True)  # also what `doctor` asks `init` to fix (clear_secret_at_rest)
     doc = {"landlord": ctx.landlord_label, "operator": ctx.operator, "role": ctx.role, "changed": changed}
     output.show(args, doc, lambda d: output.note(
         f"landlord store ready: {d['landlord']} (operator {d['operator']}, role {d['role']})"))
@@ -111,6 +111,13 @@ def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
         output.show(args, {"name": args.name, "draining": args.action == "drain"},
                      lambda d: output.note(f"server {d['name']} {'drains' if d['draining'] else 'takes new tenants'}"))
         return 0
+    if args.action == "harden":
+        hardened = servers.harden_server(ctx, name=_need(args.name, "NAME"))
+        output.show(args, hardened, lambda d: output.note(
+            "\n".join(f"{r['tenant']}: {r['user']}@{r['host']} reduced to data privileges (removed "
+                      f"{', '.join(r['removed'])})" for r in d["reduced"])
+            or f"server {d['server']}: every tenant user already has data privileges only"))
+        return 0
     servers.remove_server(ctx, name=_need(args.name, "NAME"))
     output.show(args, {"removed": args.name}, lambda d: output.note(f"server {args.name} removed"))
     return 0
@@ -156,7 +163,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_operators)
 
     p = sub.add_parser("servers", parents=[common], help="database servers")
-    p.add_argument("action", choices=["list", "add", "check", "remove", "drain", "undrain"])
+    p.add_argument("action", choices=["list", "add", "check", "remove", "drain", "undrain", "harden"])
     p.add_argument("name", nargs="?")
     p.add_argument("url", nargs="?")
     p.add_argument("--capacity", type=int, default=100)

@@ -99,13 +99,16 @@ def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
         report = drift.check_drift(ctx, slug=args.slug)
         reports = [report]
         output.show(args, report, render_report)
-    failed = any(r["severity"] == "unknown" for r in reports)
+    unchecked = [r for r in reports if r.get("checked") is False]
     if args.fail_on:
-        worst = [r for r in reports if r["severity"] in drift.LEVELS and drift.at_or_above(r["severity"], args.fail_on)]
+        worst = [r for r in reports if r.get("checked") is not False and r["severity"] in drift.LEVELS
+                 and drift.at_or_above(r["severity"], args.fail_on)]
         if worst:
             raise DriftThreshold(f"drift at or above {args.fail_on}: "
                                  + ", ".join(f"{r['tenant']} ({r['severity']})" for r in worst[:10]))
-    return 1 if failed else 0
+    if unchecked:
+        raise TenantopsError(drift.unchecked_summary(unchecked))
+    return 0
 
 
 def _accept(ctx: Context, args: argparse.Namespace) -> int:

@@ -17,6 +17,8 @@ from tenantops.console.widgets.format import ago, duration, parse_time, status
 from tenantops.console.widgets.rowlist import Column, Row, RowList
 
 STATUS_CYCLE: tuple[str | None, ...] = (None, "running", "queued", "failed", "succeeded")
+# what `jobs retry` accepts: a failed job, and a destructive one that came too late to run
+RETRYABLE = ("failed", "needs_confirmation")
 
 
 def took(job: dict[str, Any]) -> str:
@@ -101,7 +103,7 @@ class JobsScreen(FilterableList, BaseScreen):
     def _show_error(self, row: Row | None) -> None:
         job = row.data if row else None
         text = ""
-        if job and job["status"] == "failed" and job.get("error"):
+        if job and job["status"] in RETRYABLE and job.get("error"):
             text = f"[$text-error]✗ {escape(job['error'])}[/]  [$text-muted]R retries · Enter opens[/]"
         self.query_one("#jobs-error", Static).update(text)
 
@@ -112,8 +114,8 @@ class JobsScreen(FilterableList, BaseScreen):
     def cmd_retry(self) -> None:
         row = self.query_one("#jobs-list", RowList).current_row
         job = row.data if row else None
-        if job is None or job["status"] != "failed":
-            self.notify("Only a failed job can be retried.", severity="warning")
+        if job is None or job["status"] not in RETRYABLE:
+            self.notify("Only a failed job (or one that needs confirmation) can be retried.", severity="warning")
             return
 
         def confirmed(ok: bool | None) -> None:

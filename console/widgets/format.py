@@ -21,6 +21,7 @@ STATUS: dict[str, tuple[str, str, str | None]] = {
     "succeeded": ("✓", "done", "ok"),
     "failed": ("✗", "FAILED", "bad"),
     "cancelled": ("⊘", "cancelled", "muted"),
+    "needs_confirmation": ("?", "NEEDS CONFIRM", "warn"),
     "skipped": ("↷", "skipped", "muted"),
     # tenants
     "active": ("●", "active", "ok"),

@@ -11,11 +11,12 @@ import sqlalchemy as sa
 from tenantops.engine import private
 from tenantops.engine.config import tenant_user_host
 from tenantops.engine.vocab import ACTIVE_JOB_STATUSES
-from tenantops.engine.servers.adapters import adapter_for
+from tenantops.engine.servers.adapters import ServerUnreachable, adapter_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.landlord.outbox import clear_links
 from tenantops.engine.jobs.locks import _valid as lock_is_valid
 
 QUEUED_TOO_LONG = timedelta(minutes=10)
@@ -34,6 +35,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
         tenants = list(s.scalars(sa.select(m.Tenant)))
         jobs = list(s.scalars(sa.select(m.Job).where(m.Job.status.in_(ACTIVE_JOB_STATUSES))))
         locks = [(lock, lock_is_valid(s, lock)) for lock in s.scalars(sa.select(m.TenantLock))]
+    unreachable: set[int] = set()
     for server in servers:
         known = {t.database: t for t in tenants if t.server_id == server.id and t.database}
         users = {t.db_user for t in tenants if t.server_id == server.id and t.db_user}
@@ -43,7 +45,9 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
                 adapter.check()  # answers within the connect timeout, or the server is unreachable
                 databases = set(adapter.list_databases("tenant_"))
                 server_users = set(adapter.list_users("tu_"))
+                excess = adapter.excess_privileges_of({t.db_user: db for db, t in known.items() if t.db_user})
             except ServerError as exc:
+                unreachable.add(server.id)
                 findings.append(_finding("unreachable_server", server.name, server.name, str(exc),
                                          f"tenantops servers check {server.name}"))
                 continue
@@ -58,6 +62,11 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
                                      f"user {user} exists on {server.name} but no tenant uses it",
                                      f"DROP USER `{user}`@'{tenant_user_host()}' on {server.name}"))
         for db, tenant in sorted(known.items()):
+            for host, privileges in sorted(excess.get(tenant.db_user or "", {}).items()):
+                findings.append(_finding("excess_privileges", server.name, f"{tenant.db_user}@{host}",
+                                         f"tenant user {tenant.db_user}@{host} of {tenant.slug} has more than data "
+                                         f"privileges on {db}: {', '.join(privileges)} (created by an older version)",
+                                         f"tenantops servers harden {server.name}"))
             if db in databases and tenant.status == "failed" and tenant.activated_at is None:
                 findings.append(_finding("orphan_database", server.name, db,
                                          f"database {db} was left by the failed provisioning of {tenant.slug}",
@@ -87,7 +96,7 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
                                      f"lock of {lock.tenant} held by {lock.holder} ({lock.operation}) expired "
                                      f"at {lock.lease_until}", f"tenantops locks break {lock.tenant}"))
     findings += _edited(ctx, tenants)
-    findings += _mismatched(ctx, tenants, servers)
+    findings += _mismatched(ctx, tenants, [sv for sv in servers if sv.id not in unreachable])
     interval = timedelta(hours=ctx.settings.drift_check_interval_hours)
     for tenant in sorted(tenants, key=lambda t: t.slug):
         if tenant.status != "active":
@@ -98,7 +107,19 @@ def diagnose(ctx: Context) -> list[dict[str, Any]]:
                                      f"last drift check {tenant.last_drift_at or 'never'}",
                                      f"tenantops drift {tenant.slug}"))
     findings += _loose_permissions(ctx)
+    findings += _clear_secrets(ctx)
     return findings
+
+
+def _clear_secrets(ctx: Context) -> list[dict[str, Any]]:
+    """Setup links an older version left in clear in the outbox (landlord/outbox.py)."""
+    with ctx.session() as s:
+        rows = [(note.id, note.recipient, note.status) for note in clear_links(s)]
+    return [_finding("clear_secret_at_rest", None, f"notification {nid}",
+                     f"the {status} welcome message to {recipient} holds its one-time setup link in clear in the "
+                     "landlord (written by an older version)",
+                     "tenantops init (moves the link into the keyring; the landlord keeps none)")
+            for nid, recipient, status in rows]
 
 
 def _loose_permissions(ctx: Context) -> list[dict[str, Any]]:
@@ -169,6 +190,8 @@ def _mismatched(ctx: Context, tenants: list[m.Tenant], servers: list[m.Server]) 
             heads = reconcile.database_heads(adapter, tenant.database)
             state = reconcile.state_from_heads(ctx, tenant, heads, what=f"database {tenant.database}")
             diff = reconcile.differences(ctx, tenant, state)
+        except ServerUnreachable:
+            continue  # reported as unreachable_server
         except TenantopsError as exc:
             out.append(_finding("revision_mismatch", server.name, tenant.slug, str(exc),
                                 f"tenantops backups list {tenant.slug} then tenantops backups restore "

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from tenantops.engine.migrate.shadow import Shadow, schema_name
 from tenantops.engine.migrate import plans
-from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, adapter_for, short_error
+from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, ServerUnreachable, adapter_for, short_error
 from tenantops.engine.catalog import Unit
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
@@ -291,9 +291,11 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
             modules.setdefault(tenant_id, []).append(module)
     unit_sets: dict[tuple, list[Unit]] = {}
 
-    def unknown(t: m.Tenant, server: m.Server, error: str) -> dict[str, Any]:
-        return {"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown", "score": None,
-                "expected_hash": None, "actual_hash": None, "differences": [], "error": error, "server": server.name}
+    def unchecked(t: m.Tenant, server: m.Server, error: str, status: str = "failed") -> dict[str, Any]:
+        # not checked: severity stays within the contract's enum, "checked" says it means nothing
+        return {"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "none", "score": None,
+                "expected_hash": None, "actual_hash": None, "differences": [], "error": error, "server": server.name,
+                "status": status, "checked": False}
 
     for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):
         server = servers[server_id]
@@ -302,14 +304,17 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
             say(f"{server.name}: capturing {len(group)} tenant(s)")
             try:
                 captured = _capture_group(adapter, group)
+            except ServerUnreachable as exc:
+                reports += [unchecked(t, server, str(exc), "unreachable") for t in group]
+                continue
             except (ServerError, sa.exc.DBAPIError) as exc:
-                message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name} is unreachable"
-                reports += [unknown(t, server, message) for t in group]
+                message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name}: {short_error(exc)}"
+                reports += [unchecked(t, server, message) for t in group]
                 continue
             done: list[tuple[int, dict[str, Any]]] = []
             for t in group:
                 if t.database not in captured:
-                    reports.append(unknown(t, server, f"database {t.database} is missing on {server.name}"))
+                    reports.append(unchecked(t, server, f"database {t.database} is missing on {server.name}"))
                     continue
                 actual, applied = captured[t.database]
                 key = (t.template, tuple(modules.get(t.id, [])), t.slug if _has_custom(ctx, t.slug) else None)
@@ -319,16 +324,34 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
                     units = unit_sets[key]
                     report = compare(ctx, t, adapter, actual, units=units, applied=applied(units),
                                      accepted=accepted.get(t.id, []))
+                except ServerUnreachable as exc:  # it froze half way through the group
+                    reports.append(unchecked(t, server, str(exc), "unreachable"))
+                    continue
                 except (TenantopsError, sa.exc.DBAPIError) as exc:
-                    reports.append(unknown(t, server, str(exc).splitlines()[0]))
+                    reports.append(unchecked(t, server, str(exc).splitlines()[0]))
                     continue
                 done.append((t.id, report))
             for public in store_reports(ctx, done):
-                reports.append({**public, "server": server.name})
+                reports.append({**public, "server": server.name, "status": "checked", "checked": True})
         finally:
             adapter.dispose()
     reports.sort(key=lambda r: r["tenant"])
     return {"reports": reports, "clusters": clusters(reports)}
+
+
+def unchecked_summary(reports: list[dict[str, Any]]) -> str:
+    """One line for the tenants a fleet check could not check: unreachable servers first."""
+    down = sorted({r["server"] for r in reports if r.get("status") == "unreachable"})
+    others = [r["tenant"] for r in reports if r.get("status") != "unreachable"]
+    parts = []
+    if down:
+        count = sum(1 for r in reports if r.get("status") == "unreachable")
+        parts.append(f"unreachable server{'s' if len(down) > 1 else ''} {', '.join(down)} ({count} tenant(s) "
+                     f"not checked; see {', '.join(f'`tenantops servers check {d}`' for d in down)})")
+    if others:
+        more = f" (+{len(others) - 5} more)" if len(others) > 5 else ""
+        parts.append(f"{len(others)} tenant(s) could not be checked: {', '.join(others[:5])}{more}")
+    return "drift --all: " + "; ".join(parts)
 
 
 def _has_custom(ctx: Context, slug: str) -> bool:

@@ -1,7 +1,11 @@
 """One lock per tenant: a lease row in the landlord, never one global lock.
 
-A lock is valid while its lease runs, or while the job that holds it is still queued.
-Holders are visible (``list_locks``); a stale lease can be broken by a dba (audited).
+A lock is valid while its lease runs. A queued job's lock is a reservation with the
+``[jobs] queued_hold`` lease (a second request is refused naming the job); a worker
+takes the lock for real when it claims the job, and its heartbeat renews it. A queued
+job whose requester died before starting a worker therefore never blocks its tenant for
+longer than the hold. Holders are visible (``list_locks``); a stale lease can be broken
+by a dba (audited).
 """
 from __future__ import annotations
 
@@ -18,12 +22,7 @@ from tenantops.engine.landlord.models import utcnow
 
 
 def _valid(s: Session, lock: m.TenantLock) -> bool:
-    if lock.lease_until > utcnow():
-        return True
-    if lock.job_id is not None:
-        job = s.get(m.Job, lock.job_id)
-        return job is not None and job.status == "queued"
-    return False
+    return lock.lease_until > utcnow()
 
 
 def describe(lock: m.TenantLock) -> str:
@@ -45,6 +44,10 @@ def acquire(s: Session, tenant: str, *, holder: str, operation: str, job_id: int
             lock.holder, lock.lease_until = holder, until
             return
         if _valid(s, lock):
+            queued = s.get(m.Job, lock.job_id) if lock.job_id is not None else None
+            if queued is not None and queued.status == "queued":
+                raise LockHeld(describe(lock) + f"; job {queued.id} is queued and no worker has started it: "
+                               f"`tenantops worker --once` runs it, `tenantops jobs cancel {queued.id}` drops it")
             raise LockHeld(describe(lock))
         s.delete(lock)
         s.flush()

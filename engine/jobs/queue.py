@@ -51,9 +51,12 @@ def job_json(job: m.Job, events: list[m.JobEvent] | None = None) -> JobDoc:
 
 def enqueue(ctx: Context, kind: str, tenant: str | None, params: dict[str, Any] | None = None,
             *, lock_operation: str | None = None, not_before: datetime | None = None) -> int:
-    """Insert a queued job; with ``lock_operation`` the tenant's lock is taken at once, in
-    the same transaction, so a second request for the same tenant is refused now. A job
-    with ``not_before`` (UTC) is scheduled: it takes the lock when a worker claims it."""
+    """Insert a queued job; with ``lock_operation`` the tenant is reserved for it at once,
+    in the same transaction, so a second request for the same tenant is refused now,
+    naming this job. The reservation lasts ``[jobs] queued_hold``: the worker that claims
+    the job takes the tenant's lock proper (every job does, see ``claim``), so a job whose
+    requester died before starting a worker blocks nobody for longer than that. A job
+    with ``not_before`` (UTC) is scheduled: no reservation, the lock is taken at claim."""
     with ctx.session() as s:
         return enqueue_in(s, ctx, kind, tenant, params, lock_operation=lock_operation, not_before=not_before)
 
@@ -66,9 +69,29 @@ def enqueue_in(s: Session, ctx: Context, kind: str, tenant: str | None, params: 
     s.add(job)
     s.flush()
     if lock_operation and tenant and scheduled is None:
+        _expire_lapsed(s, tenant, job.id)
+        hold = max(ctx.settings.lease_seconds, ctx.settings.jobs.queued_hold * 60)
         locks.acquire(s, tenant, holder=f"job {job.id} ({ctx.operator})", operation=lock_operation,
-                      job_id=job.id, lease_seconds=ctx.settings.lease_seconds)
+                      job_id=job.id, lease_seconds=hold)
     return job.id
+
+
+def _expire_lapsed(s: Session, tenant: str, new_job: int) -> None:
+    """A job still queued after its reservation lapsed (its requester died before starting
+    a worker, and no worker came) is expired when a new request for its tenant arrives:
+    the new request was previewed against a tenant without it, so neither running it
+    first nor after would do what either requester saw."""
+    lock = s.get(m.TenantLock, tenant, with_for_update=True)
+    if lock is None or lock.job_id is None or locks._valid(s, lock):
+        return
+    job = s.get(m.Job, lock.job_id)
+    if job is None or job.status != "queued" or job.not_before is not None:
+        return
+    error = (f"expired: queued by {job.created_by} at {_iso(job.created_at)} and never started by a worker; "
+             f"superseded by job {new_job}")
+    job.status, job.finished_at, job.error = "cancelled", utcnow(), error
+    s.execute(sa.update(m.AuditEntry).where(m.AuditEntry.job_id == job.id, m.AuditEntry.outcome != "denied")
+              .values(outcome="failed", error=error))
 
 
 def worker_id() -> str:
@@ -76,7 +99,9 @@ def worker_id() -> str:
 
 
 def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = None) -> m.Job | None:
-    """Claim one queued job (or one whose lease expired) for this process.
+    """Claim one queued job (or one whose lease expired) for this process, and its
+    tenant's lock with it; a job whose tenant another operation holds is left queued
+    (with ``job_id``: None is returned).
 
     MariaDB/MySQL: ``FOR UPDATE SKIP LOCKED`` so workers on several machines never wait
     on or take the same row. SQLite has no row locks; its writers are serialised by the
@@ -99,12 +124,14 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     if kinds:
         query = query.where(m.Job.kind.in_(kinds))
     mysql = ctx.engine.dialect.name in ("mysql", "mariadb")
+    skipped: list[int] = []  # jobs whose tenant another operation holds: not now
     for _ in range(20):
+        candidates = query.where(m.Job.id.not_in(skipped)) if skipped else query
         with ctx.session() as s:
             if mysql:
-                candidate = s.scalar(query.with_for_update(skip_locked=True))
+                candidate = s.scalar(candidates.with_for_update(skip_locked=True))
             else:
-                candidate = s.scalar(query)
+                candidate = s.scalar(candidates)
             if candidate is None:
                 return None
             # an UPDATE's result is a CursorResult (Session.execute is typed for the general Result)
@@ -115,14 +142,19 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
                 .execution_options(synchronize_session=False))).rowcount
             if won == 1:
                 job = s.get_one(m.Job, candidate)
-                if job.not_before is not None and job.tenant:
-                    # a scheduled job takes its tenant's lock when it starts, not when asked for
+                if job.tenant:
+                    # every job holds its tenant's lock from its claim on (its own reservation,
+                    # or a scheduled job's first lock): a job whose tenant another operation
+                    # holds stays queued, and the next claim takes the next job
                     try:
                         locks.acquire(s, job.tenant, holder=f"job {job.id} ({job.created_by})", operation=job.kind,
                                       job_id=job.id, lease_seconds=ctx.settings.lease_seconds)
                     except LockHeld:
-                        s.rollback()  # another operation holds the tenant: try again later
-                        return None
+                        s.rollback()
+                        if job_id is not None:
+                            return None
+                        skipped.append(candidate)
+                        continue
                 return job
         if job_id is not None:
             return None

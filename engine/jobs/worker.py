@@ -14,14 +14,16 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError
-from tenantops.engine.jobs.kinds import Registry
+from tenantops.engine.jobs.kinds import JobKind, Registry
 from tenantops.engine.jobs.queue import claim, finish, heartbeat
 from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
 
 # The registry of job kinds lives above this package (it imports every operation); the
 # worker process loads it by name at start, like an entry point, so this layer stays below.
@@ -50,9 +52,33 @@ class _Heartbeat(threading.Thread):
                 continue
 
 
+def resumed_too_late(ctx: Context, job: m.Job, kind: JobKind | None) -> str | None:
+    """Why a destructive job must not run now, or None: it starts (or resumes after its
+    worker died) more than ``[jobs] resume_confirm_after`` after it was asked for (or
+    after the time it was scheduled for), when what it drops or rewrites may no longer
+    be what anyone wants gone."""
+    if kind is None or not kind.destructive:
+        return None
+    asked = max(job.created_at, job.not_before) if job.not_before else job.created_at
+    limit = ctx.settings.jobs.resume_confirm_after
+    late = utcnow() - asked
+    if late <= timedelta(minutes=limit):
+        return None
+    target = f" of {job.tenant}" if job.tenant else ""
+    confirm = f" --confirm {job.tenant}" if job.tenant else ""
+    return (f"job {job.id} ({job.kind}{target}) was asked for by {job.created_by} {int(late.total_seconds() // 60)} "
+            f"min ago, more than [jobs] resume_confirm_after ({limit} min); it drops or rewrites data, so it waits: "
+            f"if it is still wanted, `tenantops jobs retry {job.id}{confirm}`")
+
+
 def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None) -> str:
-    """Run one claimed job to its end; returns its final status."""
+    """Run one claimed job to its end; returns its final status (``needs_confirmation``
+    when a destructive job comes too late, see ``resumed_too_late``)."""
     table = registry() if kinds is None else kinds
+    waits = resumed_too_late(ctx, job, table.get(job.kind))
+    if waits is not None:
+        finish(ctx, job.id, "needs_confirmation", error=waits)
+        return "needs_confirmation"
     timeline = Timeline(ctx, job.id)
     # act as the operator who requested the job: history and audit name them
     acting = dataclasses.replace(ctx, operator=job.created_by, _role=None)

@@ -121,7 +121,7 @@ class Job(Base):
     kind: Mapped[str] = mapped_column(sa.String(32))
     tenant: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     params: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
-    status: Mapped[str] = mapped_column(sa.String(16), default="queued", index=True)
+    status: Mapped[str] = mapped_column(sa.String(32), default="queued", index=True)
     attempt: Mapped[int] = mapped_column(default=0)
     claimed_by: Mapped[str | None] = mapped_column(sa.String(128))
     heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)

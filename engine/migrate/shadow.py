@@ -7,7 +7,7 @@ import tempfile
 
 import sqlalchemy as sa
 
-from tenantops.engine.servers.adapters import Adapter, MysqlAdapter
+from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, translate_unreachable
 
 
 def schema_name(conn: sa.Connection) -> str | None:
@@ -35,6 +35,7 @@ class Shadow:
         self.adapter.create_database(self.name)
         self.engine = sa.create_engine(self.adapter.tenant_url(self.name), poolclass=sa.pool.NullPool,
                                        connect_args=self.adapter._connect_args())
+        translate_unreachable(self.engine, self.adapter.name)
         return self.engine
 
     def __exit__(self, *exc: object) -> None:

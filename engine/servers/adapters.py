@@ -25,6 +25,36 @@ _LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 TENANT_PRIVILEGES = "SELECT, INSERT, UPDATE, DELETE, EXECUTE"
 
 
+# driver errors that mean "the server did not answer", not "the server said no":
+# can't connect, gone away, lost connection (a read/write timeout ends as this), packet lost
+_UNREACHABLE_CODES = {2003, 2006, 2013, 2055}
+# information_schema's GRANTEE: 'user'@'host'
+_GRANTEE = re.compile(r"'(.*)'@'(.*)'")
+
+
+class ServerUnreachable(ServerError):
+    """A server did not answer (dead, frozen, black-holed) within its timeouts."""
+
+
+def unreachable_message(server: str, detail: str) -> str:
+    return f"server {server} is unreachable: {detail} (see `tenantops servers check {server}`)"
+
+
+def translate_unreachable(engine: sa.Engine, server: str) -> None:
+    """The one place a connection failure becomes one line naming the server: every
+    command that talks to this server (and its tenants) reports it the same way."""
+
+    @sa.event.listens_for(engine, "handle_error")
+    def _unreachable(context: sa.engine.ExceptionContext) -> None:
+        if context.is_pre_ping:
+            return  # the pool reconnects; a real failure shows on the next attempt
+        orig = context.original_exception
+        code = orig.args[0] if getattr(orig, "args", None) else None
+        if context.is_disconnect or code in _UNREACHABLE_CODES:
+            detail = re.sub(r"\s+", " ", str(orig.args[1])) if len(orig.args) > 1 else type(orig).__name__
+            raise ServerUnreachable(unreachable_message(server, detail)) from None
+
+
 class Adapter(ABC):
     dialect: str
 
@@ -61,6 +91,18 @@ class Adapter(ABC):
 
     def list_users(self, prefix: str = "tu_") -> list[str]:
         return []
+
+    def excess_privileges(self, user: str, database: str) -> dict[str, list[str]]:
+        """{host: privileges beyond data in its own database} of a tenant user ({}: none)."""
+        return self.excess_privileges_of({user: database}).get(user, {})
+
+    def excess_privileges_of(self, users: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+        """``excess_privileges`` of many tenant users ({user: database}) at once."""
+        return {}
+
+    def reduce_privileges(self, user: str, database: str) -> None:
+        """Leave a tenant user with data privileges on its own database only (idempotent)."""
+        return None
 
     def user_url(self, database: str, user: str, password: str) -> sa.URL:
         return self.tenant_url(database)
@@ -161,8 +203,10 @@ class MysqlAdapter(Adapter):
         return args
 
     def _make_engine(self, url: sa.URL) -> sa.Engine:
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
-                                pool_recycle=1800, connect_args=self._connect_args())
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
+                                  pool_recycle=1800, connect_args=self._connect_args())
+        translate_unreachable(engine, self.name)
+        return engine
 
     def admin(self) -> sa.Engine:
         if self._admin is None:
@@ -190,7 +234,10 @@ class MysqlAdapter(Adapter):
             with probe.connect() as conn:
                 version = str(conn.exec_driver_sql("SELECT VERSION()").scalar())
         except sa.exc.DBAPIError as exc:
-            raise ServerError(f"server {self.name} is unreachable: {_short(exc)}") from None
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            if code in _UNREACHABLE_CODES or exc.connection_invalidated:
+                raise ServerUnreachable(unreachable_message(self.name, _short(exc))) from None
+            raise ServerError(f"server {self.name} refused the connection: {_short(exc)}") from None
         finally:
             probe.dispose()
         if "mariadb" not in version.lower():
@@ -249,6 +296,49 @@ class MysqlAdapter(Adapter):
 
     def user_url(self, database: str, user: str, password: str) -> sa.URL:
         return self._url.set(username=user, password=password, database=database)
+
+    def excess_privileges_of(self, users: dict[str, str]) -> dict[str, dict[str, list[str]]]:
+        """{user: {host: excess}} for tenant users given as {user: their database}, in two
+        queries whatever the count. Older versions granted tenant users ALL PRIVILEGES on
+        their database; any privilege outside ``TENANT_PRIVILEGES`` there, on any other
+        database, any global one but USAGE, and any right to grant is excess."""
+        allowed = {p.strip() for p in TENANT_PRIVILEGES.split(",")}
+        excess: dict[str, dict[str, list[str]]] = {}
+
+        def add(grantee: str, what: str) -> None:
+            parsed = _GRANTEE.fullmatch(grantee)
+            if parsed is None or parsed.group(1) not in users:
+                return
+            found = excess.setdefault(parsed.group(1), {}).setdefault(parsed.group(2), [])
+            if what not in found:
+                found.append(what)
+
+        like = "'tu\\_%"  # tenant users only (they all start tu_)
+        schema_rows = self._exec(
+            "SELECT GRANTEE, PRIVILEGE_TYPE, TABLE_SCHEMA, IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES "
+            "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, TABLE_SCHEMA, PRIVILEGE_TYPE", (like,))
+        for grantee, privilege, schema, grantable in (tuple(row) for row in schema_rows):
+            parsed = _GRANTEE.fullmatch(grantee)
+            own = parsed is not None and users.get(parsed.group(1)) == schema
+            if not own or privilege not in allowed:
+                add(grantee, f"{privilege} ON {schema}")
+            if grantable == "YES":
+                add(grantee, f"GRANT OPTION ON {schema}")
+        global_rows = self._exec(
+            "SELECT GRANTEE, PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES "
+            "WHERE GRANTEE LIKE %s ORDER BY GRANTEE, PRIVILEGE_TYPE", (like,))
+        for grantee, privilege, grantable in (tuple(row) for row in global_rows):
+            if privilege != "USAGE":
+                add(grantee, f"{privilege} (global)")
+            if grantable == "YES":
+                add(grantee, "GRANT OPTION (global)")
+        return excess
+
+    def reduce_privileges(self, user: str, database: str) -> None:
+        check_identifier(user, "user name")
+        for host in self.excess_privileges(user, database):
+            self._exec("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", (user, host))
+            self._exec(f"GRANT {TENANT_PRIVILEGES} ON {self._q(database)}.* TO %s@%s", (user, host))
 
     def dispose(self) -> None:
         super().dispose()

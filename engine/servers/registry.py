@@ -1,6 +1,8 @@
 """The registry of database servers where tenant databases live."""
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -128,6 +130,32 @@ def remove_server(ctx: Context, *, name: str) -> None:
             raise ConflictError(f"server {name!r} still holds {count} tenant(s); move or archive them first")
         s.delete(server)
     secrets.delete_secret(secrets.server_key(name)) if server.dialect != "sqlite" else None
+
+
+@mutating("servers.harden", "dba", target="name")
+def harden_server(ctx: Context, *, name: str) -> dict[str, Any]:
+    """Reduce every tenant user on the server that an older version left with more than
+    data privileges (ALL PRIVILEGES on its database) to SELECT, INSERT, UPDATE, DELETE,
+    EXECUTE on its own database. Idempotent: a second run changes nothing."""
+    server = get_server(ctx, name)
+    with ctx.session() as s:
+        tenants = list(s.scalars(sa.select(m.Tenant).where(m.Tenant.server_id == server.id,
+                                                           m.Tenant.db_user.is_not(None),
+                                                           m.Tenant.database.is_not(None))
+                                 .order_by(m.Tenant.slug)))
+    probe = adapter_for(server)
+    reduced = []
+    try:
+        for tenant in tenants:
+            assert tenant.db_user is not None and tenant.database is not None  # filtered above
+            excess = probe.excess_privileges(tenant.db_user, tenant.database)
+            if excess:
+                probe.reduce_privileges(tenant.db_user, tenant.database)
+                reduced += [{"tenant": tenant.slug, "user": tenant.db_user, "host": host, "removed": privileges}
+                            for host, privileges in sorted(excess.items())]
+    finally:
+        probe.dispose()
+    return {"server": name, "reduced": reduced}
 
 
 @mutating("servers.drain", "dba", target="name")

@@ -18,12 +18,9 @@ from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 
-REDACTED = "[setup link sent; token removed from the outbox]"
-LINK_PLACEHOLDER = "[setup link: held in the keyring until sent]"
+from tenantops.engine.landlord.outbox import LINK_PLACEHOLDER, REDACTED, link_key
 
-
-def link_key(notification_id: int) -> str:
-    return f"setup-link:{notification_id}"
+__all__ = ["LINK_PLACEHOLDER", "REDACTED", "link_key", "queue_welcome", "send_pending", "setup_link"]
 
 
 def queue_welcome(s: Session, settings: Settings, *, tenant_id: int, slug: str, email: str, token: str) -> int:

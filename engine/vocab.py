@@ -22,6 +22,10 @@ APPLICATION_STATUSES: tuple[ApplicationStatus, ...] = get_args(ApplicationStatus
 TenantStatus = Literal["provisioning", "active", "failed", "suspended", "archived"]
 TENANT_STATUSES: tuple[TenantStatus, ...] = get_args(TenantStatus)
 
+# An outbox row: pending until SMTP accepts it (a failed attempt keeps it pending, with its error).
+NotificationStatus = Literal["pending", "sent"]
+NOTIFICATION_STATUSES: tuple[NotificationStatus, ...] = get_args(NotificationStatus)
+
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JOB_STATUSES: tuple[JobStatus, ...] = get_args(JobStatus)
 # a job still to finish: it holds its tenant's lock and a worker may be on it

@@ -5,6 +5,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from tenantops.engine.errors import TenantopsError, UsageError
+from tenantops.engine.vocab import NOTIFICATION_STATUSES, TENANT_STATUSES
 
 from .. import output
 from ..lazy import lazy
@@ -142,20 +143,22 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_tenants(ctx: Context, args: argparse.Namespace) -> int:
+    from . import lifecycle as verbs
+
     if args.action == "list":
-        rows = tenants.list_tenants(ctx)
+        rows = tenants.list_tenants(ctx, args.status)
         output.show(args, rows, lambda rs: output.table(
             "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
             [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
               (r["last_drift"] or {}).get("severity", "")) for r in rs]))
         return 0
     if not args.slug:
-        raise UsageError("tenants show needs SLUG")
-    doc = tenants.show(ctx, args.slug)
-    output.show(args, doc, lambda d: output.fields(d, ["slug", "organization", "status", "server", "database",
-                                                       "template", "modules", "migrations", "schema_hash",
-                                                       "last_drift", "admin_user", "error"]))
-    return 0
+        raise UsageError(f"tenants {args.action} needs SLUG")
+    if args.action == "suspend" and not args.reason:
+        raise UsageError("tenants suspend needs --reason TEXT")
+    handler = {"show": verbs.show_tenant, "suspend": verbs.cmd_suspend, "resume": verbs.cmd_resume,
+               "archive": verbs.cmd_archive, "unarchive": verbs.cmd_unarchive}[args.action]
+    return handler(ctx, args)
 
 
 def cmd_history(ctx: Context, args: argparse.Namespace) -> int:
@@ -196,6 +199,14 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
+    from . import lifecycle as verbs
+
+    if args.action == "resend" and args.id is None:
+        raise UsageError("notifications resend needs ID")
+    return verbs.cmd_notifications(ctx, args)
+
+
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     done = worker.work(ctx, once=args.once)
     output.note(f"worker ran {done} job(s)")
@@ -225,9 +236,21 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_provision)
 
     p = sub.add_parser("tenants", parents=[common], help="tenants")
-    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("action", choices=["list", "show", "suspend", "resume", "archive", "unarchive"])
     p.add_argument("slug", nargs="?")
+    p.add_argument("--status", choices=TENANT_STATUSES, help="list: only tenants in this status")
+    p.add_argument("--reason", help="suspend: why (shown wherever the tenant is)")
+    p.add_argument("--server", help="unarchive: the server to bring the tenant back to")
+    p.add_argument("--confirm", metavar="SLUG", help="archive: the tenant's slug, repeated")
+    p.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
     p.set_defaults(handler=cmd_tenants)
+
+    p = sub.add_parser("notifications", parents=[common], help="the notifications outbox")
+    p.add_argument("action", choices=["list", "resend"])
+    p.add_argument("id", nargs="?", type=int, help="resend: the notification's id")
+    p.add_argument("--status", choices=NOTIFICATION_STATUSES, help="list: only these")
+    p.add_argument("--tenant", metavar="SLUG", help="list: only this tenant's")
+    p.set_defaults(handler=cmd_notifications)
 
     p = sub.add_parser("history", parents=[common], help="a tenant's migration history")
     p.add_argument("slug")

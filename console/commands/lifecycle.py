@@ -1,0 +1,107 @@
+"""tenants suspend/resume/archive/unarchive, the tenant's health in `tenants show`, and
+the notifications outbox."""
+from __future__ import annotations
+
+import argparse
+from typing import Any, TYPE_CHECKING
+
+from .. import output
+from ..lazy import lazy
+from .day2 import _finish
+
+if TYPE_CHECKING:
+    from tenantops.engine.tenants import lifecycle, notify, summary
+    from tenantops.engine.tenants import records as tenants
+    from tenantops.engine.context import Context
+else:
+    lifecycle = lazy("tenantops.engine.tenants.lifecycle")
+    notify = lazy("tenantops.engine.tenants.notify")
+    summary = lazy("tenantops.engine.tenants.summary")
+    tenants = lazy("tenantops.engine.tenants.records")
+
+
+def _human_bytes(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"
+
+
+def show_tenant(ctx: Context, args: argparse.Namespace) -> int:
+    doc: dict[str, Any] = dict(tenants.show(ctx, args.slug))
+    doc["health"] = summary.health(ctx, args.slug)
+    if doc["status"] == "suspended":
+        doc["suspended_reason"] = lifecycle.suspension_reason(ctx, args.slug)
+
+    def render(d: dict[str, Any]) -> None:
+        output.fields(d, ["slug", "organization", "status", "suspended_reason", "server", "database", "template",
+                          "modules", "migrations", "schema_hash", "last_drift", "admin_user", "error"])
+        h = d["health"]
+        db = h["database"]
+        facts = [("database", f"{_human_bytes(db['size_bytes'])}, {db['tables']} tables, "
+                              f"{'~' if db['rows_estimated'] else ''}{db['rows']} rows" if db
+                  else ("unreachable: " + h["error"] if h["reachable"] is False else "-")),
+                 ("last backup", f"{h['last_backup']['at']} (#{h['last_backup']['id']}, {h['last_backup']['reason']})"
+                  if h["last_backup"] else "never"),
+                 ("backups", f"{h['backups']} ({h['pinned_backups']} pinned)"),
+                 ("last snapshot", f"{h['last_snapshot']['at']} ({h['last_snapshot']['source']})"
+                  if h["last_snapshot"] else "never"),
+                 ("last drift check", f"{h['last_drift_check']['at']}: {h['last_drift_check']['severity']}"
+                  if h["last_drift_check"] else "never")]
+        output.table("Health", ["", ""], facts)
+    output.show(args, doc, render)
+    return 0
+
+
+def cmd_suspend(ctx: Context, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        doc = lifecycle.preview_suspend(ctx, slug=args.slug, reason=args.reason).to_json()
+        output.show(args, doc, lambda d: output.note(f"would suspend {d['tenant']}: {d['reason']}"))
+        return 0
+    doc = lifecycle.request_suspend(ctx, slug=args.slug, reason=args.reason).to_json()
+    return _finish(ctx, args, doc, f"suspend {args.slug}")
+
+
+def cmd_resume(ctx: Context, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        doc = lifecycle.preview_resume(ctx, slug=args.slug).to_json()
+        output.show(args, doc, lambda d: output.note(f"would resume {d['tenant']} (suspended: {d['reason']})"))
+        return 0
+    doc = lifecycle.request_resume(ctx, slug=args.slug).to_json()
+    return _finish(ctx, args, doc, f"resume {args.slug}")
+
+
+def cmd_archive(ctx: Context, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        doc = lifecycle.preview_archive(ctx, slug=args.slug).to_json()
+        output.show(args, doc, lambda d: output.note(
+            f"would archive {d['tenant']}: {d['backup']}; then drops {', '.join(d['drops'])}; "
+            f"undo with `{d['restore']}`"))
+        return 0
+    doc = lifecycle.request_archive(ctx, slug=args.slug, confirm=args.confirm).to_json()
+    return _finish(ctx, args, doc, f"archive {args.slug}")
+
+
+def cmd_unarchive(ctx: Context, args: argparse.Namespace) -> int:
+    if args.dry_run:
+        doc = lifecycle.preview_unarchive(ctx, slug=args.slug, server=args.server).to_json()
+        output.show(args, doc, lambda d: output.note(
+            f"would restore {d['tenant']} from backup {d['backup']} onto {d['server']}"))
+        return 0
+    doc = lifecycle.request_unarchive(ctx, slug=args.slug, server=args.server).to_json()
+    return _finish(ctx, args, doc, f"unarchive {args.slug}")
+
+
+def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "resend":
+        doc = notify.resend(ctx, notification_id=args.id)
+        output.show(args, doc, lambda d: output.note(f"notification {d['id']} sent to {d['recipient']}"))
+        return 0
+    rows = notify.list_notifications(ctx, status=args.status, tenant=args.tenant)
+    output.show(args, rows, lambda rs: output.table(
+        "Notifications", ["id", "tenant", "recipient", "subject", "status", "created", "error"],
+        [(r["id"], r["tenant"] or "", r["recipient"], r["subject"], r["status"], r["created_at"][:19],
+          (r["error"] or "")[:60]) for r in rs]))
+    return 0

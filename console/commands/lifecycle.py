@@ -5,18 +5,23 @@ from __future__ import annotations
 import argparse
 from typing import Any, TYPE_CHECKING
 
+from tenantops.engine.errors import UsageError
+from tenantops.engine.vocab import NOTIFICATION_STATUSES
+
 from .. import output
 from ..lazy import lazy
 from .day2 import _finish
 
 if TYPE_CHECKING:
     from tenantops.engine.tenants import lifecycle, notify, summary
+    from tenantops.engine.health import compliance
     from tenantops.engine.tenants import records as tenants
     from tenantops.engine.context import Context
 else:
     lifecycle = lazy("tenantops.engine.tenants.lifecycle")
     notify = lazy("tenantops.engine.tenants.notify")
     summary = lazy("tenantops.engine.tenants.summary")
+    compliance = lazy("tenantops.engine.health.compliance")
     tenants = lazy("tenantops.engine.tenants.records")
 
 
@@ -48,6 +53,8 @@ def show_tenant(ctx: Context, args: argparse.Namespace) -> int:
                  ("backups", f"{h['backups']} ({h['pinned_backups']} pinned)"),
                  ("last snapshot", f"{h['last_snapshot']['at']} ({h['last_snapshot']['source']})"
                   if h["last_snapshot"] else "never"),
+                 ("compliance", f"{h['compliance']['status']} at {h['compliance']['checked_at']}"
+                  if h["compliance"] else "never checked (`tenantops compliance SLUG`)"),
                  ("last drift check", f"{h['last_drift_check']['at']}: {h['last_drift_check']['severity']}"
                   if h["last_drift_check"] else "never")]
         output.table("Health", ["", ""], facts)
@@ -95,6 +102,8 @@ def cmd_unarchive(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
+    if args.action == "resend" and args.id is None:
+        raise UsageError("notifications resend needs ID")
     if args.action == "resend":
         doc = notify.resend(ctx, notification_id=args.id)
         output.show(args, doc, lambda d: output.note(f"notification {d['id']} sent to {d['recipient']}"))
@@ -105,3 +114,41 @@ def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
         [(r["id"], r["tenant"] or "", r["recipient"], r["subject"], r["status"], r["created_at"][:19],
           (r["error"] or "")[:60]) for r in rs]))
     return 0
+
+
+def cmd_compliance(ctx: Context, args: argparse.Namespace) -> int:
+    if args.all == bool(args.slug):
+        raise UsageError("compliance needs SLUG or --all (not both)")
+    reports = compliance.check_all(ctx) if args.all else [compliance.check_tenant(ctx, args.slug)]
+
+    def render(rs: list[dict[str, Any]]) -> None:
+        output.table("Compliance", ["tenant", "template", "status", "violations"],
+                     [(r["tenant"], r["template"], r["status"], len(r["violations"])) for r in rs])
+        # one line per broken rule, never cut by a table cell
+        for r in rs:
+            for v in r["violations"]:
+                output.out.print(f"{r['tenant']}: {v['detail']}", highlight=False, markup=False, soft_wrap=True)
+            if r["error"]:
+                output.out.print(f"{r['tenant']}: {r['error']}", highlight=False, markup=False, soft_wrap=True)
+    output.show(args, reports if args.all else reports[0], render if args.all else lambda r: render([r]))
+    bad = [r for r in reports if r["status"] in ("violation", "unreachable")]
+    if bad and not args.json:
+        output.err.print(f"tenantops: {len(bad)} tenant(s) not compliant: "
+                         + ", ".join(f"{r['tenant']} ({r['status']})" for r in bad), highlight=False, markup=False)
+    return 1 if bad else 0
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("notifications", parents=[common], help="the notifications outbox",
+                       epilog="example: tenantops notifications list --status pending")
+    p.add_argument("action", choices=["list", "resend"], help="list the outbox, or deliver one row now")
+    p.add_argument("id", nargs="?", type=int, help="resend: the notification's id")
+    p.add_argument("--status", choices=NOTIFICATION_STATUSES, help="list: only rows in this status")
+    p.add_argument("--tenant", metavar="SLUG", help="list: only this tenant's rows")
+    p.set_defaults(handler=cmd_notifications)
+
+    p = sub.add_parser("compliance", parents=[common], help="check the template's compliance rules",
+                       epilog="example: tenantops compliance --all --json (exit 1 when a tenant breaks a rule)")
+    p.add_argument("slug", nargs="?", help="the tenant to check")
+    p.add_argument("--all", action="store_true", help="every active or suspended tenant")
+    p.set_defaults(handler=cmd_compliance)

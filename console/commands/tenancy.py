@@ -5,7 +5,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from tenantops.engine.errors import TenantopsError, UsageError
-from tenantops.engine.vocab import NOTIFICATION_STATUSES, TENANT_STATUSES
+from tenantops.engine.vocab import TENANT_STATUSES
 
 from .. import output
 from ..lazy import lazy
@@ -199,14 +199,6 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
-    from . import lifecycle as verbs
-
-    if args.action == "resend" and args.id is None:
-        raise UsageError("notifications resend needs ID")
-    return verbs.cmd_notifications(ctx, args)
-
-
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     done = worker.work(ctx, once=args.once)
     output.note(f"worker ran {done} job(s)")
@@ -244,13 +236,6 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--confirm", metavar="SLUG", help="archive: the tenant's slug, repeated")
     p.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
     p.set_defaults(handler=cmd_tenants)
-
-    p = sub.add_parser("notifications", parents=[common], help="the notifications outbox")
-    p.add_argument("action", choices=["list", "resend"])
-    p.add_argument("id", nargs="?", type=int, help="resend: the notification's id")
-    p.add_argument("--status", choices=NOTIFICATION_STATUSES, help="list: only these")
-    p.add_argument("--tenant", metavar="SLUG", help="list: only this tenant's")
-    p.set_defaults(handler=cmd_notifications)
 
     p = sub.add_parser("history", parents=[common], help="a tenant's migration history")
     p.add_argument("slug")

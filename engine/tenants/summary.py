@@ -58,6 +58,8 @@ def health(ctx: Context, slug: str) -> dict[str, Any]:
                                "hash": snap.hash} if snap else None),
             "last_drift_check": ({"at": _iso(tenant.last_drift_at), "severity": tenant.last_drift_severity}
                                  if tenant.last_drift_at else None),
+            "compliance": ({"status": tenant.compliance_status, "checked_at": _iso(tenant.compliance_checked_at)}
+                           if tenant.compliance_checked_at else None),
             "database": None, "reachable": None, "error": None,
         }
         database, live = tenant.database, tenant.status in ("active", "suspended")

@@ -13,12 +13,13 @@ from ..lazy import lazy
 from .day2 import _finish
 
 if TYPE_CHECKING:
-    from tenantops.engine.tenants import lifecycle, notify, summary
+    from tenantops.engine.tenants import lifecycle, move, notify, summary
     from tenantops.engine.health import compliance
     from tenantops.engine.tenants import records as tenants
     from tenantops.engine.context import Context
 else:
     lifecycle = lazy("tenantops.engine.tenants.lifecycle")
+    move = lazy("tenantops.engine.tenants.move")
     notify = lazy("tenantops.engine.tenants.notify")
     summary = lazy("tenantops.engine.tenants.summary")
     compliance = lazy("tenantops.engine.health.compliance")
@@ -99,6 +100,32 @@ def cmd_unarchive(ctx: Context, args: argparse.Namespace) -> int:
         return 0
     doc = lifecycle.request_unarchive(ctx, slug=args.slug, server=args.server).to_json()
     return _finish(ctx, args, doc, f"unarchive {args.slug}")
+
+
+def cmd_move(ctx: Context, args: argparse.Namespace) -> int:
+    if not args.to:
+        raise UsageError("tenants move needs --to SERVER")
+    if args.dry_run:
+        doc = move.preview_move(ctx, slug=args.slug, to=args.to, drop_source=args.drop_source).to_json()
+
+        def render(d: dict[str, Any]) -> None:
+            output.note(f"would move {d['tenant']} from {d['from']} to {d['to']} ({d['database']}):")
+            for i, step in enumerate(d["steps"], 1):
+                output.note(f"  {i}. {step}")
+        output.show(args, doc, render)
+        return 0
+    doc = move.request_move(ctx, slug=args.slug, to=args.to, drop_source=args.drop_source,
+                            confirm=args.confirm).to_json()
+    code = _finish(ctx, args, doc, f"move {args.slug} to {args.to}")
+    if not args.drop_source and not args.json:
+        output.note(f"the source database is kept; drop it with `tenantops tenants cleanup-source {args.slug}`")
+    return code
+
+
+def cmd_cleanup_source(ctx: Context, args: argparse.Namespace) -> int:
+    doc = move.cleanup_source(ctx, slug=args.slug)
+    output.show(args, doc, lambda d: output.note(f"dropped {d['database']} on {d['server']}"))
+    return 0
 
 
 def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:

@@ -32,7 +32,7 @@ ARCHIVE_REASON = "archive"
 MAX_REASON = 255
 
 
-def _tenant(ctx: Context, slug: str, *allowed: str, doing: str) -> tuple[m.Tenant, m.Server | None]:
+def tenant_in(ctx: Context, slug: str, *allowed: str, doing: str) -> tuple[m.Tenant, m.Server | None]:
     with ctx.session() as s:
         tenant = get_tenant_row(s, slug)
         if tenant.status not in allowed:
@@ -62,7 +62,7 @@ def preview_suspend(ctx: Context, *, slug: str, reason: str) -> Preview:
         raise ValidationError("suspend needs a reason (--reason TEXT): it is shown wherever the tenant is")
     if len(reason) > MAX_REASON:
         raise ValidationError(f"the reason is {len(reason)} characters; at most {MAX_REASON}")
-    tenant, server = _tenant(ctx, slug, "active", doing="suspend")
+    tenant, server = tenant_in(ctx, slug, "active", doing="suspend")
     return Preview("suspend", slug, {"tenant": slug, "from": "active", "to": "suspended", "reason": reason,
                                      "server": server.name if server else None, "user": tenant.db_user})
 
@@ -77,7 +77,7 @@ def request_suspend(ctx: Context, *, slug: str, reason: str) -> Queued:
 def run_suspend(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     slug = job.tenant
     assert slug is not None
-    tenant, server = _tenant(ctx, slug, "active", "suspended", doing="suspend")
+    tenant, server = tenant_in(ctx, slug, "active", "suspended", doing="suspend")
     assert server is not None
     with tl.step("lock the application account") as info:
         adapter = adapter_for(server)
@@ -95,7 +95,7 @@ def run_suspend(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
 
 
 def preview_resume(ctx: Context, *, slug: str) -> Preview:
-    tenant, server = _tenant(ctx, slug, "suspended", doing="resume")
+    tenant, server = tenant_in(ctx, slug, "suspended", doing="resume")
     return Preview("resume", slug, {"tenant": slug, "from": "suspended", "to": "active",
                                     "server": server.name if server else None, "user": tenant.db_user,
                                     "reason": suspension_reason(ctx, slug)})
@@ -111,7 +111,7 @@ def request_resume(ctx: Context, *, slug: str) -> Queued:
 def run_resume(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     slug = job.tenant
     assert slug is not None
-    tenant, server = _tenant(ctx, slug, "suspended", "active", doing="resume")
+    tenant, server = tenant_in(ctx, slug, "suspended", "active", doing="resume")
     assert server is not None
     with tl.step("unlock the application account") as info:
         adapter = adapter_for(server)
@@ -129,7 +129,7 @@ def run_resume(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
 # -- archive / unarchive ------------------------------------------------------------------
 
 def preview_archive(ctx: Context, *, slug: str) -> Preview:
-    tenant, server = _tenant(ctx, slug, "active", "suspended", doing="archive")
+    tenant, server = tenant_in(ctx, slug, "active", "suspended", doing="archive")
     assert server is not None
     return Preview("archive", slug, {
         "tenant": slug, "server": server.name, "database": tenant.database, "user": tenant.db_user,
@@ -150,7 +150,7 @@ def request_archive(ctx: Context, *, slug: str, confirm: str | None = None) -> Q
 def run_archive(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     slug = job.tenant
     assert slug is not None
-    tenant, server = _tenant(ctx, slug, "active", "suspended", doing="archive")
+    tenant, server = tenant_in(ctx, slug, "active", "suspended", doing="archive")
     assert server is not None
     database = tenant_database(tenant)
     with tl.step("final backup") as info:
@@ -212,7 +212,7 @@ def _target(ctx: Context, tenant: m.Tenant, requested: str | None) -> m.Server:
 
 
 def preview_unarchive(ctx: Context, *, slug: str, server: str | None = None) -> Preview:
-    tenant, _ = _tenant(ctx, slug, "archived", doing="unarchive")
+    tenant, _ = tenant_in(ctx, slug, "archived", doing="unarchive")
     backup = _archive_backup(ctx, slug)
     backups.verify_file(Path(backup["path"]), backup["checksum"])
     target = _target(ctx, tenant, server)
@@ -232,7 +232,7 @@ def request_unarchive(ctx: Context, *, slug: str, server: str | None = None) -> 
 def run_unarchive(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
     slug = job.tenant
     assert slug is not None
-    tenant, _ = _tenant(ctx, slug, "archived", doing="unarchive")
+    tenant, _ = tenant_in(ctx, slug, "archived", doing="unarchive")
     database = tenant_database(tenant)
     backup = _archive_backup(ctx, slug)
     with ctx.session() as s:

@@ -13,13 +13,14 @@ from ..lazy import lazy
 from .day2 import _finish
 
 if TYPE_CHECKING:
-    from tenantops.engine.tenants import lifecycle, move, notify, summary
+    from tenantops.engine.tenants import lifecycle, move, notify, summary, template
     from tenantops.engine.health import compliance
     from tenantops.engine.tenants import records as tenants
     from tenantops.engine.context import Context
 else:
     lifecycle = lazy("tenantops.engine.tenants.lifecycle")
     move = lazy("tenantops.engine.tenants.move")
+    template = lazy("tenantops.engine.tenants.template")
     notify = lazy("tenantops.engine.tenants.notify")
     summary = lazy("tenantops.engine.tenants.summary")
     compliance = lazy("tenantops.engine.health.compliance")
@@ -126,6 +127,26 @@ def cmd_cleanup_source(ctx: Context, args: argparse.Namespace) -> int:
     doc = move.cleanup_source(ctx, slug=args.slug)
     output.show(args, doc, lambda d: output.note(f"dropped {d['database']} on {d['server']}"))
     return 0
+
+
+def cmd_change_template(ctx: Context, args: argparse.Namespace) -> int:
+    if not args.template:
+        raise UsageError("tenants change-template needs TEMPLATE (see `tenantops catalog list`)")
+    if args.dry_run:
+        doc = template.preview_change_template(ctx, slug=args.slug, template=args.template,
+                                               drop_old=args.drop_old).to_json()
+
+        def render(d: dict[str, Any]) -> None:
+            output.note(f"would change {d['tenant']} from {d['from']} to {d['to']}"
+                        + (f", adding module(s) {', '.join(d['modules_added'])}" if d["modules_added"] else ""))
+            output.note(f"tables of {d['from']}: {', '.join(d['old_tables']) or '(none)'} → {d['old_tables_become']}")
+            for r in d["revisions"]:
+                output.sql_block(f"{r['layer']} {r['unit']} · {r['revision']}", r["sql"])
+        output.show(args, doc, render)
+        return 0
+    doc = template.request_change_template(ctx, slug=args.slug, template=args.template, drop_old=args.drop_old,
+                                           confirm=args.confirm).to_json()
+    return _finish(ctx, args, doc, f"change template of {args.slug} to {args.template}")
 
 
 def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:

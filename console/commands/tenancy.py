@@ -158,7 +158,7 @@ def cmd_tenants(ctx: Context, args: argparse.Namespace) -> int:
         raise UsageError("tenants suspend needs --reason TEXT")
     handler = {"show": verbs.show_tenant, "suspend": verbs.cmd_suspend, "resume": verbs.cmd_resume,
                "archive": verbs.cmd_archive, "unarchive": verbs.cmd_unarchive, "move": verbs.cmd_move,
-               "cleanup-source": verbs.cmd_cleanup_source}[args.action]
+               "cleanup-source": verbs.cmd_cleanup_source, "change-template": verbs.cmd_change_template}[args.action]
     return handler(ctx, args)
 
 
@@ -230,14 +230,17 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("tenants", parents=[common], help="tenants")
     p.add_argument("action", choices=["list", "show", "suspend", "resume", "archive", "unarchive", "move",
-                                      "cleanup-source"])
+                                      "cleanup-source", "change-template"])
     p.add_argument("slug", nargs="?")
+    p.add_argument("template", nargs="?", help="change-template: the new template")
     p.add_argument("--status", choices=TENANT_STATUSES, help="list: only tenants in this status")
     p.add_argument("--reason", help="suspend: why (shown wherever the tenant is)")
     p.add_argument("--server", help="unarchive: the server to bring the tenant back to")
     p.add_argument("--confirm", metavar="SLUG", help="archive, move --drop-source: the tenant's slug, repeated")
     p.add_argument("--to", metavar="SERVER", help="move: the server to move the tenant to")
     p.add_argument("--drop-source", action="store_true", help="move: drop the source database once verified")
+    p.add_argument("--drop-old", action="store_true",
+                   help="change-template: move the old template's tables into quarantine instead of keeping them")
     p.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
     p.set_defaults(handler=cmd_tenants)
 

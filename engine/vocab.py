@@ -52,3 +52,8 @@ AUDIT_OUTCOMES: tuple[AuditOutcome, ...] = get_args(AuditOutcome)
 # Repair strategies; the first is the default.
 RepairStrategy = Literal["conservative", "aggressive", "manual"]
 REPAIR_STRATEGIES: tuple[RepairStrategy, ...] = get_args(RepairStrategy)
+
+# Sync strategies: conservative applies only revisions that add (the others wait for a
+# dba), aggressive applies everything, manual writes the SQL plan and applies nothing.
+SyncStrategy = Literal["conservative", "aggressive", "manual"]
+SYNC_STRATEGIES: tuple[SyncStrategy, ...] = get_args(SyncStrategy)

@@ -195,3 +195,24 @@ def test_archiving_its_last_tenant_lets_the_server_be_removed(mariadb) -> None:
 def test_tenants_list_refuses_an_unknown_status() -> None:
     r = run("tenants", "list", "--status", "bogus")
     assert r.code == 2 and "bogus" in r.err
+
+
+def test_tenants_show_reports_health(server: str) -> None:
+    provision("health-club", server)
+    health = show("health-club")["health"]
+    ctx = Context.open()
+    engine = tenant_engine(ctx, "health-club")
+    with engine.connect() as conn:
+        tables = len(sa.inspect(conn).get_table_names())
+    engine.dispose()
+    ctx.close()
+    assert health["reachable"] is True and health["tables"] == tables and health["size_bytes"] > 0
+    assert health["rows_estimate"] >= 0
+    assert health["last_snapshot"]["source"] == "provision"
+    assert health["last_backup"] is None and health["pinned_backups"] == 0 and health["compliance"] is None
+    assert run("modules", "add", "health-club", "social_media").code == 0
+    assert run("modules", "remove", "health-club", "social_media", "--confirm", "health-club").code == 0
+    health = show("health-club")["health"]
+    assert health["last_backup"]["reason"] == "modules remove social_media" and health["pinned_backups"] == 1
+    human = run("tenants", "show", "health-club")
+    assert human.code == 0 and "pinned" in human.out and "last snapshot" in human.out

@@ -46,10 +46,8 @@ def show_tenant(ctx: Context, args: argparse.Namespace) -> int:
         output.fields(d, ["slug", "organization", "status", "suspended_reason", "server", "database", "template",
                           "modules", "migrations", "schema_hash", "last_drift", "admin_user", "error"])
         h = d["health"]
-        db = h["database"]
-        facts = [("database", f"{_human_bytes(db['size_bytes'])}, {db['tables']} tables, "
-                              f"{'~' if db['rows_estimated'] else ''}{db['rows']} rows" if db
-                  else ("unreachable: " + h["error"] if h["reachable"] is False else "-")),
+        facts = [("database", f"{_human_bytes(h['size_bytes'])}, {h['tables']} tables, ~{h['rows_estimate']} rows"
+                  if h["reachable"] else ("unreachable: " + h["error"] if h["reachable"] is False else "-")),
                  ("last backup", f"{h['last_backup']['at']} (#{h['last_backup']['id']}, {h['last_backup']['reason']})"
                   if h["last_backup"] else "never"),
                  ("backups", f"{h['backups']} ({h['pinned_backups']} pinned)"),
@@ -57,8 +55,8 @@ def show_tenant(ctx: Context, args: argparse.Namespace) -> int:
                   if h["last_snapshot"] else "never"),
                  ("compliance", f"{h['compliance']['status']} at {h['compliance']['checked_at']}"
                   if h["compliance"] else "never checked (`tenantops compliance SLUG`)"),
-                 ("last drift check", f"{h['last_drift_check']['at']}: {h['last_drift_check']['severity']}"
-                  if h["last_drift_check"] else "never")]
+                 ("last drift check", f"{h['last_drift']['at']}: {h['last_drift']['severity']}"
+                  if h["last_drift"] else "never")]
         output.table("Health", ["", ""], facts)
     output.show(args, doc, render)
     return 0

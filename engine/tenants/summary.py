@@ -21,7 +21,7 @@ def _iso(value: Any) -> str | None:
 
 def database_facts(adapter: Adapter, database: str) -> dict[str, Any]:
     """Size in bytes, base tables and rows. MariaDB/MySQL rows are the server's estimate
-    (information_schema.TABLES, no table scan); SQLite counts, which is cheap there."""
+    (information_schema.TABLES, no table scan); SQLite counts them, which is cheap there."""
     if isinstance(adapter, SqliteAdapter):
         path = adapter.path(database)
         size = sum(p.stat().st_size for p in (path, Path(f"{path}-wal")) if p.exists())
@@ -51,22 +51,37 @@ def health(ctx: Context, slug: str) -> dict[str, Any]:
                          .where(m.Snapshot.tenant_id == tenant.id).order_by(m.Snapshot.id.desc()).limit(1)).first()
         server = s.get(m.Server, tenant.server_id) if tenant.server_id is not None else None
         doc: dict[str, Any] = {
-            "backups": backups, "pinned_backups": pinned,
+            # CLI.md: size_bytes, tables, rows_estimate, last_backup, pinned_backups,
+            # last_snapshot, last_drift, compliance; plus backups, reachable and error
+            "size_bytes": None, "tables": None, "rows_estimate": None,
             "last_backup": ({"id": last_backup.id, "at": _iso(last_backup.created_at), "reason": last_backup.reason,
                              "size_bytes": last_backup.size_bytes} if last_backup else None),
+            "pinned_backups": pinned, "backups": backups,
             "last_snapshot": ({"id": snap.id, "at": _iso(snap.created_at), "source": snap.source,
                                "hash": snap.hash} if snap else None),
-            "last_drift_check": ({"at": _iso(tenant.last_drift_at), "severity": tenant.last_drift_severity}
-                                 if tenant.last_drift_at else None),
+            "last_drift": ({"at": _iso(tenant.last_drift_at), "severity": tenant.last_drift_severity}
+                           if tenant.last_drift_at else None),
             "compliance": ({"status": tenant.compliance_status, "checked_at": _iso(tenant.compliance_checked_at)}
                            if tenant.compliance_checked_at else None),
-            "database": None, "reachable": None, "error": None,
+            "reachable": None, "error": None,
         }
         database, live = tenant.database, tenant.status in ("active", "suspended")
         if server is not None:
             s.expunge(server)
     if server is None or database is None or not live:
         return doc
+    adapter = adapter_for(server)
+    try:
+        facts = database_facts(adapter, database)
+        doc.update(size_bytes=facts["size_bytes"], tables=facts["tables"], rows_estimate=facts["rows"],
+                   reachable=True)
+    except (TenantopsError, sa.exc.DBAPIError) as exc:
+        doc["reachable"] = False
+        doc["error"] = f"server {server.name}: " + (str(exc) if isinstance(exc, TenantopsError)
+                                                     else str(exc.orig or exc).splitlines()[0][:200])
+    finally:
+        adapter.dispose()
+    return doc
     adapter = adapter_for(server)
     try:
         doc["database"] = database_facts(adapter, database)

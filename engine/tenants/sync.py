@@ -27,7 +27,7 @@ from tenantops.engine.schema.capture import capture
 from tenantops.engine.schema.diff import diff_schemas
 from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.tenants.review import is_destructive
-from tenantops.engine.vocab import SYNC_STRATEGIES, SyncStrategy
+from tenantops.engine.vocab import SYNC_STRATEGIES
 from tenantops.engine.tenants import backups
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, plan_json, recorder
 from tenantops.engine.tenants.records import get_tenant_row, tenant_database
@@ -49,7 +49,7 @@ def edited_units(ctx: Context, tenant: m.Tenant, units: list[catalog_mod.Unit]) 
     return edited
 
 
-def preview_sync(ctx: Context, *, slug: str, strategy: SyncStrategy | None = None) -> Preview:
+def preview_sync(ctx: Context, *, slug: str, strategy: str | None = None) -> Preview:
     """Pending catalog revisions with their SQL, what blocks the sync (edited files) and,
     for the conservative strategy, which revisions it holds back and why."""
     strategy = strategy or ctx.settings.sync_strategy
@@ -116,7 +116,7 @@ def _hold_destructive(server: m.Server, units: list[catalog_mod.Unit], applied: 
                 needs = sorted(migrations.ancestors(units, p.revision) & set(held))
                 if lost:
                     d = lost[0]
-                    what = f"{d.object} {d.table + '.' if d.object != 'table' else ''}{d.name}"
+                    what = f"{d.object} {(d.table or '') + '.' if d.object != 'table' else ''}{d.name}"
                     held[p.revision] = (p.unit, f"{'drops' if d.change == 'removed' else 'narrows'} {what}"
                                         + (f" (+{len(lost) - 1} more)" if len(lost) > 1 else ""))
                 elif needs:
@@ -154,7 +154,7 @@ def versions_of(units: list[catalog_mod.Unit], applied: list[str]) -> dict[str, 
 
 
 @mutating("sync", "admin", target="slug")
-def request_sync(ctx: Context, *, slug: str, strategy: SyncStrategy | None = None,
+def request_sync(ctx: Context, *, slug: str, strategy: str | None = None,
                  confirm: str | None = None) -> Queued:
     preview = preview_sync(ctx, slug=slug, strategy=strategy)
     if preview.document["blocked"]:

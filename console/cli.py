@@ -14,9 +14,9 @@ from typing import NoReturn
 from tenantops.engine.errors import TenantopsError
 
 from . import output
-from .commands import admin, catalog, day2, health, tenancy
+from .commands import admin, catalog, day2, health, lifecycle, tenancy
 
-COMMAND_MODULES = [admin, catalog, tenancy, day2, health]
+COMMAND_MODULES = [admin, catalog, tenancy, day2, health, lifecycle]
 
 
 class Parser(argparse.ArgumentParser):

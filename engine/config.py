@@ -14,6 +14,7 @@ from typing import Any
 
 from tenantops.engine.errors import ConfigError
 from tenantops.engine.vocab import SEVERITIES as SEVERITIES  # the vocabulary lives in vocab.py
+from tenantops.engine.vocab import SYNC_STRATEGIES
 
 DEFAULT_RESERVED_SLUGS = (
     "admin", "api", "www", "landlord", "mysql", "information_schema",
@@ -81,6 +82,9 @@ class Settings:
     cleanup_on_failure: bool = True
     lease_seconds: int = 30
     drift_check_interval_hours: int = 24
+    # `sync` without --strategy: aggressive applies every pending revision (with restore on
+    # failure); conservative holds destructive ones for a dba; manual only writes the plan
+    sync_strategy: str = "aggressive"
     reserved_slugs: list[str] = field(default_factory=lambda: list(DEFAULT_RESERVED_SLUGS))
     drift_ignore: DriftIgnore = field(default_factory=DriftIgnore)
     smtp: Smtp = field(default_factory=Smtp)
@@ -232,6 +236,9 @@ def load_settings(path: Path | None = None) -> Settings:
     if settings.lease_seconds < 1:
         # a zero lease expires as it is taken: a second worker would run the same job again
         raise ConfigError(f"{path}: lease_seconds: must be at least 1, got {settings.lease_seconds}")
+    if settings.sync_strategy not in SYNC_STRATEGIES:
+        raise ConfigError(f"{path}: sync_strategy: must be one of {', '.join(SYNC_STRATEGIES)}, "
+                          f"got {settings.sync_strategy!r}")
     if settings.unregistered not in UNREGISTERED:
         raise ConfigError(f"{path}: unregistered: must be one of {', '.join(UNREGISTERED)}, got {settings.unregistered!r}")
     for key in ("connect_timeout", "read_timeout", "write_timeout"):

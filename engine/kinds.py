@@ -11,11 +11,11 @@ from tenantops.engine.jobs import queue
 from tenantops.engine.jobs.changes import Preview, require_confirmation
 from tenantops.engine.jobs.kinds import JobKind
 from tenantops.engine.landlord import models as m
-from tenantops.engine.tenants import backups, custom, modules, provision, rollback, sync
+from tenantops.engine.tenants import backups, custom, lifecycle, modules, move, provision, rollback, sync, template
 
 KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
     *provision.KINDS, *modules.KINDS, *custom.KINDS, *rollback.KINDS, *sync.KINDS, *repair.KINDS,
-    *backups.KINDS)}
+    *backups.KINDS, *lifecycle.KINDS, *move.KINDS, *template.KINDS)}
 
 
 def kind_of(name: str) -> JobKind:

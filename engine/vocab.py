@@ -22,6 +22,10 @@ APPLICATION_STATUSES: tuple[ApplicationStatus, ...] = get_args(ApplicationStatus
 TenantStatus = Literal["provisioning", "active", "failed", "suspended", "archived"]
 TENANT_STATUSES: tuple[TenantStatus, ...] = get_args(TenantStatus)
 
+# An outbox row: pending until SMTP accepts it (a failed attempt keeps it pending, with its error).
+NotificationStatus = Literal["pending", "sent"]
+NOTIFICATION_STATUSES: tuple[NotificationStatus, ...] = get_args(NotificationStatus)
+
 # needs_confirmation: a destructive job started long after it was asked for
 # ([jobs] resume_confirm_after) waits for `jobs retry ID --confirm SLUG`
 JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "needs_confirmation"]
@@ -50,3 +54,8 @@ AUDIT_OUTCOMES: tuple[AuditOutcome, ...] = get_args(AuditOutcome)
 # Repair strategies; the first is the default.
 RepairStrategy = Literal["conservative", "aggressive", "manual"]
 REPAIR_STRATEGIES: tuple[RepairStrategy, ...] = get_args(RepairStrategy)
+
+# Sync strategies: conservative applies only revisions that add (the others wait for a
+# dba), aggressive applies everything, manual writes the SQL plan and applies nothing.
+SyncStrategy = Literal["conservative", "aggressive", "manual"]
+SYNC_STRATEGIES: tuple[SyncStrategy, ...] = get_args(SyncStrategy)

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, TYPE_CHECKING
 
 from tenantops.engine.errors import TenantopsError, UsageError
+from tenantops.engine.vocab import SYNC_STRATEGIES
 
 from .. import output
 from ..lazy import lazy
@@ -146,13 +147,19 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
     if not args.all and not args.slug:
         raise UsageError("sync needs SLUG or --all")
     report = fleet.sync(ctx, slug=None if args.all else args.slug, dry_run=args.dry_run, canary=args.canary,
-                        progress=None if args.json else output.note)
+                        strategy=args.strategy, progress=None if args.json else output.note)
 
     def render(d: dict) -> None:
-        output.table("Sync", ["tenant", "outcome", "pending", "versions", "error"],
-                     [(t["tenant"], t["outcome"], len(t.get("pending", [])),
+        output.table(f"Sync ({d['strategy']})", ["tenant", "outcome", "pending", "held", "versions", "error"],
+                     [(t["tenant"], t["outcome"], len(t.get("pending", [])), len(t.get("held", [])),
                        ", ".join(f"{u}={v or '-'}" for u, v in (t.get("versions") or {}).items()), t.get("error"))
                       for t in d["tenants"]])
+        for t in d["tenants"]:
+            for h in t.get("held", []):
+                output.note(f"{t['tenant']}: held {h['unit']} {h['revision']}: {h['reason']} "
+                            f"(apply with `tenantops sync {t['tenant']} --strategy aggressive`)")
+            if t.get("plan_file"):
+                output.note(f"{t['tenant']}: SQL plan written to {t['plan_file']} (nothing applied)")
         if d.get("stopped"):
             output.note(f"rollout stopped after {d['stopped']} failed; the remaining tenants were left untouched")
     output.show(args, report, render)
@@ -237,6 +244,9 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--all", action="store_true")
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--canary", type=int)
+    p.add_argument("--strategy", choices=SYNC_STRATEGIES,
+                   help="conservative: only revisions that add; aggressive: all; manual: write the SQL plan "
+                        "(default: sync_strategy in the config)")
     p.set_defaults(handler=cmd_sync)
 
     p = sub.add_parser("backups", parents=[common], help="tenant backups")

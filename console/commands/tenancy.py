@@ -5,6 +5,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from tenantops.engine.errors import TenantopsError, UsageError
+from tenantops.engine.vocab import TENANT_STATUSES
 
 from .. import output
 from ..lazy import lazy
@@ -142,20 +143,23 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_tenants(ctx: Context, args: argparse.Namespace) -> int:
+    from . import lifecycle as verbs
+
     if args.action == "list":
-        rows = tenants.list_tenants(ctx)
+        rows = tenants.list_tenants(ctx, args.status)
         output.show(args, rows, lambda rs: output.table(
             "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
             [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
               (r["last_drift"] or {}).get("severity", "")) for r in rs]))
         return 0
     if not args.slug:
-        raise UsageError("tenants show needs SLUG")
-    doc = tenants.show(ctx, args.slug)
-    output.show(args, doc, lambda d: output.fields(d, ["slug", "organization", "status", "server", "database",
-                                                       "template", "modules", "migrations", "schema_hash",
-                                                       "last_drift", "admin_user", "error"]))
-    return 0
+        raise UsageError(f"tenants {args.action} needs SLUG")
+    if args.action == "suspend" and not args.reason:
+        raise UsageError("tenants suspend needs --reason TEXT")
+    handler = {"show": verbs.show_tenant, "suspend": verbs.cmd_suspend, "resume": verbs.cmd_resume,
+               "archive": verbs.cmd_archive, "unarchive": verbs.cmd_unarchive, "move": verbs.cmd_move,
+               "cleanup-source": verbs.cmd_cleanup_source, "change-template": verbs.cmd_change_template}[args.action]
+    return handler(ctx, args)
 
 
 def cmd_history(ctx: Context, args: argparse.Namespace) -> int:
@@ -225,8 +229,19 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_provision)
 
     p = sub.add_parser("tenants", parents=[common], help="tenants")
-    p.add_argument("action", choices=["list", "show"])
+    p.add_argument("action", choices=["list", "show", "suspend", "resume", "archive", "unarchive", "move",
+                                      "cleanup-source", "change-template"])
     p.add_argument("slug", nargs="?")
+    p.add_argument("template", nargs="?", help="change-template: the new template")
+    p.add_argument("--status", choices=TENANT_STATUSES, help="list: only tenants in this status")
+    p.add_argument("--reason", help="suspend: why (shown wherever the tenant is)")
+    p.add_argument("--server", help="unarchive: the server to bring the tenant back to")
+    p.add_argument("--confirm", metavar="SLUG", help="archive, move --drop-source: the tenant's slug, repeated")
+    p.add_argument("--to", metavar="SERVER", help="move: the server to move the tenant to")
+    p.add_argument("--drop-source", action="store_true", help="move: drop the source database once verified")
+    p.add_argument("--drop-old", action="store_true",
+                   help="change-template: move the old template's tables into quarantine instead of keeping them")
+    p.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
     p.set_defaults(handler=cmd_tenants)
 
     p = sub.add_parser("history", parents=[common], help="a tenant's migration history")

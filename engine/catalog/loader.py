@@ -186,6 +186,7 @@ class _Scanner(RevisionReader, CrossChecks):
                 self.problem(manifest, "compliance", "must be an object")
             else:
                 unit.required_tables = self.slug_list(compliance, "required_tables", manifest, "compliance.")
+                self.compliance_rules(unit, compliance, manifest)
         elif kind == "module":
             unit.depends_on = self.slug_list(data, "depends_on", manifest)
             unit.conflicts = self.slug_list(data, "conflicts", manifest)
@@ -209,6 +210,32 @@ class _Scanner(RevisionReader, CrossChecks):
                     self.problem(manifest, "seeds", f"file '{seed}' not found")
                 else:
                     unit.seeds.append(folder / seed)
+
+    def compliance_rules(self, unit: Unit, compliance: dict[str, Any], manifest: Path) -> None:
+        authority = compliance.get("authority", "")
+        if not isinstance(authority, str):
+            self.problem(manifest, "compliance.authority", "must be a string")
+        else:
+            unit.compliance_authority = authority
+        columns = compliance.get("required_columns", {})
+        if not isinstance(columns, dict):
+            self.problem(manifest, "compliance.required_columns", "must be an object of table: [columns]")
+        else:
+            for table, names in columns.items():
+                if not SLUG_RE.match(table):
+                    self.problem(manifest, "compliance.required_columns", f"{table!r} is not a valid table name")
+                    continue
+                unit.required_columns[table] = self.slug_list(columns, table, manifest, "compliance.required_columns.")
+        rows = compliance.get("required_rows", {})
+        if not isinstance(rows, dict):
+            self.problem(manifest, "compliance.required_rows", "must be an object of table: least row count")
+        else:
+            for table, least in rows.items():
+                if not SLUG_RE.match(table) or isinstance(least, bool) or not isinstance(least, int) or least < 1:
+                    self.problem(manifest, f"compliance.required_rows.{table}",
+                                 "must be a valid table name with a whole number of rows of at least 1")
+                    continue
+                unit.required_rows[table] = least
 
     def slug_list(self, data: dict[str, Any], key: str, manifest: Path, prefix: str = "") -> list[str]:
         value = data.get(key, [])

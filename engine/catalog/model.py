@@ -57,6 +57,11 @@ class Unit:
     depends_on: list[str] = field(default_factory=list)
     compatibility: dict[str, str] = field(default_factory=dict)
     required_tables: list[str] = field(default_factory=list)
+    # compliance rules beyond the tables (template manifest "compliance"): columns each
+    # table must have, and the least number of rows a reference table must hold
+    required_columns: dict[str, list[str]] = field(default_factory=dict)
+    required_rows: dict[str, int] = field(default_factory=dict)
+    compliance_authority: str = ""
     seeds: list[Path] = field(default_factory=list)
     manifest_path: Path | None = None
     versions_dir: Path = Path()

@@ -65,29 +65,43 @@ def run_one(ctx: Context, job_id: int) -> JobDoc:
 
 
 def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary: int | None = None,
-         progress: Progress = None) -> dict[str, Any]:
+         strategy: str | None = None, progress: Progress = None) -> dict[str, Any]:
     say = progress or (lambda _m: None)
+    strategy = strategy or ctx.settings.sync_strategy
     slugs = [slug] if slug else active_tenants(ctx)
     entries: dict[str, dict[str, Any]] = {}
     todo = []
     for s in slugs:
         try:
-            plan = tenant_sync.preview_sync(ctx, slug=s).document
+            plan = tenant_sync.preview_sync(ctx, slug=s, strategy=strategy).document
         except TenantopsError as exc:
             entries[s] = {"tenant": s, "outcome": "failed", "error": str(exc), "pending": [], "versions": {}}
             continue
-        outcome = "blocked" if plan["blocked"] else ("pending" if plan["pending"] else "up-to-date")
+        if plan["blocked"]:
+            outcome = "blocked"
+        elif not plan["pending"]:
+            outcome = "up-to-date"
+        elif strategy == "conservative" and not plan["targets"]:
+            outcome = "held"   # every pending revision waits for a dba
+        else:
+            outcome = "pending"
         entries[s] = {"tenant": s, "outcome": outcome, "pending": plan["pending"], "versions": plan["versions"],
-                      "error": plan["blocked"][0] if plan["blocked"] else None}
+                      "held": plan["held"], "error": plan["blocked"][0] if plan["blocked"] else None}
         if outcome == "pending":
             todo.append(s)
-    report: dict[str, Any] = {"dry_run": dry_run, "canary": canary, "stopped": None, "tenants": [entries[s] for s in slugs]}
+    report: dict[str, Any] = {"dry_run": dry_run, "canary": canary, "strategy": strategy, "stopped": None,
+                              "tenants": [entries[s] for s in slugs]}
+    if strategy == "manual" and not dry_run:
+        for s in todo:
+            entries[s]["outcome"] = "planned"
+            entries[s]["plan_file"] = str(tenant_sync.write_manual_plan(ctx, s, {"pending": entries[s]["pending"]}))
+        return report
     if dry_run or not todo:
         return report
     if canary is not None:
         for i, s in enumerate(todo):
             say(f"sync {s} ({'canary' if i < canary else 'rollout'} {i + 1}/{len(todo)})")
-            _sync_one_now(ctx, s, entries)
+            _sync_one_now(ctx, s, entries, strategy)
             if entries[s]["outcome"] == "failed":
                 report["stopped"] = s
                 for rest in todo[i + 1:]:
@@ -97,7 +111,7 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
     job_ids = {}
     for s in todo:
         try:
-            job_ids[tenant_sync.request_sync(ctx, slug=s).job] = s
+            job_ids[tenant_sync.request_sync(ctx, slug=s, strategy=strategy).job] = s
         except TenantopsError as exc:
             entries[s].update(outcome="failed", error=str(exc))
     for job_id, doc in run_jobs(ctx, [j for j in job_ids if j is not None], say).items():
@@ -105,9 +119,9 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
     return report
 
 
-def _sync_one_now(ctx: Context, slug: str, entries: dict[str, dict[str, Any]]) -> None:
+def _sync_one_now(ctx: Context, slug: str, entries: dict[str, dict[str, Any]], strategy: str) -> None:
     try:
-        job_id = tenant_sync.request_sync(ctx, slug=slug).job
+        job_id = tenant_sync.request_sync(ctx, slug=slug, strategy=strategy).job
     except TenantopsError as exc:
         entries[slug].update(outcome="failed", error=str(exc))
         return

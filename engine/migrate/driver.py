@@ -392,6 +392,40 @@ def apply_units(
         return runner.results
 
 
+def ancestors(units: Sequence[Unit], revision: str) -> set[str]:
+    """Every revision ``revision`` needs (down revisions and depends_on), itself included."""
+    _, script = _script_for(list(units))
+    return _ancestors(script, [revision])
+
+
+@serialised
+def upgrade_to(
+    connection: sa.Connection,
+    units: Sequence[Unit],
+    targets: Sequence[str],
+    *,
+    on_revision: OnRevision | None = None,
+) -> list[RevisionResult]:
+    """Upgrade to each of ``targets`` (revision ids, one per unit at most) and no further:
+    a unit's later revisions stay pending (sync's conservative strategy holds them)."""
+    units = list(units)
+    owners = _owners(units)
+    unknown = [t for t in targets if t not in owners]
+    if unknown:
+        raise ValidationError(f"unknown revision(s) {', '.join(unknown)}", hint="not part of the given units")
+    cfg, script = _script_for(units)
+    with _caller_transaction(connection) as external, \
+            _Runner(connection, owners, "upgrade", on_revision) as runner:
+        applied = _applied_set(connection, script, units)
+        for target in targets:
+            if target in applied:
+                continue
+            _migrate(connection, cfg, script, runner, external, owners[target].slug,
+                     _upgrade_plan(script, target))
+            applied.update(r.revision for r in runner.results)
+        return runner.results
+
+
 @serialised
 def applied_revisions(connection: sa.Connection, units: Sequence[Unit]) -> list[str]:
     """Every applied revision, in application order.

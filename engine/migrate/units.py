@@ -34,13 +34,15 @@ def module_slugs(s, tenant: m.Tenant) -> list[str]:
 
 
 def units_for(ctx: Context, tenant: m.Tenant, modules: list[str] | None = None,
-              catalog: catalog_mod.Catalog | None = None) -> tuple[list[catalog_mod.Unit], catalog_mod.Resolution]:
-    """basic → template → modules (dependency order) → custom, for this tenant."""
+              catalog: catalog_mod.Catalog | None = None,
+              template: str | None = None) -> tuple[list[catalog_mod.Unit], catalog_mod.Resolution]:
+    """basic → template → modules (dependency order) → custom, for this tenant (or as it
+    would be with ``template`` instead of its own)."""
     catalog = catalog or catalog_for(ctx)
     if modules is None:
         with ctx.session() as s:
             modules = module_slugs(s, tenant)
-    resolution = catalog_mod.resolve(catalog, tenant.template, modules)
+    resolution = catalog_mod.resolve(catalog, template or tenant.template, modules)
     units = list(resolution.units)
     custom = custom_dir(ctx, tenant.slug)
     if custom.is_dir() and any(custom.glob("*.py")):

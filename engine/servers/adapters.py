@@ -107,6 +107,15 @@ class Adapter(ABC):
     def user_url(self, database: str, user: str, password: str) -> sa.URL:
         return self.tenant_url(database)
 
+    def lock_user(self, user: str | None, database: str) -> None:
+        """Refuse the tenant application's logins (suspend); admin access stays."""
+
+    def unlock_user(self, user: str | None, database: str) -> None:
+        """Let the tenant application log in again (resume)."""
+
+    def user_locked(self, user: str | None, database: str) -> bool:
+        return False
+
     def engine(self, database: str) -> sa.Engine:
         """A pooled engine on a tenant database (admin credentials)."""
         check_identifier(database, "database name")
@@ -162,6 +171,25 @@ class SqliteAdapter(Adapter):
 
     def tenant_url(self, database: str) -> sa.URL:
         return sa.make_url(f"sqlite:///{self.path(database)}")
+
+    # SQLite has no accounts: a suspended tenant is a marker file beside its database,
+    # and the application's URL (user_url) is refused while it exists.
+    def _lock_marker(self, database: str) -> Path:
+        return self.path(database).with_suffix(".suspended")
+
+    def lock_user(self, user: str | None, database: str) -> None:
+        self._lock_marker(database).touch(mode=0o600)
+
+    def unlock_user(self, user: str | None, database: str) -> None:
+        self._lock_marker(database).unlink(missing_ok=True)
+
+    def user_locked(self, user: str | None, database: str) -> bool:
+        return self._lock_marker(database).exists()
+
+    def user_url(self, database: str, user: str, password: str) -> sa.URL:
+        if self.user_locked(user, database):
+            raise ServerError(f"server {self.name}: the application account of {database} is locked (suspended)")
+        return self.tenant_url(database)
 
     def _make_engine(self, url: sa.URL) -> sa.Engine:
         engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
@@ -339,6 +367,35 @@ class MysqlAdapter(Adapter):
         for host in self.excess_privileges(user, database):
             self._exec("REVOKE ALL PRIVILEGES, GRANT OPTION FROM %s@%s", (user, host))
             self._exec(f"GRANT {TENANT_PRIVILEGES} ON {self._q(database)}.* TO %s@%s", (user, host))
+
+    def _hosts(self, user: str) -> list[str]:
+        check_identifier(user, "user name")
+        return [r[0] for r in self._exec("SELECT Host FROM mysql.user WHERE User = %s", (user,))]
+
+    def lock_user(self, user: str | None, database: str) -> None:
+        if not user:
+            return
+        for host in self._hosts(user):
+            self._exec("ALTER USER %s@%s ACCOUNT LOCK", (user, host))
+        # a lock refuses new logins only: end the sessions already open too
+        for (pid,) in self._exec("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = %s", (user,)):
+            try:
+                self._exec(f"KILL CONNECTION {int(pid)}")
+            except ServerError:
+                pass  # it ended on its own meanwhile
+
+    def unlock_user(self, user: str | None, database: str) -> None:
+        if not user:
+            return
+        for host in self._hosts(user):
+            self._exec("ALTER USER %s@%s ACCOUNT UNLOCK", (user, host))
+
+    def user_locked(self, user: str | None, database: str) -> bool:
+        if not user:
+            return False
+        hosts = self._hosts(user)
+        return bool(hosts) and all("ACCOUNT LOCK" in str(self._exec("SHOW CREATE USER %s@%s", (user, h))[0][0]).upper()
+                                   for h in hosts)
 
     def dispose(self) -> None:
         super().dispose()

@@ -443,12 +443,16 @@ def _verified(ctx: Context, slug: str, backup_id: int) -> tuple[m.Tenant, m.Serv
             raise StateError(f"tenant {slug} has no database to restore into")
         server = tenant_server(s, tenant)
         doc = backup_json(b, slug)
-    path = Path(doc["path"])
+    verify_file(Path(doc["path"]), doc["checksum"])
+    return tenant, server, doc
+
+
+def verify_file(path: Path, checksum: str) -> None:
+    """Refuse a backup file that is missing or no longer what was written."""
     if not path.exists():
         raise NotFoundError(f"backup file {path} is missing")
-    if _sha256(path) != doc["checksum"]:
+    if _sha256(path) != checksum:
         raise ValidationError(f"backup file {path} does not match its recorded checksum; refusing to restore")
-    return tenant, server, doc
 
 
 def restore_into(ctx: Context, slug: str, backup_id: int, step: Step = _no_step) -> tuple[BackupDoc, str | None]:

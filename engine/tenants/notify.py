@@ -8,19 +8,23 @@ from __future__ import annotations
 
 import smtplib
 from email.message import EmailMessage
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tenantops.engine import secrets
 from tenantops.engine.config import Settings
-from tenantops.engine.context import Context
+from tenantops.engine.context import Context, mutating
+from tenantops.engine.errors import NotFoundError, StateError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.vocab import NOTIFICATION_STATUSES
 
 from tenantops.engine.landlord.outbox import LINK_PLACEHOLDER, REDACTED, link_key
 
-__all__ = ["LINK_PLACEHOLDER", "REDACTED", "link_key", "queue_welcome", "send_pending", "setup_link"]
+__all__ = ["LINK_PLACEHOLDER", "REDACTED", "link_key", "list_notifications", "notification_json", "queue_welcome", "resend",
+           "send_pending", "setup_link"]
 
 
 def queue_welcome(s: Session, settings: Settings, *, tenant_id: int, slug: str, email: str, token: str) -> int:
@@ -52,34 +56,84 @@ def setup_link(ctx: Context, slug: str) -> str | None:
         return _pending_link(note)
 
 
-def send_pending(ctx: Context) -> int:
+def _deliver(ctx: Context, note: m.Notification) -> bool:
+    """Send one outbox row by SMTP; on success the setup link leaves the keyring and the
+    row keeps a redacted body. A failure stays pending with its error."""
     smtp = ctx.settings.smtp
-    if not smtp.host:
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = smtp.sender, note.recipient, note.subject
+    link = _pending_link(note)
+    if LINK_PLACEHOLDER in note.body and link is None:
+        note.error = "the setup link is no longer in the keyring; the first admin needs a new setup token"
+        return False
+    msg.set_content(note.body.replace(LINK_PLACEHOLDER, link or ""))
+    try:
+        with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
+            if smtp.starttls:
+                client.starttls()
+            if smtp.username:
+                client.login(smtp.username, secrets.get_secret(f"smtp:{smtp.host}") or "")
+            client.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        note.error = f"{type(exc).__name__}: {exc}"
+        return False
+    note.status, note.sent_at, note.error = "sent", utcnow(), None
+    note.body = note.body.replace(LINK_PLACEHOLDER, REDACTED)
+    if link is not None:
+        secrets.delete_secret(link_key(note.id))
+    return True
+
+
+def send_pending(ctx: Context) -> int:
+    if not ctx.settings.smtp.host:
         return 0
-    sent = 0
     with ctx.session() as s:
         pending = list(s.scalars(sa.select(m.Notification).where(m.Notification.status == "pending")))
-        for note in pending:
-            msg = EmailMessage()
-            msg["From"], msg["To"], msg["Subject"] = smtp.sender, note.recipient, note.subject
-            link = _pending_link(note)
-            if LINK_PLACEHOLDER in note.body and link is None:
-                note.error = "the setup link is no longer in the keyring; the first admin needs a new setup token"
-                continue
-            msg.set_content(note.body.replace(LINK_PLACEHOLDER, link or ""))
-            try:
-                with smtplib.SMTP(smtp.host, smtp.port, timeout=10) as client:
-                    if smtp.starttls:
-                        client.starttls()
-                    if smtp.username:
-                        client.login(smtp.username, secrets.get_secret(f"smtp:{smtp.host}") or "")
-                    client.send_message(msg)
-            except (OSError, smtplib.SMTPException) as exc:
-                note.error = f"{type(exc).__name__}: {exc}"
-                continue
-            note.status, note.sent_at, note.error = "sent", utcnow(), None
-            note.body = note.body.replace(LINK_PLACEHOLDER, REDACTED)
-            if link is not None:
-                secrets.delete_secret(link_key(note.id))
-            sent += 1
-    return sent
+        return sum(_deliver(ctx, note) for note in pending)
+
+
+def notification_json(note: m.Notification, slug: str | None) -> dict[str, Any]:
+    """An outbox row as `notifications list` shows it; the body is left out (it may
+    carry a placeholder for a link, never the link itself)."""
+    return {"id": note.id, "tenant": slug, "channel": note.channel, "recipient": note.recipient,
+            "subject": note.subject, "status": note.status, "created_at": note.created_at.isoformat(),
+            "sent_at": note.sent_at.isoformat() if note.sent_at else None, "error": note.error,
+            "holds_setup_link": LINK_PLACEHOLDER in note.body}
+
+
+def list_notifications(ctx: Context, *, status: str | None = None, tenant: str | None = None) -> list[dict[str, Any]]:
+    if status is not None and status not in NOTIFICATION_STATUSES:
+        raise ValidationError(f"unknown notification status {status!r}; one of {', '.join(NOTIFICATION_STATUSES)}")
+    with ctx.session() as s:
+        query = (sa.select(m.Notification, m.Tenant.slug).outerjoin(m.Tenant, m.Tenant.id == m.Notification.tenant_id)
+                 .order_by(m.Notification.id.desc()))
+        if status is not None:
+            query = query.where(m.Notification.status == status)
+        if tenant is not None:
+            query = query.where(m.Tenant.slug == tenant)
+        return [notification_json(note, slug) for note, slug in s.execute(query)]
+
+
+@mutating("notifications.resend", "admin", target="notification_id")
+def resend(ctx: Context, *, notification_id: int) -> dict[str, Any]:
+    """Deliver an outbox row now. A pending one (never sent, or its last attempt failed)
+    is sent as it is; a sent one is sent again as a new row whose setup link, if it had
+    one, stays redacted (a used link must not work twice: issue a new setup token)."""
+    if not ctx.settings.smtp.host:
+        raise StateError("no SMTP server is configured ([smtp] host in the config); nothing can be sent")
+    with ctx.session() as s:
+        note = s.get(m.Notification, notification_id)
+        if note is None:
+            raise NotFoundError(f"notification {notification_id} does not exist (see `tenantops notifications list`)")
+        if note.status == "sent":
+            note = m.Notification(tenant_id=note.tenant_id, channel=note.channel, recipient=note.recipient,
+                                  subject=note.subject, body=note.body)
+            s.add(note)
+            s.flush()
+        ok = _deliver(ctx, note)
+        slug = s.scalar(sa.select(m.Tenant.slug).where(m.Tenant.id == note.tenant_id)) if note.tenant_id else None
+        doc = notification_json(note, slug)
+    if not ok:
+        # the row keeps the error for `notifications list`; the audit records the failure
+        raise StateError(f"notification {doc['id']} to {doc['recipient']} was not sent: {doc['error']}")
+    return doc

@@ -10,7 +10,7 @@ from tenantops.engine import vocab
 from tenantops.engine.documents import TenantDoc
 from tenantops.engine.vocab import Severity, TenantStatus
 from tenantops.engine.context import Context
-from tenantops.engine.errors import NotFoundError, StateError
+from tenantops.engine.errors import NotFoundError, StateError, ValidationError
 from tenantops.engine.landlord import models as m
 
 LAYERS = vocab.LAYERS
@@ -84,9 +84,11 @@ def show(ctx: Context, slug: str) -> TenantDoc:
         return tenant_json(s, get_tenant_row(s, slug))
 
 
-def list_tenants(ctx: Context) -> list[dict[str, Any]]:
-    """Every tenant in one pass (three queries, plain rows rather than ORM objects): the
-    console's list must stay fast with 10,000+ tenants."""
+def list_tenants(ctx: Context, status: TenantStatus | None = None) -> list[dict[str, Any]]:
+    """Every tenant (or those with ``status``) in one pass (three queries, plain rows
+    rather than ORM objects): the console's list must stay fast with 10,000+ tenants."""
+    if status is not None and status not in vocab.TENANT_STATUSES:
+        raise ValidationError(f"unknown tenant status {status!r}; one of {', '.join(vocab.TENANT_STATUSES)}")
     t = m.Tenant
     with ctx.session() as s:
         servers = {sid: name for sid, name in s.execute(sa.select(m.Server.id, m.Server.name))}
@@ -96,6 +98,7 @@ def list_tenants(ctx: Context) -> list[dict[str, Any]]:
             modules.setdefault(tenant_id, []).append(module)
         rows = s.execute(sa.select(t.id, t.slug, t.organization, t.status, t.server_id, t.database, t.template,
                                    t.template_version, t.schema_hash, t.last_drift_severity, t.last_drift_at)
+                         .where(sa.true() if status is None else t.status == status)
                          .order_by(t.slug)).all()
     return [{
         "slug": r.slug, "organization": r.organization, "status": r.status, "server": servers.get(r.server_id),

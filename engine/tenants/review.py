@@ -185,12 +185,17 @@ def _destructive_first(changes: list[Difference]) -> list[Difference]:
     return sorted(changes, key=lambda d: (d.change != "removed", d.change != "modified"))
 
 
+def is_destructive(d: Difference) -> bool:
+    """A change of diff_schemas(before, after) that can lose data: a table or column
+    dropped, or a column's type or nullability changed."""
+    return (d.change == "removed" and d.object in ("table", "column")
+            or (d.change == "modified" and d.object == "column" and d.attribute in ("type", "nullable")))
+
+
 def _change_json(d: Difference) -> dict[str, Any]:
     # diff_schemas(before, after): "removed" = the migration drops it, "added" = creates it
     return {"object": d.object, "change": d.change, "table": d.table, "name": d.name, "attribute": d.attribute,
-            "before": d.expected, "after": d.actual,
-            "destructive": d.change == "removed" and d.object in ("table", "column")
-            or (d.change == "modified" and d.object == "column" and d.attribute in ("type", "nullable"))}
+            "before": d.expected, "after": d.actual, "destructive": is_destructive(d)}
 
 
 # -- analyzers --------------------------------------------------------------------------------

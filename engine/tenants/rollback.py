@@ -31,7 +31,7 @@ def _revisions_after(ctx: Context, tenant: m.Tenant, batch: int) -> list[dict[st
     for h in rows:
         if h.action == "apply" and h.outcome == "ok":
             applied[h.revision] = h
-        elif h.action == "rollback" and h.outcome in ("ok", "restored"):
+        elif h.action in ("rollback", "retire") and h.outcome in ("ok", "restored"):
             applied.pop(h.revision, None)
     later = [h for h in applied.values() if h.batch > batch]
     later.sort(key=lambda h: h.id, reverse=True)

@@ -13,7 +13,7 @@ from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import capture
 from tenantops.engine.tenants.records import tenant_database, tenant_server
 
-SOURCES = ("provision", "manual", "after-repair", "after-migration", "after-restore", "scheduled")
+SOURCES = ("provision", "manual", "after-repair", "after-migration", "after-restore", "after-move", "scheduled")
 
 
 def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:

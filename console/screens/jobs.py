@@ -11,7 +11,7 @@ from textual.widgets import Static
 
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
 from tenantops.console.typed import JobsFilter
-from tenantops.console.screens.timeline import TimelineScreen, retry_dialog, retry_job
+from tenantops.console.screens.timeline import RetryFlow, TimelineScreen
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, duration, parse_time, status
 from tenantops.console.widgets.rowlist import Column, Row, RowList
@@ -24,7 +24,7 @@ def took(job: dict[str, Any]) -> str:
     return duration((end - start).total_seconds()) if start and end else "—"
 
 
-class JobsScreen(FilterableList, BaseScreen):
+class JobsScreen(RetryFlow, FilterableList, BaseScreen):
     list_selector = "#jobs-list"
     SCREEN_NAME = "jobs"
     TITLE_TEXT = "Jobs"
@@ -111,20 +111,7 @@ class JobsScreen(FilterableList, BaseScreen):
 
     def cmd_retry(self) -> None:
         row = self.query_one("#jobs-list", RowList).current_row
-        job = row.data if row else None
-        if job is None or job["status"] != "failed":
-            self.notify("Only a failed job can be retried.", severity="warning")
-            return
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.retry(job)
-
-        self.app.push_screen(retry_dialog(job), confirmed)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
-    def retry(self, job: dict[str, Any]) -> None:
-        self.deliver("retried", lambda: retry_job(self.ctx, job))
+        self.start_retry(row.data if row else None)
 
     def show_retried(self, job_id: int) -> None:
         self.cmd_refresh()

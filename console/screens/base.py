@@ -57,8 +57,15 @@ class Deliver:
 
     def deliver(self: _DeliverHost, key: str, fn: Callable[[], Any]) -> None:
         worker = get_current_worker()
+        log = getattr(self.app, "command_log", None)
         try:
-            value = fn()
+            if log is not None:
+                from tenantops.console.commandlog import call_name
+
+                with log.call(call_name(fn, key)):
+                    value = fn()
+            else:
+                value = fn()
         except Exception as exc:  # noqa: BLE001 - reported as one line, the UI never crashes
             if not worker.is_cancelled:
                 self.post_message(Delivered(key, error=one_line(exc)))

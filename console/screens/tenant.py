@@ -158,7 +158,7 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
                      f"[$text-muted]since {ago(lock['acquired_at'], now)}[/]")
 
     backups = detail.get("backups") or []
-    lines += ["", f"[b]Backups[/] ({len(backups)})"]
+    lines += ["", f"[b]Backups[/] ({len(backups)}) [$text-muted]B lists them[/]"]
     for b in backups[:3]:
         pin = " [b]pinned[/]" if b.get("pinned") else ""
         lines.append(f" #{b['id']} {escape(b['reason'] or '')}{pin} [$text-muted]{_size(b.get('size_bytes'))} · "
@@ -167,7 +167,7 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
         lines.append(" [$text-muted]none[/]")
 
     quarantine = detail.get("quarantine") or []
-    lines += ["", f"[b]Quarantine[/] ({len(quarantine)})"]
+    lines += ["", f"[b]Quarantine[/] ({len(quarantine)}) [$text-muted]Q lists it[/]"]
     for q in quarantine[:4]:
         what = q["table"] + (f".{q['column']}" if q.get("column") else "")
         state = "[$text-muted]restored[/]" if q.get("restored_at") else tone_markup("held", "warn")
@@ -278,6 +278,21 @@ class TenantScreen(BaseScreen):
 
     def cmd_audit(self) -> None:
         self.tapp.show(AuditFilter(tenant=self.slug))
+
+    def cmd_backups(self) -> None:
+        from tenantops.console.screens.recovery import BackupsScreen
+
+        self.app.push_screen(BackupsScreen(self.slug))
+
+    def cmd_quarantine(self) -> None:
+        from tenantops.console.screens.recovery import QuarantineScreen
+
+        self.app.push_screen(QuarantineScreen(self.slug))
+
+    def cmd_accepted(self) -> None:
+        from tenantops.console.screens.recovery import AcceptedScreen
+
+        self.app.push_screen(AcceptedScreen(self.slug))
 
     # -- changes -------------------------------------------------------------
     @work(thread=True, exclusive=False, exit_on_error=False, group="tenant-change")

@@ -48,7 +48,7 @@ class CommandLogScreen(BaseDialog):
 
     def __init__(self, log: CommandLog) -> None:
         super().__init__()
-        self.log = log
+        self.entries_log = log
         self._painted = -1
 
     def compose(self) -> ComposeResult:
@@ -69,10 +69,10 @@ class CommandLogScreen(BaseDialog):
         self.paint()
 
     def paint(self) -> None:
-        if self.log.version == self._painted:
+        if self.entries_log.version == self._painted:
             return
-        self._painted = self.log.version
-        entries = self.log.snapshot()
+        self._painted = self.entries_log.version
+        entries = self.entries_log.snapshot()
         calls = [e for e in entries if e.kind == "call"]
         sql = [e for e in entries if e.kind == "sql"]
         sql_time = sum(e.seconds or 0 for e in sql)

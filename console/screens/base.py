@@ -140,6 +140,26 @@ class BaseScreen(Deliver, Dispatch, Screen):
         yield from self.compose_body()
         yield KeyBar(self.SCREEN_NAME)
 
+    def tick_ages(self) -> None:
+        """Repaint relative ages ("17s ago") from the data already read; screens that
+        show ages override it and it runs every second while the screen is on top."""
+
+    @on(events.Mount)
+    def _start_age_tick(self) -> None:
+        if type(self).tick_ages is not BaseScreen.tick_ages:
+            self.set_interval(1.0, self._tick_ages)
+
+    # True while tick_ages runs: lists repaint without announcing a new highlight
+    ticking = False
+
+    def _tick_ages(self) -> None:
+        if self.is_current:
+            self.ticking = True
+            try:
+                self.tick_ages()
+            finally:
+                self.ticking = False
+
     @on(events.ScreenResume)
     def _update_breadcrumb(self) -> None:
         for header in self.query(HeaderBar):

@@ -64,6 +64,10 @@ class JobsScreen(RetryFlow, FilterableList, BaseScreen):
     def refilter(self) -> None:
         self.render_jobs()
 
+    def tick_ages(self) -> None:
+        if self.jobs:
+            self.render_jobs()
+
     def cmd_refresh(self) -> None:
         self.load()
 

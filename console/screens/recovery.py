@@ -59,7 +59,6 @@ class TenantListScreen(BaseScreen):
 
     def on_mount(self) -> None:
         self.listing.focus()
-        self.set_interval(1.0, self.tick)
         self.cmd_refresh()
 
     def on_screen_resume(self) -> None:
@@ -83,8 +82,7 @@ class TenantListScreen(BaseScreen):
         self.items = items
         self.render_items()
 
-    def tick(self) -> None:
-        # ages move on between reads
+    def tick_ages(self) -> None:
         if self.items:
             self.render_items()
 

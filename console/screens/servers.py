@@ -88,6 +88,10 @@ class ServersScreen(BaseScreen):
         self.servers = servers
         self.render_servers()
 
+    def tick_ages(self) -> None:
+        if self.servers:
+            self.render_servers()
+
     def render_servers(self) -> None:
         now = self.tapp.clock()
         rows = []

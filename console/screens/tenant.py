@@ -228,6 +228,10 @@ class TenantScreen(BaseScreen):
     def failed_detail(self, error: str) -> None:
         self.query_one("#tenant-bar", Static).update(tone_markup(f"✗ {error}", "bad"))
 
+    def tick_ages(self) -> None:
+        if self.detail is not None:
+            self.show_detail(self.detail)
+
     def show_detail(self, detail: dict[str, Any]) -> None:
         self.detail = detail
         now = self.tapp.clock()

@@ -297,6 +297,10 @@ class TenantsScreen(FilterableList, BaseScreen):
         self.listing.set_rows(LazyRows(self.shown, key=lambda e: e.tenant["slug"], cells=self._cells))
         self._render_bar()
 
+    def tick_ages(self) -> None:
+        # only the visible rows are formatted again, with the clock moved on
+        self.listing.repaint()
+
     def _render_bar(self) -> None:
         if not self.loaded:
             return

@@ -293,13 +293,19 @@ class TenantsScreen(FilterableList, BaseScreen):
         return [status(t["status"]), t["slug"], template, t["server"] or "—", drift, checked]
 
     def render_tenants(self) -> None:
+        self._rendered_at = time.monotonic()
         self.shown = self._filtered()
-        self.listing.set_rows(LazyRows(self.shown, key=lambda e: e.tenant["slug"], cells=self._cells))
+        self.listing.set_rows(LazyRows(self.shown, key=lambda e: e.tenant["slug"], cells=self._cells,
+                                       fingerprint=lambda e: e.tenant))
         self._render_bar()
 
+    _rendered_at = 0.0
+
     def tick_ages(self) -> None:
-        # only the visible rows are formatted again, with the clock moved on
-        self.listing.repaint()
+        # only the visible rows are formatted again, with the clock moved on; not while
+        # the list is being rendered anyway (typing a filter)
+        if time.monotonic() - self._rendered_at >= 1.0:
+            self.listing.repaint()
 
     def _render_bar(self) -> None:
         if not self.loaded:

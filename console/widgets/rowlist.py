@@ -31,8 +31,8 @@ TONES = ("ok", "warn", "bad", "accent", "muted")
 # a row whose data changed since the previous read is marked this long
 CHANGED_SECONDS = 3.0
 CHANGED_MARK = "•"
-# longer lists are not compared row by row on every read (10k tenants filter per key)
-CHANGED_MAX_ROWS = 2000
+# longer lists are not compared row by row on every read
+CHANGED_MAX_ROWS = 20_000
 
 
 @dataclass
@@ -55,9 +55,12 @@ class LazyRows(Sequence[Row]):
     """Rows made on demand from ``items``: only the visible ones are ever formatted."""
 
     def __init__(self, items: Sequence[Any], key: Callable[[Any], Any], cells: Callable[[Any], Sequence[Cell]],
-                 tone: Callable[[Any], str | None] | None = None) -> None:
+                 tone: Callable[[Any], str | None] | None = None,
+                 fingerprint: Callable[[Any], Any] | None = None) -> None:
         self.items = items
         self._key, self._cells, self._tone = key, cells, tone
+        # what tells whether an item changed between two reads (default: the item)
+        self.fingerprint = fingerprint or (lambda item: item)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -165,11 +168,19 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
             self._seen = None
             return
         seen: dict[Any, Any] = {}
-        for row in self.rows:
-            seen[row.key] = row.data if row.data is not None else tuple(row.cells)
-        previous, self._seen = self._seen, seen
+        if isinstance(self.rows, LazyRows):
+            # compared without formatting a single row
+            lazy = self.rows
+            seen = {lazy._key(item): lazy.fingerprint(item) for item in lazy.items}
+        else:
+            for row in self.rows:
+                seen[row.key] = row.data if row.data is not None else tuple(row.cells)
+        previous = self._seen
         if previous is None:
+            self._seen = seen
             return
+        # remembered across filters: a row a filter brings back is not a change
+        self._seen = {**previous, **seen} if len(previous) < CHANGED_MAX_ROWS else seen
         now = time.monotonic()
         fresh = [key for key, value in seen.items() if key not in previous or previous[key] != value]
         if fresh:

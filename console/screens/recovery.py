@@ -142,7 +142,7 @@ class BackupsScreen(TenantListScreen):
 
     def detail(self, b: dict[str, Any]) -> str:
         return (f"[$text-muted]{escape(b['path'])} · by {escape(b.get('created_by') or '—')} · "
-                f"sha256 {escape((b.get('checksum') or '')[:16])}[/]")
+                f"sha256 {escape((b.get('checksum') or '')[:12])}[/]")
 
     def cmd_restore(self) -> None:
         backup = self.current()

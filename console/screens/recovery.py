@@ -128,7 +128,7 @@ class BackupsScreen(TenantListScreen):
     def read(self) -> list[dict[str, Any]]:
         from tenantops.engine.tenants import backups
 
-        return list(backups.list_backups(self.ctx, self.slug))
+        return [dict(b) for b in backups.list_backups(self.ctx, self.slug)]
 
     def cells(self, b: dict[str, Any], now: Any) -> list[Any]:
         return [str(b["id"]), b["reason"] or "—", ("pinned", "accent") if b.get("pinned") else "",
@@ -196,7 +196,7 @@ class QuarantineScreen(TenantListScreen):
     def read(self) -> list[dict[str, Any]]:
         from tenantops.engine.health import repair
 
-        return list(repair.list_quarantine(self.ctx, self.slug))
+        return [dict(q) for q in repair.list_quarantine(self.ctx, self.slug)]
 
     def cells(self, q: dict[str, Any], now: Any) -> list[Any]:
         what = q["table"] + (f".{q['column']}" if q.get("column") else "")

@@ -161,7 +161,11 @@ class ServersScreen(BaseScreen):
             body = f"Undrain [b]{escape(sv['name'])}[/]: it takes new tenants again ({sv['tenants']}/{sv['capacity']})."
         self.app.push_screen(ConfirmDialog("Drain server" if drain else "Undrain server", body, target=sv["name"],
                                            confirm="Drain" if drain else "Undrain"),
-                             lambda ok: self.set_draining(sv["name"], drain) if ok else None)
+                             lambda ok: self._drain_confirmed(ok, sv["name"], drain))
+
+    def _drain_confirmed(self, ok: bool | None, name: str, drain: bool) -> None:
+        if ok:
+            self.set_draining(name, drain)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="servers-drain")
     def set_draining(self, name: str, drain: bool) -> None:

@@ -132,6 +132,16 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
             self.notify("Filling the store with demo data…", title="Demo")
             self.fill_demo()
 
+    # when the last key arrived: ages wait for a quiet moment to repaint (base.py)
+    last_key_at = 0.0
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            import time
+
+            self.last_key_at = time.monotonic()
+        await super().on_event(event)
+
     def on_key(self, event: events.Key) -> None:
         """Type-ahead after ``/``: keys typed right behind it were already on their way
         to the list when the filter opened; they reach the app unhandled (the filter

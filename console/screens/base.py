@@ -153,6 +153,12 @@ class BaseScreen(Deliver, Dispatch, Screen):
     ticking = False
 
     def _tick_ages(self) -> None:
+        import time
+
+        # not in the middle of typing: an age a second late is fine, a key's repaint
+        # waiting for one is not
+        if time.monotonic() - getattr(self.app, "last_key_at", 0.0) < 0.5:
+            return
         if self.is_current:
             self.ticking = True
             try:

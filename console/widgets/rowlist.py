@@ -142,12 +142,16 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
     def _top(self) -> int:
         return 1 if self.show_header else 0
 
-    def set_rows(self, rows: Sequence[Row], *, keep_key: bool = True) -> None:
-        """Replace the rows; the cursor stays on the same key when it still exists."""
+    def set_rows(self, rows: Sequence[Row], *, keep_key: bool = True, compare: bool | None = None) -> None:
+        """Replace the rows; the cursor stays on the same key when it still exists.
+        ``compare``: mark rows that changed since the previous rows (default: for plain
+        rows; lazily listed ones only when asked, after a read, as comparing them costs
+        a pass over every item)."""
         old = self.current_row.key if keep_key and self.current_row else None
         self.rows = rows if isinstance(rows, LazyRows) else list(rows)
         self.loaded = True
-        self._mark_changes()
+        if compare if compare is not None else not isinstance(self.rows, LazyRows):
+            self._mark_changes()
         self._line_cache.clear()
         index = self.index_of(old) if old is not None else None
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows) + self._top)

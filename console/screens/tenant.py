@@ -126,7 +126,8 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
         accepted = len(report["differences"]) - len(open_)
         lines.append(f" {status_markup(report['severity'])} score {report['score']} · "
                      f"{len(report['differences'])} difference(s)" + (f", {accepted} accepted" if accepted else "")
-                     + f" · [$text-muted]{ago(report['checked_at'], now)}[/]")
+                     + f" · [$text-muted]{ago(report['checked_at'], now)}[/]"
+                     + (" [$text-muted]· D lists accepted[/]" if accepted else ""))
         for d in report["differences"][:5]:
             mark = {"added": "+", "removed": "-", "modified": "~"}[d["change"]]
             where = d["table"] if d["object"] == "table" else f"{d['table']}.{d['name']}"

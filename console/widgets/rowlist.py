@@ -180,7 +180,9 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
             for row in self.rows:
                 seen[row.key] = row.data if row.data is not None else tuple(row.cells)
         previous = self._seen
-        if previous is None:
+        if not previous:
+            # the first rows (or the first after an empty list, often a layout pass
+            # before the read): nothing to compare with
             self._seen = seen
             return
         # remembered across filters: a row a filter brings back is not a change

@@ -126,7 +126,8 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
         accepted = len(report["differences"]) - len(open_)
         lines.append(f" {status_markup(report['severity'])} score {report['score']} · "
                      f"{len(report['differences'])} difference(s)" + (f", {accepted} accepted" if accepted else "")
-                     + f" · [$text-muted]{ago(report['checked_at'], now)}[/]")
+                     + f" · [$text-muted]{ago(report['checked_at'], now)}[/]"
+                     + (" [$text-muted]· D lists accepted[/]" if accepted else ""))
         for d in report["differences"][:5]:
             mark = {"added": "+", "removed": "-", "modified": "~"}[d["change"]]
             where = d["table"] if d["object"] == "table" else f"{d['table']}.{d['name']}"
@@ -158,7 +159,7 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
                      f"[$text-muted]since {ago(lock['acquired_at'], now)}[/]")
 
     backups = detail.get("backups") or []
-    lines += ["", f"[b]Backups[/] ({len(backups)})"]
+    lines += ["", f"[b]Backups[/] ({len(backups)}) [$text-muted]B lists them[/]"]
     for b in backups[:3]:
         pin = " [b]pinned[/]" if b.get("pinned") else ""
         lines.append(f" #{b['id']} {escape(b['reason'] or '')}{pin} [$text-muted]{_size(b.get('size_bytes'))} · "
@@ -167,7 +168,7 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
         lines.append(" [$text-muted]none[/]")
 
     quarantine = detail.get("quarantine") or []
-    lines += ["", f"[b]Quarantine[/] ({len(quarantine)})"]
+    lines += ["", f"[b]Quarantine[/] ({len(quarantine)}) [$text-muted]Q lists it[/]"]
     for q in quarantine[:4]:
         what = q["table"] + (f".{q['column']}" if q.get("column") else "")
         state = "[$text-muted]restored[/]" if q.get("restored_at") else tone_markup("held", "warn")
@@ -228,6 +229,10 @@ class TenantScreen(BaseScreen):
     def failed_detail(self, error: str) -> None:
         self.query_one("#tenant-bar", Static).update(tone_markup(f"✗ {error}", "bad"))
 
+    def tick_ages(self) -> None:
+        if self.detail is not None:
+            self.show_detail(self.detail)
+
     def show_detail(self, detail: dict[str, Any]) -> None:
         self.detail = detail
         now = self.tapp.clock()
@@ -278,6 +283,21 @@ class TenantScreen(BaseScreen):
 
     def cmd_audit(self) -> None:
         self.tapp.show(AuditFilter(tenant=self.slug))
+
+    def cmd_backups(self) -> None:
+        from tenantops.console.screens.recovery import BackupsScreen
+
+        self.app.push_screen(BackupsScreen(self.slug))
+
+    def cmd_quarantine(self) -> None:
+        from tenantops.console.screens.recovery import QuarantineScreen
+
+        self.app.push_screen(QuarantineScreen(self.slug))
+
+    def cmd_accepted(self) -> None:
+        from tenantops.console.screens.recovery import AcceptedScreen
+
+        self.app.push_screen(AcceptedScreen(self.slug))
 
     # -- changes -------------------------------------------------------------
     @work(thread=True, exclusive=False, exit_on_error=False, group="tenant-change")

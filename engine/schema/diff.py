@@ -180,19 +180,22 @@ def diff_schemas(
         for name in sorted(set(exp) | set(act)):
             e_obj, a_obj = exp.get(name), act.get(name)
             table = name if kind == "view" else _object_table(e_obj if e_obj is not None else a_obj)
+            # repairing an extra or changed one moves its definition into quarantine
             if a_obj is None:
                 found.append(Difference(kind, "removed", table, name, expected=_shown(e_obj)))
             elif e_obj is None:
-                found.append(Difference(kind, "added", table, name, actual=_shown(a_obj)))
+                found.append(Difference(kind, "added", table, name, actual=_shown(a_obj), destructive_to_repair=True))
             elif e_obj != a_obj:
                 if not isinstance(e_obj, dict) or not isinstance(a_obj, dict):
                     # a snapshot from before objects were captured attribute by attribute
                     if _shown(e_obj) != _shown(a_obj):
-                        found.append(Difference(kind, "modified", table, name, "definition", _shown(e_obj), _shown(a_obj)))
+                        found.append(Difference(kind, "modified", table, name, "definition", _shown(e_obj),
+                                                _shown(a_obj), True))
                     continue
                 for attr in sorted(set(e_obj) | set(a_obj)):
                     if attr not in _NOT_COMPARED and e_obj.get(attr) != a_obj.get(attr):
-                        found.append(Difference(kind, "modified", table, name, attr, e_obj.get(attr), a_obj.get(attr)))
+                        found.append(Difference(kind, "modified", table, name, attr, e_obj.get(attr), a_obj.get(attr),
+                                                True))
 
     result = []
     for diff in found:
@@ -253,7 +256,7 @@ def _diff_table(table: str, e: dict, a: dict) -> list[Difference]:
             if av is None:
                 out.append(Difference(obj, "removed", table, name, expected=ev))
             elif ev is None:
-                out.append(Difference(obj, "added", table, name, actual=av, destructive_to_repair=obj == "column"))
+                out.append(Difference(obj, "added", table, name, actual=av, destructive_to_repair=obj in ("column", "check")))
             else:
                 attributes = [attribute] if attribute is not None else [
                     k for k in sorted(set(ev) | set(av)) if k != "position" and ev.get(k) != av.get(k)
@@ -264,7 +267,7 @@ def _diff_table(table: str, e: dict, a: dict) -> list[Difference]:
                     ea, aa = ev.get(attr), av.get(attr)
                     if obj == "column" and attr == "collation" and _same_effective_collation(ea, aa, e, a):
                         continue
-                    destructive = obj == "column" and _column_change_destructive(attr, ea, aa, e, a)
+                    destructive = (obj == "column" and _column_change_destructive(attr, ea, aa, e, a)) or obj == "check"
                     out.append(Difference(obj, "modified", table, name, attr, ea, aa, destructive))
     out.extend(_position_differences(table, e_cols, a_cols))
     return out
@@ -342,6 +345,8 @@ def _column_change_destructive(attribute: str, expected: Any, actual: Any, e: di
         return repair_narrows(actual, expected)
     if attribute == "nullable":
         return bool(actual) and not expected  # NULLs present now would have to go
+    if attribute == "generated":
+        return not actual  # a plain column made generated loses its stored values
     if attribute == "collation":
         return _charset_loses(expected or e["options"].get("collation"), actual or a["options"].get("collation"))
     return False

@@ -134,13 +134,14 @@ _READS = ("SELECT", "SHOW", "PRAGMA")
 
 
 def executed_ddl(engine: sa.Engine) -> list[str]:
-    """Every statement that changes something, as the connection sends it to the server."""
+    """Every statement that changes something, as the connection sends it to the server
+    (tabs as Alembic's offline output spells them: four spaces; nothing else differs)."""
     seen: list[str] = []
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         if statement.lstrip().split(None, 1)[0].upper() not in _READS:
-            seen.append(statement.strip())
+            seen.append(statement.replace("\t", "    ").strip())
 
     return seen
 

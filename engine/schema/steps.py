@@ -8,6 +8,7 @@ planned state.
 from __future__ import annotations
 
 import copy
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
@@ -89,10 +90,18 @@ class Runtime:
 
     @contextmanager
     def batch(self, table: str, planned: dict, recreate: Literal["auto", "always", "never"] = "auto") -> Iterator[Any]:
-        """SQLite batch mode: live, Alembic reflects the real table (so nothing that exists
-        is ever left out of the copy); offline it copies from the planned definition."""
+        """SQLite batch mode: the new table is built from the table's canonical definition
+        (the planned one offline, the live capture live), so the preview shows exactly the
+        statements the run sends. A table holding what the canonical dict does not express
+        (CHECK, COLLATE, generated columns) is rebuilt from Alembic's reflection of the
+        real table instead, so nothing that exists is ever left out of the copy; for those
+        the run's CREATE TABLE can spell more than the preview's."""
         if self.live:
-            kwargs: dict[str, Any] = {"naming_convention": SQLITE_NAMING}
+            current = self.table(table, planned)
+            if current is None or _sqlite_needs_reflection(self.live_connection(), table):
+                kwargs: dict[str, Any] = {"naming_convention": SQLITE_NAMING}
+            else:
+                kwargs = {"copy_from": so.table(table, current, "sqlite")}
         else:
             kwargs = {"copy_from": so.table(table, planned, "sqlite")}
         with self.ops.batch_alter_table(table, recreate=recreate, **kwargs) as batch:
@@ -103,6 +112,15 @@ class Runtime:
 
     def scalar(self, statement: Any) -> Any:
         return self.live_connection().execute(statement).scalar() if self.live else None
+
+
+_NOT_CANONICAL = re.compile(r"\b(CHECK|COLLATE|GENERATED|AS\s*\()", re.IGNORECASE)
+
+
+def _sqlite_needs_reflection(connection: sa.Connection, table: str) -> bool:
+    sql = connection.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"),
+                             {"t": table}).scalar() or ""
+    return bool(_NOT_CANONICAL.search(sql))
 
 
 def offline_runtime(dialect: str, suffix: str) -> tuple[Runtime, StatementRecorder]:
@@ -148,9 +166,11 @@ def table_kwargs(tdef: dict, family: str) -> dict:
         return {}
     options = tdef["options"]
     kwargs = {}
-    for key, option in (("mysql_engine", "engine"), ("mysql_charset", "charset"), ("mysql_collate", "collation")):
+    for key, option in (("engine", "engine"), ("charset", "charset"), ("collate", "collation")):
         if options.get(option):
-            kwargs[key] = validate_identifier(options[option], f"table {option}")
+            # both spellings: the offline MariaDB dialect (the preview) reads mariadb_*,
+            # a live mysql+pymysql connection mysql_*
+            kwargs[f"mysql_{key}"] = kwargs[f"mariadb_{key}"] = validate_identifier(options[option], f"table {option}")
     return kwargs
 
 

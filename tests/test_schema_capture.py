@@ -356,3 +356,17 @@ def test_views_and_triggers_are_captured_by_normalised_definition(db_url: sa.URL
     [difference] = diff_schemas(schema, changed)
     assert (difference.object, difference.change, difference.name, difference.attribute) == (
         "view", "modified", "active_orgs", "definition")
+
+
+def test_sqlite_expression_index_is_identified_by_its_definition(db_url: sa.URL, dialect: str) -> None:
+    if dialect != "sqlite":
+        pytest.skip("expression indexes: SQLite (MariaDB has none)")
+    engine = create_tenant(db_url, with_rows=False)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE INDEX ix_members_lower_email ON members (lower(email))"))
+    first = snapshot(engine)["tables"]["members"]["indexes"]["ix_members_lower_email"]
+    assert first["columns"][0].startswith("expr:")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP INDEX ix_members_lower_email"))
+        conn.execute(sa.text("CREATE INDEX ix_members_lower_email ON members (upper(email))"))
+    assert snapshot(engine)["tables"]["members"]["indexes"]["ix_members_lower_email"] != first

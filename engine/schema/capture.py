@@ -54,6 +54,7 @@ from tenantops.engine.schema.canonical import (
     canonical_type,
     charset_of,
     column_collation,
+    definition_hash,
     fk_rule,
     normalise_definition,
     quote_literal,

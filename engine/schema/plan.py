@@ -697,7 +697,7 @@ class _Planner:
             if current is None:
                 raise TenantopsError(f"table {table} does not exist")
             now = current.get("checks", {}).get(name)
-            if d.change == "removed" and now is not None and now["clause"] == expected["clause"]:
+            if d.change == "removed" and now is not None and expected is not None and now["clause"] == expected["clause"]:
                 raise steps.AlreadyDone
             if d.change == "added" and now is None:
                 raise steps.AlreadyDone

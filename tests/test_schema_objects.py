@@ -186,3 +186,32 @@ def test_each_object_change_is_found_once_and_repaired_as_previewed(case: str, d
         with engine.connect() as conn:
             restore_quarantine(conn, record)
         assert [key(d) for d in diff_schemas(expected, snapshot(engine))] == [expected_key]
+
+
+SQLITE_TABLE_TEXT = (
+    "CREATE TABLE stock (id INTEGER PRIMARY KEY, price INT NOT NULL, qty INT NOT NULL, "
+    "total INT GENERATED ALWAYS AS (price * qty) VIRTUAL, CONSTRAINT ck_stock_price CHECK (price >= 0))"
+)
+
+
+@pytest.mark.parametrize(("pattern", "replacement", "expected_key"), [
+    (r"price >= 0", "price > 0", ("check", "modified", "stock", "ck_stock_price", "clause")),
+    (r", CONSTRAINT ck_stock_price CHECK \(price >= 0\)", "", ("check", "removed", "stock", "ck_stock_price", None)),
+    (r"\(price \* qty\)", "(price + qty)", ("column", "modified", "stock", "total", "expression")),
+], ids=["check clause", "check dropped", "generated expression"])
+def test_sqlite_checks_and_generated_columns_are_read_from_create_table(
+        pattern: str, replacement: str, expected_key: tuple, db_url: sa.URL, dialect: str) -> None:
+    if dialect != "sqlite":
+        pytest.skip("SQLite keeps these only in CREATE TABLE (MariaDB: the cases above)")
+    from test_schema_capture import sqlite_rewrite
+
+    engine = make_engine(db_url)
+    run_sql(engine, [SQLITE_TABLE_TEXT])
+    expected = snapshot(engine)
+    assert expected["tables"]["stock"]["checks"]["ck_stock_price"]["clause"] == "price>=0"
+    assert expected["tables"]["stock"]["columns"]["total"]["expression"] == "price * qty"
+    sqlite_rewrite(engine, "stock", pattern, replacement)
+    differences = diff_schemas(expected, snapshot(engine))
+    assert [key(d) for d in differences] == [expected_key]
+    plan = plan_repair(expected, snapshot(engine), differences, dialect, strategy="aggressive")
+    assert plan.operations == [] and "by hand" in plan.skipped[0].reason  # a table rebuild decides: a person

@@ -151,12 +151,14 @@ def capture_sqlite(connection: sa.Connection) -> dict:
 
 def _capture_sqlite(connection: sa.Connection, inspector: sa.Inspector, result: dict) -> dict:
     master = connection.execute(
-        sa.text("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger', 'index')")
+        sa.text("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('view', 'trigger', 'index', 'table')")
     ).all()
     index_sql = {row.name: row.sql or "" for row in master if row.type == "index"}
+    table_sql = {row.name: row.sql or "" for row in master if row.type == "table"}
     for table in inspector.get_table_names():
         if is_schema_table(table):
-            result["tables"][table] = _sqlite_table(connection, inspector, table, index_sql)
+            result["tables"][table] = tdef = _sqlite_table(connection, inspector, table, index_sql)
+            _sqlite_checks_and_expressions(table, table_sql.get(table, ""), tdef)
     for row in master:
         sql = row.sql or ""
         if row.type == "view":
@@ -260,6 +262,91 @@ def _sqlite_table(
         "foreign_keys": foreign_keys,
         "options": {"engine": None, "charset": None, "collation": None},
     }
+
+
+def _sqlite_checks_and_expressions(table: str, sql: str, tdef: dict) -> None:
+    """CHECK constraints and generated-column expressions live only in SQLite's CREATE
+    TABLE text: read them from its top-level items. An unnamed CHECK is named after its
+    column (``ck_<table>_<column>``) or, at table level, after its clause's hash."""
+    items = _top_level_items(sql)
+    checks: dict[str, dict] = {}
+    for item in items:
+        words = item.split()
+        if not words:
+            continue
+        head = words[0].upper()
+        constraint_name = None
+        if head == "CONSTRAINT" and len(words) > 2:
+            constraint_name, head = words[1].strip('`"[]'), words[2].upper()
+        if head == "CHECK" or (head.startswith("CHECK(")):
+            clause = _parenthesised_after(item, re.compile(r"\bCHECK\s*\(", re.IGNORECASE))
+            if clause is not None:
+                name = constraint_name or f"ck_{table}_{definition_hash(clause)[:8]}"
+                checks[name] = {"clause": normalise_definition(clause), "sql": clause}
+            continue
+        if head in ("PRIMARY", "UNIQUE", "FOREIGN", "CONSTRAINT"):
+            continue
+        column = words[0].strip('`"[]')
+        cdef = tdef["columns"].get(column)
+        if cdef is not None and cdef.get("generated"):
+            expression = _parenthesised_after(item, re.compile(r"\bAS\s*\(", re.IGNORECASE))
+            cdef["expression"] = canonical_expression(expression) if expression else None
+        for match in re.finditer(r"(?:\bCONSTRAINT\s+([`\"\[]?\w+[`\"\]]?)\s+)?\bCHECK\s*\(", item, re.IGNORECASE):
+            clause = _balanced_from(item, match.end() - 1)
+            if clause is not None:
+                name = match.group(1).strip('`"[]') if match.group(1) else f"ck_{table}_{column}"
+                checks[name] = {"clause": normalise_definition(clause), "sql": clause}
+    if checks:
+        tdef["checks"] = checks
+
+
+def _top_level_items(sql: str) -> list[str]:
+    start = sql.find("(")
+    if start < 0:
+        return []
+    body = _balanced_from(sql, start) or ""
+    items, depth, quote, current = [], 0, "", []
+    for ch in body:
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`[":
+            quote = "]" if ch == "[" else ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    items.append("".join(current).strip())
+    return items
+
+
+def _balanced_from(text: str, start: int) -> str | None:
+    """The text inside the parentheses opening at ``text[start]``."""
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
+        ch = text[i]
+        if quote:
+            if ch == quote:
+                quote = ""
+        elif ch in "'\"`":
+            quote = ch
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return text[start + 1 : i].strip()
+    return None
+
+
+def _parenthesised_after(item: str, pattern: re.Pattern[str]) -> str | None:
+    match = pattern.search(item)
+    return _balanced_from(item, match.end() - 1) if match else None
 
 
 # --- MariaDB / MySQL --------------------------------------------------------------------

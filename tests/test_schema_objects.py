@@ -17,7 +17,7 @@ from tenantops.engine.schema.repair import execute_plan, plan_repair, restore_qu
 
 MARIADB_SCHEMA = [
     "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, price INT NOT NULL DEFAULT 0, "
-    "qty INT NOT NULL DEFAULT (1 + 1), note VARCHAR(50) COMMENT 'free text', "
+    "qty INT NOT NULL DEFAULT (1 + 1), note VARCHAR(50) COMMENT 'free text, 100%', "
     "total INT AS (price * qty) VIRTUAL, "
     "updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, "
     "CONSTRAINT chk_price CHECK (price >= 0)) COMMENT 'stock items'",
@@ -66,12 +66,12 @@ CASES: dict[str, tuple[tuple[str, ...], list[str], tuple | None]] = {
                      ("check", "modified", "items", "chk_price", "clause")),
     "check dropped": (M, ["ALTER TABLE items DROP CONSTRAINT chk_price"], ("check", "removed", "items", "chk_price", None)),
     "table comment": (M, ["ALTER TABLE items COMMENT = 'changed'"], ("option", "modified", "items", "comment", "comment")),
-    "column comment": (M, ["ALTER TABLE items MODIFY note VARCHAR(50) COMMENT 'who wrote it'"],
+    "column comment": (M, ["ALTER TABLE items MODIFY note VARCHAR(50) COMMENT 'who wrote it, 100%'"],
                        ("column", "modified", "items", "note", "comment")),
     "generated expression": (M, ["ALTER TABLE items MODIFY total INT AS (price + qty) VIRTUAL"],
                              ("column", "modified", "items", "total", "expression")),
     "row format": (M, ["ALTER TABLE items ROW_FORMAT = COMPACT"], ("option", "modified", "items", "row_format", "row_format")),
-    "invisible column": (M, ["ALTER TABLE items MODIFY note VARCHAR(50) COMMENT 'free text' INVISIBLE"],
+    "invisible column": (M, ["ALTER TABLE items MODIFY note VARCHAR(50) COMMENT 'free text, 100%' INVISIBLE"],
                          ("column", "modified", "items", "note", "invisible")),
     "ignored index": (M, ["ALTER TABLE items ALTER INDEX ix_items_qty IGNORED"],
                       ("index", "modified", "items", "ix_items_qty", "ignored")),
@@ -115,6 +115,7 @@ PREVIEW_SAYS = {
     "prefix/desc index dropped": "ON items (note(10), qty DESC)",
     "default expression": "ALTER COLUMN qty SET DEFAULT (1 + 1)",
     "on update removed": "ON UPDATE CURRENT_TIMESTAMP",
+    "column comment": "MODIFY COLUMN note VARCHAR(50) NULL COMMENT 'free text, 100%'",  # % as the server gets it
     "generated expression": "GENERATED ALWAYS AS (`price` * `qty`) VIRTUAL",
     "trigger added": "DROP TRIGGER trg_items_note",
 }
@@ -141,6 +142,8 @@ def executed_ddl(engine: sa.Engine) -> list[str]:
     @sa.event.listens_for(engine, "before_cursor_execute")
     def record(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
         if statement.lstrip().split(None, 1)[0].upper() not in _READS:
+            if conn.dialect.paramstyle in ("format", "pyformat"):
+                statement = statement.replace("%%", "%")  # what the driver sends: it halves them
             seen.append(statement.replace("\t", "    ").strip())
 
     return seen
@@ -215,3 +218,44 @@ def test_sqlite_checks_and_generated_columns_are_read_from_create_table(
     assert [key(d) for d in differences] == [expected_key]
     plan = plan_repair(expected, snapshot(engine), differences, dialect, strategy="aggressive")
     assert plan.operations == [] and "by hand" in plan.skipped[0].reason  # a table rebuild decides: a person
+
+
+def test_partitioning_is_captured_and_its_change_reported_once(db_url: sa.URL, dialect: str) -> None:
+    if dialect != "mariadb":
+        pytest.skip("partitioning: MariaDB/MySQL")
+    engine = make_engine(db_url)
+    run_sql(engine, ["CREATE TABLE readings (id INT NOT NULL, taken YEAR NOT NULL, PRIMARY KEY (id, taken)) "
+                     "PARTITION BY RANGE (taken) (PARTITION p2024 VALUES LESS THAN (2025), "
+                     "PARTITION p2025 VALUES LESS THAN (2026))"])
+    expected = snapshot(engine)
+    assert expected["tables"]["readings"]["options"]["partitioning"] == "range(taken): p2024 2025, p2025 2026"
+    run_sql(engine, ["INSERT INTO readings VALUES (1, 2024)", "ANALYZE TABLE readings"])
+    assert diff_schemas(expected, snapshot(engine)) == []
+    run_sql(engine, ["ALTER TABLE readings ADD PARTITION (PARTITION p2026 VALUES LESS THAN (2027))"])
+    actual = snapshot(engine)
+    differences = diff_schemas(expected, actual)
+    assert [key(d) for d in differences] == [("partition", "modified", "readings", "readings", "partitioning")]
+    assert differences[0].weight == 2
+    plan = plan_repair(expected, actual, differences, dialect, strategy="aggressive")
+    assert plan.operations == [] and "by hand" in plan.skipped[0].reason
+
+
+@pytest.mark.parametrize(("a", "b"), [
+    ("select `t`.`id` AS `id` from `tenant_a`.`t`", "SELECT t.id AS id FROM t"),
+    ("select _utf8mb4'x' AS `v`", "select 'x' as v"),
+    ("SET NEW.qty = GREATEST( NEW.qty , 0 )", "set new.qty=greatest(new.qty,0)"),
+    ("BEGIN\n  UPDATE t SET a = 1;\nEND", "begin update t set a=1; end"),
+])
+def test_what_servers_rewrite_is_normalised_away(a: str, b: str) -> None:
+    from tenantops.engine.schema.canonical import normalise_definition
+
+    assert normalise_definition(a, schema="tenant_a") == normalise_definition(b, schema="tenant_b")
+
+
+def test_definer_and_default_algorithm_are_not_part_of_a_definition() -> None:
+    from tenantops.engine.schema.sqldefs import strip_definer
+
+    assert strip_definer("CREATE ALGORITHM=UNDEFINED DEFINER=`root`@`localhost` SQL SECURITY DEFINER VIEW `v` AS "
+                         "select 1") == "CREATE SQL SECURITY DEFINER VIEW `v` AS select 1"
+    assert strip_definer("CREATE DEFINER=`admin`@`%` TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1") == \
+        "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1"

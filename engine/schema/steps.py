@@ -43,15 +43,21 @@ class Skip(Exception):
 
 
 class StatementRecorder:
-    """Output buffer for offline Alembic: Alembic writes one statement per ``write``."""
+    """Output buffer for offline Alembic: Alembic writes one statement per ``write``.
 
-    def __init__(self) -> None:
+    With a ``format``/``pyformat`` driver (pymysql) statements are compiled with ``%``
+    doubled, and the driver halves them again on the way out; the preview shows the
+    statement as the server receives it, so it halves them too."""
+
+    def __init__(self, halve_percents: bool = False) -> None:
         self.statements: list[str] = []
+        self.halve_percents = halve_percents
 
     def write(self, text: str) -> None:
         text = text.strip()
         if text:
-            self.statements.append(text.removesuffix(";").rstrip())
+            text = text.removesuffix(";").rstrip()
+            self.statements.append(text.replace("%%", "%") if self.halve_percents else text)
 
     def flush(self) -> None:
         pass
@@ -128,6 +134,7 @@ def offline_runtime(dialect: str, suffix: str) -> tuple[Runtime, StatementRecord
     context = MigrationContext.configure(
         dialect_name=dialect, opts={"as_sql": True, "output_buffer": recorder, "literal_binds": True}
     )
+    recorder.halve_percents = bool(getattr(context.dialect.identifier_preparer, "_double_percents", False))
     return Runtime(Operations(context), FAMILY[dialect], live=False, suffix=suffix), recorder
 
 

@@ -22,6 +22,7 @@ MARIADB_SCHEMA = [
     "updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, "
     "CONSTRAINT chk_price CHECK (price >= 0)) COMMENT 'stock items'",
     "CREATE INDEX ix_items_qty ON items (qty)",
+    "CREATE INDEX ix_items_hidden ON items (price) IGNORED",
     "CREATE FULLTEXT INDEX ft_items_note ON items (note)",
     "CREATE INDEX ix_items_note_qty ON items (note(10), qty DESC)",
     "CREATE VIEW cheap_items AS SELECT id, price FROM items WHERE price < 10 AND note <> 'x'",
@@ -75,6 +76,8 @@ CASES: dict[str, tuple[tuple[str, ...], list[str], tuple | None]] = {
                          ("column", "modified", "items", "note", "invisible")),
     "ignored index": (M, ["ALTER TABLE items ALTER INDEX ix_items_qty IGNORED"],
                       ("index", "modified", "items", "ix_items_qty", "ignored")),
+    "index made visible": (M, ["ALTER TABLE items ALTER INDEX ix_items_hidden NOT IGNORED"],
+                           ("index", "modified", "items", "ix_items_hidden", "ignored")),
     "fulltext index dropped": (M, ["DROP INDEX ft_items_note ON items"], ("index", "removed", "items", "ft_items_note", None)),
     "prefix/desc index dropped": (M, ["DROP INDEX ix_items_note_qty ON items"],
                                   ("index", "removed", "items", "ix_items_note_qty", None)),
@@ -118,6 +121,7 @@ PREVIEW_SAYS = {
     "column comment": "MODIFY COLUMN note VARCHAR(50) NULL COMMENT 'free text, 100%'",  # % as the server gets it
     "generated expression": "GENERATED ALWAYS AS (`price` * `qty`) VIRTUAL",
     "trigger added": "DROP TRIGGER trg_items_note",
+    "index made visible": "ALTER TABLE items ALTER INDEX ix_items_hidden IGNORED",
 }
 
 
@@ -259,3 +263,19 @@ def test_definer_and_default_algorithm_are_not_part_of_a_definition() -> None:
                          "select 1") == "CREATE SQL SECURITY DEFINER VIEW `v` AS select 1"
     assert strip_definer("CREATE DEFINER=`admin`@`%` TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1") == \
         "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1"
+
+
+def test_index_comment_change_is_reported_once_and_left_to_a_person(db_url: sa.URL, dialect: str) -> None:
+    if dialect != "mariadb":
+        pytest.skip("index comments: MariaDB/MySQL")
+    engine = make_engine(db_url)
+    run_sql(engine, ["CREATE TABLE tags (id INT PRIMARY KEY, label VARCHAR(20))",
+                     "CREATE INDEX ix_tags_label ON tags (label) COMMENT 'search by label'"])
+    expected = snapshot(engine)
+    assert expected["tables"]["tags"]["indexes"]["ix_tags_label"]["comment"] == "search by label"
+    run_sql(engine, ["DROP INDEX ix_tags_label ON tags", "CREATE INDEX ix_tags_label ON tags (label) COMMENT 'other'"])
+    actual = snapshot(engine)
+    differences = diff_schemas(expected, actual)
+    assert [key(d) for d in differences] == [("index", "modified", "tags", "ix_tags_label", "comment")]
+    plan = plan_repair(expected, actual, differences, dialect, strategy="aggressive")
+    assert plan.operations == [] and "by hand" in plan.skipped[0].reason

@@ -159,6 +159,10 @@ def create_index(rt: Runtime, table: str, name: str, idef: dict) -> None:
     elements = so.index_elements(idef["columns"], rt.dialect)
     rt.ops.create_index(validate_identifier(name, "index"), table, elements, unique=idef["unique"],
                         **so.index_kwargs(idef, rt.dialect.name))
+    if idef.get("ignored") and rt.family == "mysql":
+        # MariaDB calls it IGNORED, MySQL 8 INVISIBLE (the MySQL spelling is untested here)
+        word = "IGNORED" if getattr(rt.dialect, "is_mariadb", False) else "INVISIBLE"
+        rt.ops.execute(sa.text(f"ALTER TABLE {validate_identifier(table, 'table')} ALTER INDEX {name} {word}"))
 
 
 def _sqlite_index_origin(connection: sa.Connection, table: str, name: str) -> str | None:

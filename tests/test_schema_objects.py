@@ -19,7 +19,7 @@ MARIADB_SCHEMA = [
     "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, price INT NOT NULL DEFAULT 0, "
     "qty INT NOT NULL DEFAULT (1 + 1), note VARCHAR(50) COMMENT 'free text, 100%', "
     "total INT AS (price * qty) VIRTUAL, "
-    "updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, "
+    "updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, secret INT INVISIBLE, "
     "CONSTRAINT chk_price CHECK (price >= 0)) COMMENT 'stock items'",
     "CREATE INDEX ix_items_qty ON items (qty)",
     "CREATE INDEX ix_items_hidden ON items (price) IGNORED",
@@ -71,6 +71,10 @@ CASES: dict[str, tuple[tuple[str, ...], list[str], tuple | None]] = {
                        ("column", "modified", "items", "note", "comment")),
     "generated expression": (M, ["ALTER TABLE items MODIFY total INT AS (price + qty) VIRTUAL"],
                              ("column", "modified", "items", "total", "expression")),
+    "generated column dropped": (M, ["ALTER TABLE items DROP COLUMN total"], ("column", "removed", "items", "total", None)),
+    "on update column dropped": (M, ["ALTER TABLE items DROP COLUMN updated"],
+                                 ("column", "removed", "items", "updated", None)),
+    "invisible column dropped": (M, ["ALTER TABLE items DROP COLUMN secret"], ("column", "removed", "items", "secret", None)),
     "row format": (M, ["ALTER TABLE items ROW_FORMAT = COMPACT"], ("option", "modified", "items", "row_format", "row_format")),
     "invisible column": (M, ["ALTER TABLE items MODIFY note VARCHAR(50) COMMENT 'free text, 100%' INVISIBLE"],
                          ("column", "modified", "items", "note", "invisible")),
@@ -279,3 +283,27 @@ def test_index_comment_change_is_reported_once_and_left_to_a_person(db_url: sa.U
     assert [key(d) for d in differences] == [("index", "modified", "tags", "ix_tags_label", "comment")]
     plan = plan_repair(expected, actual, differences, dialect, strategy="aggressive")
     assert plan.operations == [] and "by hand" in plan.skipped[0].reason
+
+
+def test_a_dropped_table_comes_back_with_everything_it_held(db_url: sa.URL, dialect: str) -> None:
+    """Generated, ON UPDATE, commented, invisible columns, checks, fulltext/prefix/desc/
+    ignored indexes, comment and row format; its trigger (dropped with it) too."""
+    if dialect != "mariadb":
+        pytest.skip("the SQLite table has none of these")
+    engine = make_engine(db_url)
+    run_sql(engine, MARIADB_SCHEMA + ["ALTER TABLE items ROW_FORMAT = DYNAMIC"])
+    expected = snapshot(engine)
+    run_sql(engine, ["DROP VIEW cheap_items", "DROP TABLE items"])
+    actual = snapshot(engine)
+    differences = diff_schemas(expected, actual)
+    assert {key(d) for d in differences} == {("table", "removed", "items", "items", None),
+                                             ("view", "removed", "cheap_items", "cheap_items", None),
+                                             ("trigger", "removed", "items", "trg_items_qty", None)}
+    plan = plan_repair(expected, actual, differences, dialect, strategy="conservative")
+    assert plan.skipped == []
+    ran = executed_ddl(engine)
+    with engine.connect() as conn:
+        result = execute_plan(conn, plan, include_destructive=False, quarantine_suffix="t2")
+    assert result.ok, result.failed
+    assert ran == plan.sql
+    assert diff_schemas(expected, snapshot(engine)) == []

@@ -448,7 +448,12 @@ class _Planner:
             if tdef["primary_key"]:
                 items.append(sa.PrimaryKeyConstraint(*[validate_identifier(c, "column") for c in tdef["primary_key"]]))
             items += [so.foreign_key_constraint(n, fk, family) for n, fk in inline.items()]
+            if family == "mysql":
+                items += [sa.CheckConstraint(sa.text(so.check_expression(c["sql"], "check clause")),
+                                             name=validate_identifier(n, "check"))
+                          for n, c in sorted(tdef.get("checks", {}).items())]
             rt.ops.create_table(table, *items, **steps.table_kwargs(tdef, family))
+            steps.invisible_columns(rt, table, tdef)
             for name, idef in sorted(tdef["indexes"].items()):
                 if name not in manual_indexes:
                     steps.create_index(rt, table, name, idef)
@@ -488,6 +493,7 @@ class _Planner:
                     rt.ops.add_column(table, column)
                 else:
                     rt.ops.execute(AddColumnAt(table, column, validate_identifier(after, "column") if after else None))
+                steps.invisible_columns(rt, table, {"columns": {name: cdef}})
                 return
             needs_copy = not appended or (not cdef["nullable"] and cdef["default"] is None)
             with rt.batch(table, current, recreate="always" if needs_copy else "auto") as batch:

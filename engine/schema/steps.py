@@ -182,7 +182,27 @@ def table_kwargs(tdef: dict, family: str) -> dict:
             # both spellings: the offline MariaDB dialect (the preview) reads mariadb_*,
             # a live mysql+pymysql connection mysql_*
             kwargs[f"mysql_{key}"] = kwargs[f"mariadb_{key}"] = validate_identifier(options[option], f"table {option}")
+    if options.get("row_format"):
+        kwargs["mysql_row_format"] = kwargs["mariadb_row_format"] = validate_identifier(
+            options["row_format"], "table row format").upper()
+    if options.get("comment"):
+        kwargs["comment"] = options["comment"]
     return kwargs
+
+
+def invisible_columns(rt: Runtime, table: str, tdef: dict) -> None:
+    """Make the expected INVISIBLE columns invisible (SQLAlchemy can't declare them)."""
+    from tenantops.engine.schema.ddl import ModifyColumn
+
+    if rt.family != "mysql":
+        return
+    for name in so.ordered_columns(tdef):
+        cdef = tdef["columns"][name]
+        if cdef.get("invisible"):
+            rt.ops.execute(ModifyColumn(
+                table, so.column(name, {**cdef, "generated": None, "on_update": None}, rt.family),
+                on_update=cdef.get("on_update"), generated=cdef.get("generated"), expression=cdef.get("expression"),
+                invisible=True, comment=cdef.get("comment")))
 
 
 def copy_aside(rt: Runtime, table: str, current: dict, column: str, target: str, where: str | None) -> int | None:

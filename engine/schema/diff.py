@@ -389,7 +389,10 @@ def _owner(diff: Difference, owners: dict[OwnerKey, str]) -> str | None:
     if diff.object in ("trigger", "routine", "event"):
         if diff.attribute is not None and (None, diff.object, diff.name, diff.attribute) in owners:
             return owners[(None, diff.object, diff.name, diff.attribute)]
-        return owners.get((None, diff.object, diff.name))
+        if (None, diff.object, diff.name) in owners:
+            return owners[(None, diff.object, diff.name)]
+        # an extra trigger belongs with its table, like an extra column
+        return owners.get((diff.table,)) if diff.table is not None else None
     if diff.object == "partition":
         return owners.get((diff.table, "option", "partitioning")) or owners.get((diff.table,))
     kind = diff.object

@@ -92,7 +92,7 @@ CHANGES = {
                  "ALTER TABLE items MODIFY updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP",
                  "CREATE TRIGGER trg_items_note BEFORE UPDATE ON items FOR EACH ROW SET NEW.note = TRIM(NEW.note)",
                  "ALTER EVENT ev_cleanup ON SCHEDULE EVERY 2 DAY",
-                 "INSERT INTO items (price, qty) VALUES (3, 4)",
+                 "INSERT INTO items (price, qty, loc) VALUES (3, 4, POINT(0, 0))",
                  "ALTER TABLE items AUTO_INCREMENT = 500"],
                 {("routine", "removed", None, "touch_items", None),
                  ("check", "modified", "items", "chk_price", "clause"),

@@ -19,11 +19,12 @@ MARIADB_SCHEMA = [
     "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, price INT NOT NULL DEFAULT 0, "
     "qty INT NOT NULL DEFAULT (1 + 1), note VARCHAR(50) COMMENT 'free text, 100%', "
     "total INT AS (price * qty) VIRTUAL, "
-    "updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, secret INT INVISIBLE, "
+    "updated TIMESTAMP NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP, secret INT INVISIBLE, loc POINT NOT NULL, "
     "CONSTRAINT chk_price CHECK (price >= 0)) COMMENT 'stock items'",
     "CREATE INDEX ix_items_qty ON items (qty)",
     "CREATE INDEX ix_items_hidden ON items (price) IGNORED",
     "CREATE FULLTEXT INDEX ft_items_note ON items (note)",
+    "CREATE SPATIAL INDEX sp_items_loc ON items (loc)",
     "CREATE INDEX ix_items_note_qty ON items (note(10), qty DESC)",
     "CREATE VIEW cheap_items AS SELECT id, price FROM items WHERE price < 10 AND note <> 'x'",
     "CREATE TRIGGER trg_items_qty BEFORE INSERT ON items FOR EACH ROW SET NEW.qty = GREATEST(NEW.qty, 0)",
@@ -38,12 +39,13 @@ SQLITE_SCHEMA = [
     "CREATE TRIGGER trg_items_qty AFTER INSERT ON items BEGIN UPDATE items SET qty = 0 WHERE id = NEW.id AND qty < 0; END",
 ]
 NOISE = ["INSERT INTO items (price, qty, note) VALUES (5, 3, 'a'), (7, 1, 'b')"]
+MARIADB_NOISE = ["INSERT INTO items (price, qty, note, loc) VALUES (5, 3, 'a', POINT(1, 2)), (7, 1, 'b', POINT(3, 4))"]
 
 # id -> (dialects, change, (object, change, table, name, attribute)); None = no drift at all
 M, S = ("mariadb",), ("sqlite",)
 BOTH = M + S
 CASES: dict[str, tuple[tuple[str, ...], list[str], tuple | None]] = {
-    "rows, AUTO_INCREMENT, statistics": (M, NOISE + ["ALTER TABLE items AUTO_INCREMENT = 1000", "ANALYZE TABLE items"], None),
+    "rows, AUTO_INCREMENT, statistics": (M, MARIADB_NOISE + ["ALTER TABLE items AUTO_INCREMENT = 1000", "ANALYZE TABLE items"], None),
     "rows and statistics": (S, NOISE + ["ANALYZE"], None),
     "procedure dropped": (M, ["DROP PROCEDURE touch_items"], ("routine", "removed", None, "touch_items", None)),
     "procedure body": (M, ["DROP PROCEDURE touch_items",
@@ -83,6 +85,7 @@ CASES: dict[str, tuple[tuple[str, ...], list[str], tuple | None]] = {
     "index made visible": (M, ["ALTER TABLE items ALTER INDEX ix_items_hidden NOT IGNORED"],
                            ("index", "modified", "items", "ix_items_hidden", "ignored")),
     "fulltext index dropped": (M, ["DROP INDEX ft_items_note ON items"], ("index", "removed", "items", "ft_items_note", None)),
+    "spatial index dropped": (M, ["DROP INDEX sp_items_loc ON items"], ("index", "removed", "items", "sp_items_loc", None)),
     "prefix/desc index dropped": (M, ["DROP INDEX ix_items_note_qty ON items"],
                                   ("index", "removed", "items", "ix_items_note_qty", None)),
     "default expression": (M, ["ALTER TABLE items ALTER qty SET DEFAULT 5"], ("column", "modified", "items", "qty", "default")),
@@ -120,6 +123,7 @@ CASES: dict[str, tuple[tuple[str, ...], list[str], tuple | None]] = {
 PREVIEW_SAYS = {
     "fulltext index dropped": "CREATE FULLTEXT INDEX ft_items_note ON items (note)",
     "prefix/desc index dropped": "ON items (note(10), qty DESC)",
+    "spatial index dropped": "CREATE SPATIAL INDEX sp_items_loc ON items (loc)",
     "default expression": "ALTER COLUMN qty SET DEFAULT (1 + 1)",
     "on update removed": "ON UPDATE CURRENT_TIMESTAMP",
     "column comment": "MODIFY COLUMN note VARCHAR(50) NULL COMMENT 'free text, 100%'",  # % as the server gets it

@@ -539,7 +539,9 @@ def capture_mysql(connection: sa.Connection, schemas: list[str]) -> dict[str, di
         cols = []
         for r in rows:
             col = r.COLUMN_NAME if r.COLUMN_NAME is not None else "expr"
-            if r.SUB_PART:
+            # MariaDB reports a SUB_PART (32) on every SPATIAL key part, which no CREATE
+            # may repeat: a spatial index has no prefix
+            if r.SUB_PART and (r.INDEX_TYPE or "").upper() != "SPATIAL":
                 col += f"({int(r.SUB_PART)})"
             if r.COLLATION == "D":
                 col += " desc"

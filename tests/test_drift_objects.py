@@ -134,3 +134,13 @@ def test_objects_from_a_custom_migration_compare_clean_and_are_owned(server: str
     r = run("repair", "objs", "--strategy", "aggressive", "--confirm", "objs", "--json")
     assert r.code == 0, r.err
     assert r.json()["severity_after"] == "none"
+
+    # the same changes again, now accepted one by one: every object kind can be accepted
+    behind_the_back("objs", [c.replace("%", "%%") for c in change] if dialect == "mariadb" else change)
+    report, found = differences("objs")
+    for number in range(1, len(found) + 1):
+        r = run("drift", "objs", "--accept", str(number), "--reason", "known, ticket 9")
+        assert r.code == 0, r.err
+    report, _ = differences("objs")
+    assert report["severity"] == "none" and all(d["accepted"] for d in report["differences"])
+    assert len(report["differences"]) == len(expected)

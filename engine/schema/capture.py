@@ -305,7 +305,9 @@ def _top_level_items(sql: str) -> list[str]:
     if start < 0:
         return []
     body = _balanced_from(sql, start) or ""
-    items, depth, quote, current = [], 0, "", []
+    items: list[str] = []
+    current: list[str] = []
+    depth, quote = 0, ""
     for ch in body:
         if quote:
             if ch == quote:

@@ -273,7 +273,7 @@ def test_definer_and_default_algorithm_are_not_part_of_a_definition() -> None:
         "CREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW SET NEW.a = 1"
 
 
-def test_index_comment_change_is_reported_once_and_left_to_a_person(db_url: sa.URL, dialect: str) -> None:
+def test_index_comment_change_is_reported_once_and_repaired_as_previewed(db_url: sa.URL, dialect: str) -> None:
     if dialect != "mariadb":
         pytest.skip("index comments: MariaDB/MySQL")
     engine = make_engine(db_url)
@@ -285,8 +285,13 @@ def test_index_comment_change_is_reported_once_and_left_to_a_person(db_url: sa.U
     actual = snapshot(engine)
     differences = diff_schemas(expected, actual)
     assert [key(d) for d in differences] == [("index", "modified", "tags", "ix_tags_label", "comment")]
-    plan = plan_repair(expected, actual, differences, dialect, strategy="aggressive")
-    assert plan.operations == [] and "by hand" in plan.skipped[0].reason
+    plan = plan_repair(expected, actual, differences, dialect, strategy="conservative")
+    assert plan.skipped == [] and any("COMMENT 'search by label'" in s for s in plan.sql), plan.sql
+    ran = executed_ddl(engine)
+    with engine.connect() as conn:
+        assert execute_plan(conn, plan, include_destructive=False, quarantine_suffix="t3").ok
+    assert ran == plan.sql
+    assert diff_schemas(expected, snapshot(engine)) == []
 
 
 def test_a_dropped_table_comes_back_with_everything_it_held(db_url: sa.URL, dialect: str) -> None:

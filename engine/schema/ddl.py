@@ -125,3 +125,21 @@ def _modify_column(element: ModifyColumn, compiler: Any, **kw: Any) -> str:
     if element.comment:
         parts.append("COMMENT " + compiler.sql_compiler.render_literal_value(element.comment, sa.String()))
     return f"{alter_table(compiler, element.table_name, element.schema)} MODIFY COLUMN {' '.join(parts)}"
+
+
+class CreateIndexWithComment(sa.schema.CreateIndex):
+    """``CREATE INDEX ... COMMENT '...'``: no ALTER sets an index comment and the dialect's
+    CREATE INDEX has no option for it."""
+
+    inherit_cache = False
+
+    def __init__(self, index: sa.Index, comment: str) -> None:
+        super().__init__(index)
+        self.comment = comment
+
+
+@compiles(CreateIndexWithComment, "mysql")
+@compiles(CreateIndexWithComment, "mariadb")
+def _create_index_with_comment(element: CreateIndexWithComment, compiler: Any, **kw: Any) -> str:
+    text = compiler.visit_create_index(element, **kw)
+    return f"{text} COMMENT " + compiler.sql_compiler.render_literal_value(element.comment, sa.String())

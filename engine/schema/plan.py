@@ -17,7 +17,7 @@ saved in quarantine, then it is dropped; unsafe) and a changed one is replaced t
 way (``CREATE OR REPLACE`` where the server has it), never silently dropped.
 
 Left to people (in ``plan.skipped`` with the reason): primary-key changes, the order of
-existing columns, expression indexes, partitioning, index comments, CHECK constraints
+existing columns, expression indexes, partitioning, CHECK constraints
 and generated-column details on SQLite (part of CREATE TABLE there), and narrowing on a
 table without a primary key to keep values by.
 """
@@ -318,9 +318,6 @@ class _Planner:
     def _index_op(self, d: Difference, table: str, *, recreate: bool) -> Made:
         name = d.name
         idef = self._expected_table(table)["indexes"][name]
-        if idef.get("comment"):
-            # no ALTER sets an index comment and the dialect's CREATE INDEX has none
-            raise steps.Manual("indexes with a comment are re-created by hand")
         for entry in idef["columns"]:
             try:
                 so.parse_index_column(entry)

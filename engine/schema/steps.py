@@ -157,8 +157,18 @@ def drop_index(rt: Runtime, table: str, name: str, planned: dict) -> None:
 
 def create_index(rt: Runtime, table: str, name: str, idef: dict) -> None:
     elements = so.index_elements(idef["columns"], rt.dialect)
-    rt.ops.create_index(validate_identifier(name, "index"), table, elements, unique=idef["unique"],
-                        **so.index_kwargs(idef, rt.dialect.name))
+    if idef.get("comment") and rt.family == "mysql":
+        from alembic.operations.schemaobj import SchemaObjects
+
+        from tenantops.engine.schema.ddl import CreateIndexWithComment
+
+        index = SchemaObjects(rt.ops.migration_context).index(
+            validate_identifier(name, "index"), table, elements, unique=idef["unique"],
+            **so.index_kwargs(idef, rt.dialect.name))
+        rt.ops.execute(CreateIndexWithComment(index, idef["comment"]))
+    else:
+        rt.ops.create_index(validate_identifier(name, "index"), table, elements, unique=idef["unique"],
+                            **so.index_kwargs(idef, rt.dialect.name))
     if idef.get("ignored") and rt.family == "mysql":
         # MariaDB calls it IGNORED, MySQL 8 INVISIBLE (the MySQL spelling is untested here)
         word = "IGNORED" if getattr(rt.dialect, "is_mariadb", False) else "INVISIBLE"

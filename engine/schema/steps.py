@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
+from tenantops.engine.errors import TenantopsError
 from tenantops.engine.schema import sqlobjects as so
 from tenantops.engine.schema.capture import capture
 from tenantops.engine.schema.coltypes import sa_type
@@ -99,9 +100,13 @@ class Runtime:
         """SQLite batch mode: the new table is built from the table's canonical definition
         (the planned one offline, the live capture live), so the preview shows exactly the
         statements the run sends. A table holding what the canonical dict does not express
-        (CHECK, COLLATE, generated columns) is rebuilt from Alembic's reflection of the
+        (CHECK, COLLATE, generated columns, AUTOINCREMENT, WITHOUT ROWID, STRICT, deferrable
+        foreign keys, ON CONFLICT) is rebuilt from Alembic's reflection of the
         real table instead, so nothing that exists is ever left out of the copy; for those
         the run's CREATE TABLE can spell more than the preview's."""
+        if any(col.get("generated") for col in (planned or {}).get("columns", {}).values()):
+            # batch mode copies every column, generated ones included, which SQLite refuses
+            raise TenantopsError(f"SQLite can't rebuild table {table}: it has generated columns; repair it by hand")
         if self.live:
             current = self.table(table, planned)
             if current is None or _sqlite_needs_reflection(self.live_connection(), table):
@@ -120,7 +125,11 @@ class Runtime:
         return self.live_connection().execute(statement).scalar() if self.live else None
 
 
-_NOT_CANONICAL = re.compile(r"\b(CHECK|COLLATE|GENERATED|AS\s*\()", re.IGNORECASE)
+# What a SQLite CREATE TABLE can hold that the canonical dict does not (or not fully)
+# express: a rebuild from the canonical definition would silently drop it.
+_NOT_CANONICAL = re.compile(
+    r"\b(?:CHECK|COLLATE|GENERATED|AUTOINCREMENT|WITHOUT\s+ROWID|STRICT|DEFERRABLE|MATCH|ON\s+CONFLICT)\b"
+    r"|\bAS\s*\(", re.IGNORECASE)
 
 
 def _sqlite_needs_reflection(connection: sa.Connection, table: str) -> bool:

@@ -144,3 +144,34 @@ def test_objects_from_a_custom_migration_compare_clean_and_are_owned(server: str
     report, _ = differences("objs")
     assert report["severity"] == "none" and all(d["accepted"] for d in report["differences"])
     assert len(report["differences"]) == len(expected)
+
+
+def test_manual_repair_script_runs_compound_bodies_in_a_sql_client(server: str, dialect: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    provision("scripty", server)
+    ctx = Context.open()
+    operators.add_operator(ctx, user="bob", role="dba")
+    ctx.close()
+    if dialect == "sqlite":
+        trigger = ("CREATE TRIGGER trg_notices_pin AFTER INSERT ON notices BEGIN "
+                   "UPDATE notices SET is_pinned = 0 WHERE id = NEW.id; END")
+    else:
+        trigger = ("CREATE TRIGGER trg_notices_pin BEFORE INSERT ON notices FOR EACH ROW "
+                   "BEGIN SET NEW.title = TRIM(NEW.title); SET NEW.is_pinned = 0; END")
+    path = tmp_path / "pin_trigger.py"
+    path.write_text('"""Unpin new notices."""\nfrom alembic import op\n\n\ndef upgrade():\n'
+                    f"    op.execute({trigger!r})\n\n\ndef downgrade():\n    op.execute('DROP TRIGGER trg_notices_pin')\n")
+    assert run("custom", "submit", "scripty", str(path)).code == 0
+    _as("bob", monkeypatch)
+    assert run("custom", "approve", "scripty", "pin_trigger", "--allow-unsafe").code == 0
+    assert run("custom", "apply", "scripty", "pin_trigger").code == 0
+    behind_the_back("scripty", ["DROP TRIGGER trg_notices_pin"])
+
+    r = run("repair", "scripty", "--strategy", "manual", "--json")
+    assert r.code == 0, r.err
+    script = Path(r.json()["script"]).read_text()
+    if dialect == "mariadb":  # the mysql client needs another delimiter around BEGIN ... END
+        assert "DELIMITER $$\nCREATE TRIGGER `trg_notices_pin` BEFORE INSERT ON `notices` FOR EACH ROW BEGIN" in script
+        assert "END$$\nDELIMITER ;" in script
+    else:  # sqlite3 reads a trigger's BEGIN ... END; as one statement
+        assert "DELIMITER" not in script and script.rstrip().endswith("END;")

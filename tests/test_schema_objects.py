@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from conftest import make_engine
 from test_schema_capture import snapshot
+from tenantops.engine.errors import ConflictError
 from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.diff import diff_schemas
 from tenantops.engine.schema.repair import execute_plan, plan_repair, restore_quarantine
@@ -201,6 +202,8 @@ def test_each_object_change_is_found_once_and_repaired_as_previewed(case: str, d
         with engine.connect() as conn:
             restore_quarantine(conn, record)
         assert [key(d) for d in diff_schemas(expected, snapshot(engine))] == [expected_key]
+        with engine.connect() as conn, pytest.raises(ConflictError):
+            restore_quarantine(conn, record)  # it exists again: refused, nothing replaced
 
 
 SQLITE_TABLE_TEXT = (

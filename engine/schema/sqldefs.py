@@ -12,7 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from tenantops.engine.errors import NotFoundError, ValidationError
+from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
 from tenantops.engine.schema.names import validate_identifier
 
 # kind -> (DROP keyword, SHOW CREATE keyword, column of SHOW CREATE holding the statement)
@@ -88,8 +88,6 @@ def restore_definition(connection: sa.Connection, kind: str, name: str, definiti
     if not definition:
         raise ValidationError(f"quarantine holds no definition of {kind} {name}")
     if exists(connection, kind, name):
-        from tenantops.engine.errors import ConflictError
-
         raise ConflictError(f"{kind} {name!r} exists again", hint="drop or rename it before restoring")
     connection.execute(verbatim(definition))
     connection.commit()

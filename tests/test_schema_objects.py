@@ -235,7 +235,7 @@ def test_sqlite_checks_and_generated_columns_are_read_from_create_table(
     assert plan.operations == [] and "by hand" in plan.skipped[0].reason  # a table rebuild decides: a person
 
 
-def test_partitioning_is_captured_and_its_change_reported_once(db_url: sa.URL, dialect: str) -> None:
+def test_partitioning_change_is_reported_once_and_repaired_as_previewed(db_url: sa.URL, dialect: str) -> None:
     if dialect != "mariadb":
         pytest.skip("partitioning: MariaDB/MySQL")
     engine = make_engine(db_url)
@@ -251,8 +251,33 @@ def test_partitioning_is_captured_and_its_change_reported_once(db_url: sa.URL, d
     differences = diff_schemas(expected, actual)
     assert [key(d) for d in differences] == [("partition", "modified", "readings", "readings", "partitioning")]
     assert differences[0].weight == 2
-    plan = plan_repair(expected, actual, differences, dialect, strategy="aggressive")
-    assert plan.operations == [] and "by hand" in plan.skipped[0].reason
+    plan = plan_repair(expected, actual, differences, dialect, strategy="conservative")
+    assert plan.skipped == [] and plan.sql == [
+        "ALTER TABLE readings PARTITION BY RANGE (`taken`) (PARTITION `p2024` VALUES LESS THAN (2025), "
+        "PARTITION `p2025` VALUES LESS THAN (2026))"]
+    ran = executed_ddl(engine)
+    with engine.connect() as conn:
+        assert execute_plan(conn, plan, include_destructive=False, quarantine_suffix="t5").ok
+    assert ran == plan.sql
+    assert diff_schemas(expected, snapshot(engine)) == []
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT COUNT(*) FROM readings").scalar() == 1  # the row moved along
+
+    run_sql(engine, ["ALTER TABLE readings REMOVE PARTITIONING"])
+    actual = snapshot(engine)
+    plan = plan_repair(expected, actual, diff_schemas(expected, actual), dialect)
+    with engine.connect() as conn:
+        assert execute_plan(conn, plan, include_destructive=False, quarantine_suffix="t6").ok
+    assert diff_schemas(expected, snapshot(engine)) == []
+
+    run_sql(engine, ["DROP TABLE readings"])  # a missing partitioned table comes back partitioned
+    actual = snapshot(engine)
+    plan = plan_repair(expected, actual, diff_schemas(expected, actual), dialect)
+    ran = executed_ddl(engine)
+    with engine.connect() as conn:
+        assert execute_plan(conn, plan, include_destructive=False, quarantine_suffix="t7").ok
+    assert ran == plan.sql
+    assert diff_schemas(expected, snapshot(engine)) == []
 
 
 @pytest.mark.parametrize(("a", "b"), [

@@ -387,15 +387,18 @@ def without_sql(canonical: dict) -> dict:
             out[plural] = {n: {k: v for k, v in o.items() if k != "sql"} if isinstance(o, dict) else o
                            for n, o in objects.items()}
     tables = canonical.get("tables")
-    if tables and any("checks" in t for t in tables.values()):
+    if tables and any("checks" in t or "partition_sql" in t for t in tables.values()):
         out["tables"] = {n: _table_without_sql(t) for n, t in tables.items()}
     return out
 
 
 def _table_without_sql(table: dict) -> dict:
-    if "checks" not in table:
+    if "checks" not in table and "partition_sql" not in table:
         return table
-    return {**table, "checks": {n: {k: v for k, v in c.items() if k != "sql"} for n, c in table["checks"].items()}}
+    out = {k: v for k, v in table.items() if k != "partition_sql"}
+    if "checks" in table:
+        out["checks"] = {n: {k: v for k, v in c.items() if k != "sql"} for n, c in table["checks"].items()}
+    return out
 
 
 def schema_hash(canonical: dict) -> str:

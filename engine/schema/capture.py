@@ -12,6 +12,7 @@ Canonical dict (JSON-serialisable, everything keyed by name)::
         "foreign_keys": {name: {"columns", "ref_table", "ref_columns", "on_update",
                                 "on_delete"}},
         ["checks": {name: {"clause", "sql"}}],
+        ["partition_sql": "PARTITION BY ..."],
         "options": {"engine", "charset", "collation", ["row_format"], ["comment"],
                     ["partitioning"]}}},
      "views": {name: {"definition", "security", "check_option", "sql"}},
@@ -697,6 +698,32 @@ def _capture_partitions(connection: sa.Connection, params: dict, tables: dict, f
         if first.SUBPARTITION_METHOD:
             text += f"; sub {first.SUBPARTITION_METHOD.lower()}({normalise_definition(first.SUBPARTITION_EXPRESSION or '')})"
         table["options"]["partitioning"] = text
+        clause = _partition_clause(rows)
+        if clause is not None:
+            table["partition_sql"] = clause
+
+
+def _partition_clause(rows: list) -> str | None:
+    """``PARTITION BY ...`` that re-creates the partitioning (repair runs it); None where
+    repair leaves it to a person (subpartitions, system-versioning partitions)."""
+    first = rows[0]
+    method = (first.PARTITION_METHOD or "").upper()
+    if first.SUBPARTITION_METHOD or method not in (
+            "RANGE", "LIST", "HASH", "KEY", "LINEAR HASH", "LINEAR KEY", "RANGE COLUMNS", "LIST COLUMNS"):
+        return None
+    names = list(dict.fromkeys(r.PARTITION_NAME for r in rows))
+    descriptions = {r.PARTITION_NAME: r.PARTITION_DESCRIPTION for r in rows}
+    parts = []
+    for name in names:
+        description = str(descriptions[name]) if descriptions[name] is not None else None
+        if method.startswith("RANGE"):
+            bound = "MAXVALUE" if description == "MAXVALUE" and method == "RANGE" else f"({description})"
+            parts.append(f"PARTITION `{name}` VALUES LESS THAN {bound}")
+        elif method.startswith("LIST"):
+            parts.append(f"PARTITION `{name}` VALUES IN ({description})")
+        else:
+            parts.append(f"PARTITION `{name}`")
+    return f"PARTITION BY {method} ({first.PARTITION_EXPRESSION or ''}) ({', '.join(parts)})"
 
 
 def _mysql_column(row: Any, table: dict, is_mariadb: bool, is_json: bool) -> dict:

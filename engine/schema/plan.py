@@ -17,7 +17,7 @@ saved in quarantine, then it is dropped; unsafe) and a changed one is replaced t
 way (``CREATE OR REPLACE`` where the server has it), never silently dropped.
 
 Left to people (in ``plan.skipped`` with the reason): primary-key changes, the order of
-existing columns, expression indexes, partitioning, CHECK constraints
+existing columns, expression indexes, subpartitions, CHECK constraints
 and generated-column details on SQLite (part of CREATE TABLE there), and narrowing on a
 table without a primary key to keep values by.
 """
@@ -200,7 +200,7 @@ class _Planner:
         if d.object in _SQL_OBJECTS:
             return self._sql_object(d)
         if d.object == "partition":
-            raise steps.Manual("partitioning is repaired by hand")
+            return self._partitioning(d, validate_identifier(d.table, "table"))
         if d.object == "index" and d.name == "PRIMARY":
             raise steps.Manual("primary key changes are repaired by hand")
         table = validate_identifier(d.table, "table")
@@ -451,6 +451,9 @@ class _Planner:
                           for n, c in sorted(tdef.get("checks", {}).items())]
             rt.ops.create_table(table, *items, **steps.table_kwargs(tdef, family))
             steps.invisible_columns(rt, table, tdef)
+            if family == "mysql" and tdef.get("partition_sql"):
+                clause = so.check_expression(tdef["partition_sql"], "partitioning")
+                rt.ops.execute(sqldefs.verbatim(f"ALTER TABLE {table} {clause}"))
             for name, idef in sorted(tdef["indexes"].items()):
                 if name not in manual_indexes:
                     steps.create_index(rt, table, name, idef)
@@ -636,6 +639,46 @@ class _Planner:
 
         return op, effect
 
+
+    # -- partitioning --
+
+    def _partitioning(self, d: Difference, table: str) -> Made:
+        if self.family == "sqlite":
+            raise steps.Manual("SQLite has no partitioning")
+        expected_table = self._expected_table(table)
+        wanted = expected_table["options"].get("partitioning")
+        clause = expected_table.get("partition_sql")
+        if wanted is not None and not clause:
+            raise steps.Manual("this partitioning (subpartitions, system versioning) is repaired by hand")
+        if wanted is not None:
+            so.check_expression(clause, "partitioning")
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, self._snapshot(table))
+            if current is None:
+                raise TenantopsError(f"table {table} does not exist")
+            if current["options"].get("partitioning") == wanted:
+                raise steps.AlreadyDone
+            # one ALTER re-partitions (rows move, none is dropped; a row no partition takes
+            # fails the statement and the job restores its backup)
+            sql = f"ALTER TABLE {table} REMOVE PARTITIONING" if wanted is None else f"ALTER TABLE {table} {clause}"
+            rt.ops.execute(sqldefs.verbatim(sql))
+            rt.invalidate()
+
+        what = "remove the partitioning of" if wanted is None else "re-partition"
+        op = Operation("partition", "modified", table, d.name, f"{what} {table} as expected", safe=True,
+                       attribute=d.attribute, run=run)
+
+        def effect() -> None:
+            tdef = self.state["tables"][table]
+            if wanted is None:
+                tdef["options"].pop("partitioning", None)
+                tdef.pop("partition_sql", None)
+            else:
+                tdef["options"]["partitioning"] = wanted
+                tdef["partition_sql"] = clause
+
+        return op, effect
 
     # -- columns: attributes only a full MODIFY COLUMN sets --
 

@@ -648,9 +648,9 @@ class _Planner:
         expected_table = self._expected_table(table)
         wanted = expected_table["options"].get("partitioning")
         clause = expected_table.get("partition_sql")
-        if wanted is not None and not clause:
-            raise steps.Manual("this partitioning (subpartitions, system versioning) is repaired by hand")
         if wanted is not None:
+            if not clause:
+                raise steps.Manual("this partitioning (subpartitions, system versioning) is repaired by hand")
             so.check_expression(clause, "partitioning")
 
         def run(rt: steps.Runtime) -> None:

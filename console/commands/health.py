@@ -140,7 +140,8 @@ def _accept(ctx: Context, args: argparse.Namespace) -> int:
     expires = args.expires or (models.utcnow() + timedelta(days=30)).date().isoformat()
     doc = drift.accept_difference(ctx, slug=args.slug, object=d["object"], change=d["change"], table=d["table"],
                                   name=d["name"], attribute=d.get("attribute"), reason=args.reason, expires=expires)
-    output.show(args, doc, lambda x: output.note(f"accepted {d['change']} {d['object']} {d['table']}.{d['name']} "
+    output.show(args, doc, lambda x: output.note(f"accepted {d['change']} {d['object']} "
+                                                 f"{d['table'] + '.' if d['table'] else ''}{d['name']} "
                                                  f"until {x['expires_at'][:10]}"))
     return 0
 

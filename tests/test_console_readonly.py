@@ -28,7 +28,7 @@ from tenantops.engine.tenants import custom, modules, rollback, sync
 from tenantops.engine.health import drift
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.health import repair as repairs
-from tenantops.engine.tenants import backups, snapshots
+from tenantops.engine.tenants import backups, lifecycle, move, snapshots
 from tenantops.engine.servers import registry as servers
 from tenantops.console.screens.recovery import AcceptedScreen, BackupsScreen, QuarantineScreen
 from tenantops.engine.context import Context
@@ -58,6 +58,9 @@ ENGINE_CALLS: dict[str, Callable[[Context], Any]] = {
     "backups.request_restore": lambda c: backups.request_restore(c, slug=SLUG, backup_id=1, confirm=SLUG),
     "repair.restore": lambda c: repairs.restore(c, slug=SLUG, item_id=1),
     "drift.withdraw_acceptance": lambda c: drift.withdraw_acceptance(c, slug=SLUG, acceptance_id=1),
+    "lifecycle.request_suspend": lambda c: lifecycle.request_suspend(c, slug=SLUG, reason="unpaid"),
+    "lifecycle.request_archive": lambda c: lifecycle.request_archive(c, slug=SLUG, confirm=SLUG),
+    "move.request_move": lambda c: move.request_move(c, slug=SLUG, to="local"),
     "drift.accept_difference": lambda c: drift.accept_difference(c, slug=SLUG, object="table", change="added",
                                                                  table="scratch", name="scratch", reason="r",
                                                                  expires="2030-01-01"),

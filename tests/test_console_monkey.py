@@ -87,7 +87,9 @@ def next_keys(rng: random.Random) -> list[str]:
     a key of the opened screen), which a walk of single keys reaches too rarely."""
     roll = rng.random()
     if roll < 0.05:
-        return [rng.choice(["4", "4", "3", "2", "6"]), rng.choice(["j", "G", "k"]), "enter", rng.choice(REGISTRY_KEYS)]
+        # Esc first, as a person would, so a dialog or panel left open does not swallow the drill-down
+        return ["escape", rng.choice(["4", "4", "3", "2", "6"]), rng.choice(["j", "G", "k"]), "enter",
+                rng.choice(REGISTRY_KEYS)]
     if roll < 0.12:
         return [rng.choice(SECTIONS)]
     if roll < 0.22:

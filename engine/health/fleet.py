@@ -74,6 +74,8 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
         try:
             plan = tenant_sync.preview_sync(ctx, slug=s).document
         except TenantopsError as exc:
+            if slug:  # one named tenant: its error is the answer (exit 1, one line), not a table row
+                raise
             entries[s] = {"tenant": s, "outcome": "failed", "error": str(exc), "pending": [], "versions": {}}
             continue
         outcome = "blocked" if plan["blocked"] else ("pending" if plan["pending"] else "up-to-date")

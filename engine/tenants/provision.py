@@ -83,6 +83,10 @@ def request_provision(ctx: Context, *, slug: str, server: str | None = None, con
             raise LockHeld(locks.describe(lock))
         if app.status not in ("approved", "failed"):
             raise StateError(f"application {app.slug} cannot go from {app.status} to provisioning")
+        if server:
+            # a server that is unknown, draining or full is refused now, not by a job that fails
+            # the application: bad input changes nothing
+            choose_server(s, server)
         job_id = jobs.enqueue_in(s, ctx, "provision", slug, {"slug": slug, "server": server},
                                  lock_operation="provision")
         transition(app, "provisioning")

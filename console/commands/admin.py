@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 import sys
 
 from tenantops.engine.errors import UsageError
@@ -215,19 +215,21 @@ def _server_name(p: argparse.ArgumentParser) -> None:
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     from tenantops.engine.health import doctor
 
+    done: dict[str, Any] = {}
     if args.acknowledge:
         revisions = doctor.acknowledge_edits(ctx, slug=args.acknowledge)
+        done["acknowledged"] = {"tenant": args.acknowledge, "revisions": revisions}
         output.note(f"acknowledged edited revisions of {args.acknowledge}: {', '.join(revisions) or 'none'}")
     if args.reconcile:
         summary = doctor.reconcile_tenant(ctx, slug=args.reconcile)
+        done["reconciled"] = {"tenant": args.reconcile, **summary}
         output.note(f"landlord of {args.reconcile} now records modules {', '.join(summary['modules']) or '(none)'}"
                     + (f" (history batch {summary['batch']})" if summary["batch"] else " (history already agreed)"))
     findings = doctor.diagnose(ctx)
-    output.show(args, {"findings": findings}, lambda d: output.table(
+    # quiet when clean, like a monitoring check: exit 0 and not a line on either stream
+    output.show(args, {"findings": findings, **done}, lambda d: d["findings"] and output.table(
         "Doctor", ["kind", "server", "target", "detail", "fix"],
         [(f["kind"], f["server"], f["target"], f["detail"], f["fix"]) for f in d["findings"]]))
-    if not findings and not args.json:
-        output.note("nothing needs attention")
     return 1 if findings else 0
 
 

@@ -150,7 +150,7 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
         if args.json:
             output.emit_json({**doc, "error": job["error"]})
         raise TenantopsError(f"repair of {args.slug} failed: {job['error']} (see `tenantops jobs show {doc['job']}`)")
-    result = job["result"]
+    result = {**job["result"], "job": doc["job"]}
     output.show(args, result, lambda r: output.note(
         f"repair of {r['tenant']}: {len(r['applied'])} applied, {len(r['skipped'])} skipped, "
         f"{len(r['quarantine'])} quarantined, backup {r['backup']}; severity now {r['severity_after']}"))

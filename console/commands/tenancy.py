@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from tenantops.engine.errors import TenantopsError
@@ -85,18 +87,43 @@ def print_event(ev: StepDoc) -> None:
         output.err.print(f"         [red]{ev['error']}[/]", highlight=False, markup=True)
 
 
+def _print_timeline(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None],
+                    stop: threading.Event) -> None:
+    """Shows the job's steps as the landlord records them, while this process runs it."""
+    seen: dict[int, str] = {}
+    while True:
+        stopping = stop.wait(0.2)
+        try:
+            steps = jobs.get_job(ctx, job_id)["steps"]
+        except Exception:  # a landlord hiccup: the job itself decides the outcome
+            steps = []
+        for ev in steps:
+            if seen.get(ev["id"]) != ev["status"]:
+                seen[ev["id"]] = ev["status"]
+                on_event(ev)
+        if stopping:
+            return
+
+
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
-    """Start a worker process for the job and follow its timeline on stderr."""
-    proc = worker.spawn(ctx, job_id=job_id)
+    """Run the job in this process as a claimed worker and show its timeline on stderr.
+
+    No second interpreter: the job is claimed like any worker claims it (lease, heartbeat,
+    tenant lock), so a killed CLI leaves a job whose lease expires and that any
+    `tenantops worker` resumes. If another worker claimed it first, follow that one."""
+    on_event: Callable[[StepDoc], None] = (lambda ev: None) if quiet else print_event
+    stop = threading.Event()
+    printer = threading.Thread(target=_print_timeline, args=(ctx, job_id, on_event, stop), daemon=True,
+                               name=f"timeline-{job_id}")
+    printer.start()
     try:
-        # a worker that dies (or leaves the job queued) ends the wait with one line
-        doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event,
-                          worker_alive=lambda: proc.poll() is None)
-    except jobs.JobStranded:
-        proc.poll()  # reap it if it is gone
-        raise
-    proc.wait(timeout=60)
-    return doc
+        status = worker.run_claimed(ctx, job_id)
+    finally:
+        stop.set()
+        printer.join()
+    if status is None:
+        return jobs.follow(ctx, job_id, on_event)
+    return jobs.get_job(ctx, job_id)
 
 
 def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
@@ -203,7 +230,7 @@ def cmd_jobs_retry(ctx: Context, args: argparse.Namespace) -> int:
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     done = worker.work(ctx, once=args.once)
-    output.note(f"worker ran {done} job(s)")
+    output.show(args, {"jobs_run": done}, lambda d: output.note(f"worker ran {d['jobs_run']} job(s)"))
     return 0
 
 

@@ -29,6 +29,7 @@ from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import capture, capture_mysql
 from tenantops.engine.schema.diff import IgnoreRules, attribute_owners, diff_schemas, severity
 from tenantops.engine.migrate.units import units_for
+from tenantops.engine.timestamps import iso, parse as parse_time
 
 LEVELS = ("none", "low", "medium", "high", "critical")
 
@@ -141,7 +142,7 @@ def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
             accepted = _accepted(s, tenant.id)
     differences = diff_schemas(expected, actual, owners=owners, ignore=_ignore(ctx), accepted=accepted)
     score, level = severity(differences)
-    return {"tenant": tenant.slug, "checked_at": utcnow().isoformat(), "severity": level, "score": score,
+    return {"tenant": tenant.slug, "checked_at": iso(utcnow()), "severity": level, "score": score,
             "expected_hash": _hash_of_expected(expected), "actual_hash": schema_hash(actual),
             "differences": [d.to_json() for d in differences], "_expected": expected, "_actual": actual}
 
@@ -166,7 +167,7 @@ def store_reports(ctx: Context, reports: list[tuple[int, dict[str, Any]]]) -> li
     out, rows, updates = [], [], []
     for tenant_id, report in reports:
         public = {k: v for k, v in report.items() if not k.startswith("_")}
-        checked = datetime.fromisoformat(public["checked_at"])
+        checked = parse_time(public["checked_at"])
         rows.append({"tenant_id": tenant_id, "severity": public["severity"], "score": public["score"],
                      "expected_hash": public["expected_hash"], "actual_hash": public["actual_hash"],
                      "differences": public["differences"], "checked_at": checked})
@@ -212,7 +213,7 @@ def latest_report(ctx: Context, slug: str) -> dict[str, Any] | None:
                      .order_by(m.DriftReport.id.desc()))
         if r is None:
             return None
-        return {"tenant": slug, "checked_at": r.checked_at.isoformat(), "severity": r.severity, "score": r.score,
+        return {"tenant": slug, "checked_at": iso(r.checked_at), "severity": r.severity, "score": r.score,
                 "expected_hash": r.expected_hash, "actual_hash": r.actual_hash, "differences": r.differences}
 
 
@@ -245,7 +246,7 @@ def accept_difference(ctx: Context, *, slug: str, object: str, change: str, tabl
         s.add(a)
         s.flush()
         return {"id": a.id, "tenant": slug, "object": object, "change": change, "table": table, "name": name,
-                "attribute": attribute, "reason": a.reason, "expires_at": until.isoformat(),
+                "attribute": attribute, "reason": a.reason, "expires_at": iso(until),
                 "accepted_by": ctx.operator}
 
 
@@ -292,7 +293,7 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
     unit_sets: dict[tuple, list[Unit]] = {}
 
     def unknown(t: m.Tenant, server: m.Server, error: str) -> dict[str, Any]:
-        return {"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "unknown", "score": None,
+        return {"tenant": t.slug, "checked_at": iso(utcnow()), "severity": "unknown", "score": None,
                 "expected_hash": None, "actual_hash": None, "differences": [], "error": error, "server": server.name}
 
     for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):

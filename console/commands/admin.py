@@ -227,9 +227,11 @@ def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
                     + (f" (history batch {summary['batch']})" if summary["batch"] else " (history already agreed)"))
     findings = doctor.diagnose(ctx)
     # quiet when clean, like a monitoring check: exit 0 and not a line on either stream
-    output.show(args, {"findings": findings, **done}, lambda d: d["findings"] and output.table(
-        "Doctor", ["kind", "server", "target", "detail", "fix"],
-        [(f["kind"], f["server"], f["target"], f["detail"], f["fix"]) for f in d["findings"]]))
+    def render(d: dict[str, Any]) -> None:
+        if d["findings"]:
+            output.table("Doctor", ["kind", "server", "target", "detail", "fix"],
+                         [(f["kind"], f["server"], f["target"], f["detail"], f["fix"]) for f in d["findings"]])
+    output.show(args, {"findings": findings, **done}, render)
     return 1 if findings else 0
 
 

@@ -8,11 +8,18 @@ modules) on a private MariaDB, against
 
 All three run in the same process run on the same server. Prints medians and ratios.
 
+Then what a user waits for: `tenantops provision SLUG` end to end as a process (its wall
+time minus the wall time of a read command, `tenantops tenants list --json`, so interpreter
+start and opening the landlord count once) against the raw-DDL floor a DBA would type: the
+tenant's final schema (`mariadb-dump --no-data` of a provisioned tenant) replayed by the
+`mariadb` client, with CREATE DATABASE. Target <= 5x.
+
     python bench/bench_provision.py [--runs 15]
 """
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +47,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--peer-runs", type=int, default=5)
+    parser.add_argument("--cli-runs", type=int, default=7)
     args = parser.parse_args()
 
     with isolated_home(), mariadb_servers(1) as (db,):
@@ -112,6 +120,7 @@ def main() -> None:
                 subprocess.run([sys.executable, "-m", "alembic", "-c", str(ini), "-x", f"url={url}",
                                 "upgrade", "heads"], check=True, capture_output=True)
                 peer.append(time.perf_counter() - started)
+        cli, read, ddl = cli_end_to_end(ctx, db, args.cli_runs)
         ctx.close()
 
     print(f"# bench_provision — {machine()}")
@@ -119,8 +128,47 @@ def main() -> None:
     print(ratio_line("migration phase (engine) vs raw-DDL floor", median(migration), median(floor), "<= 1.3x"))
     print(ratio_line("full provisioning pipeline vs raw-DDL floor", median(full), median(floor), "informational"))
     print(ratio_line("alembic CLI loop (peer) vs full pipeline", median(peer), median(full), ">= 3x"))
+    print(ratio_line("provision end to end (CLI wall - read command) vs raw-DDL floor (mariadb client)",
+                     median(cli) - median(read), median(ddl), "<= 5x"))
+    print(f"medians: CLI provision {median(cli) * 1000:.1f} ms · read command {median(read) * 1000:.1f} ms · "
+          f"final schema through the mariadb client {median(ddl) * 1000:.1f} ms")
     print(f"medians: floor {median(floor) * 1000:.1f} ms · migration phase {median(migration) * 1000:.1f} ms · "
           f"full pipeline {median(full) * 1000:.1f} ms · alembic CLI {median(peer) * 1000:.1f} ms")
+
+
+def cli_end_to_end(ctx, db, runs: int) -> tuple[list[float], list[float], list[float]]:
+    """Wall times: `tenantops provision` as a process, a read command, and the floor."""
+    from tenantops.engine.tenants import applications
+    from tenantops.engine.tenants import records as tenants
+
+    exe = shutil.which("tenantops") or sys.exit("tenantops is not installed (pip install -e .)")
+    client = shutil.which("mariadb") or shutil.which("mysql") or sys.exit("the mariadb client is not installed")
+    dumper = shutil.which("mariadb-dump") or shutil.which("mysqldump") or sys.exit("mariadb-dump is not installed")
+    cli, read, ddl = [], [], []
+    schema = None
+    for i in range(runs):
+        slug = f"cli-{i:03d}"
+        applications.submit(ctx, organization=slug, slug=slug, email=f"a@{slug}.example.org", template=TEMPLATE,
+                            modules=MODULES, contact="Bench Mark")
+        applications.approve(ctx, slug)
+        started = time.perf_counter()
+        subprocess.run([exe, "provision", slug, "--server", "db1"], check=True, capture_output=True)
+        cli.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run([exe, "tenants", "list", "--json"], check=True, capture_output=True)
+        read.append(time.perf_counter() - started)
+        if schema is None:  # the tenant's final schema, as the server itself prints it
+            database = tenants.show(ctx, slug)["database"]
+            schema = subprocess.run([dumper, f"--socket={db.socket}", "-uroot", "--no-data", "--skip-comments",
+                                     "--skip-add-drop-table", database],
+                                    check=True, capture_output=True, text=True).stdout
+        name = f"ddl_{i:03d}"
+        started = time.perf_counter()
+        subprocess.run([client, f"--socket={db.socket}", "-uroot"], check=True, capture_output=True, text=True,
+                       input=f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;\n"
+                             f"USE {name};\n{schema}")
+        ddl.append(time.perf_counter() - started)
+    return cli, read, ddl
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ Contract: ../shared/CLI.md. Exit 0 success, 1 failed/refused (one line on stderr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import NoReturn
 from tenantops.engine.errors import TenantopsError
 
 from . import output
-from .commands import admin, catalog, day2, health, lifecycle, tenancy
+from .commands import admin, catalog, completion, day2, health, lifecycle, tenancy
 
 COMMAND_MODULES = [admin, catalog, tenancy, day2, health, lifecycle]
 
@@ -29,16 +30,31 @@ def build_parser() -> argparse.ArgumentParser:
     common = Parser(add_help=False)
     for target in (parser, common):
         default = None if target is parser else argparse.SUPPRESS
-        target.add_argument("--home", type=Path, default=default, help="state directory ($TENANTOPS_HOME)")
-        target.add_argument("--config", type=Path, default=default, help="config file ($TENANTOPS_CONFIG)")
-        target.add_argument("--landlord", default=default, help="landlord URL ($TENANTOPS_LANDLORD_URL)")
-        target.add_argument("--debug", action="store_true", default=False if target is parser else argparse.SUPPRESS)
+        target.add_argument("--home", type=Path, default=default, metavar="DIR", help="state directory ($TENANTOPS_HOME)")
+        target.add_argument("--config", type=Path, default=default, metavar="FILE", help="config file ($TENANTOPS_CONFIG)")
+        target.add_argument("--landlord", default=default, metavar="URL", help="landlord URL ($TENANTOPS_LANDLORD_URL)")
+        target.add_argument("--debug", action="store_true", default=False if target is parser else argparse.SUPPRESS,
+                            help="print tracebacks of unexpected errors")
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    common.add_argument("--output", choices=["table", "wide"], default="table",
+                        help="wide: tables as wide as their content, with full errors and hashes")
     parser.add_argument("--demo", action="store_true", help="fill an empty store with demo data first")
-    sub = parser.add_subparsers(dest="command", parser_class=Parser)
+    sub = parser.add_subparsers(dest="command", parser_class=Parser, metavar="COMMAND", title="commands")
     for module in COMMAND_MODULES:
         module.register(sub, common)
+    completion.register(sub)
     return parser
+
+
+def check_paths(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Paths given on the command line are checked before anything is opened or written."""
+    if args.config is not None and not args.config.is_file():
+        parser.error(f"--config {args.config}: no such file")
+    home = args.home or (Path(os.environ["TENANTOPS_HOME"]) if os.environ.get("TENANTOPS_HOME") else None)
+    if home is not None:
+        existing = next((p for p in (home, *home.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise TenantopsError(f"home directory {home}: {existing} is not a directory (--home or $TENANTOPS_HOME)")
 
 
 def open_context(args: argparse.Namespace):
@@ -54,15 +70,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = getattr(args, "debug", False)
+    output.WIDE = getattr(args, "output", "table") == "wide"
     ctx = None
     try:
         if args.command is None:
             from .app import run_console
 
             return run_console(args)
+        if getattr(args, "without_store", False):
+            return int(args.handler(parser, args) or 0)
         if getattr(args, "before_open", None):
             args.before_open(args)
-        ctx = open_context(args)
+        check_paths(parser, args)
+        try:
+            ctx = open_context(args)
+        except OSError as exc:  # the home directory (or the config) cannot be made or read
+            where = exc.filename if exc.filename is not None else (args.home or "the home directory")
+            raise TenantopsError(f"cannot use {where}: {exc.strerror or exc} (check --home / $TENANTOPS_HOME)") from None
         return int(args.handler(ctx, args) or 0)
     except TenantopsError as exc:
         if debug:

@@ -9,10 +9,33 @@ from datetime import date, datetime
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
+
+# `--output wide`: no clipped cells and tables as wide as their content, even on a terminal
+WIDE = False
+# columns that name something: never wrapped or cut, whatever the terminal's width
+IDENTIFIERS = {"id", "slug", "tenant", "name", "job", "server", "user", "hash", "sha256", "revision", "unit",
+               "batch", "path", "quarantined as", "holder", "template", "url"}
+
+
+def clip(value: Any, length: int) -> str:
+    """A long detail (an error, a hash) cut for a table, unless --output wide."""
+    text = "" if value is None else str(value)
+    return text if WIDE else text[:length]
+
+
+def _print_block(renderable: Any) -> None:
+    """On a terminal the table fits the window (identifiers intact, other cells fold); piped
+    or with --output wide it is as wide as its content, so nothing is cut at 80 columns."""
+    if out.is_terminal and not WIDE:
+        out.print(renderable)
+        return
+    width = Measurement.get(out, out.options.update(width=1_000_000), renderable).maximum
+    out.print(renderable, width=max(width, 1), crop=False)
 
 
 def _default(value: Any) -> Any:
@@ -29,17 +52,20 @@ def emit_json(document: Any) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    t = Table(title=title, title_justify="left", header_style="bold")
-    for column in columns:
-        t.add_column(column)
-    count = 0
-    for row in rows:
-        t.add_row(*("" if v is None else str(v) for v in row))
-        count += 1
-    if count == 0:
+    cells = [tuple("" if v is None else str(v) for v in row) for row in rows]
+    if not cells:
         err.print(f"[dim]no {title.lower() if title else 'rows'}[/dim]")
         return
-    out.print(t)
+    t = Table(title=title, title_justify="left", header_style="bold")
+    for i, column in enumerate(columns):
+        if i == 0 or column in IDENTIFIERS:
+            longest = max(len(column), *(len(row[i]) for row in cells))
+            t.add_column(column, no_wrap=True, min_width=longest)
+        else:
+            t.add_column(column, overflow="fold")
+    for row in cells:
+        t.add_row(*row)
+    _print_block(t)
 
 
 def fields(document: dict[str, Any], keys: Sequence[str] | None = None) -> None:
@@ -51,7 +77,7 @@ def fields(document: dict[str, Any], keys: Sequence[str] | None = None) -> None:
         if isinstance(value, (dict, list)):
             value = json.dumps(value, default=_default, ensure_ascii=False)
         t.add_row(key, "" if value is None else str(value))
-    out.print(t)
+    _print_block(t)
 
 
 def show(args: Any, document: Any, render) -> None:

@@ -70,7 +70,7 @@ def test_audit_since_filters_and_rejects_bad_dates() -> None:
     assert len(run("audit", "--since", "2000-01-01T00:00:00Z", "--json").json()) >= 2
     assert run("audit", "--since", "2999-01-01", "--json").json() == []
     r = run("audit", "--since", "yesterday")
-    assert r.code == 1 and "--since 'yesterday' is not an ISO 8601" in r.err
+    assert r.code == 2 and "--since: 'yesterday' is not an ISO 8601" in r.err  # a usage error (CLI.md)
 
 
 def test_usage_errors_exit_2_with_one_line() -> None:

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 import sys
 
 from tenantops.engine.errors import UsageError
 
+from tenantops.engine.vocab import ROLES
+
 from .. import output
 from ..lazy import lazy
+from .verbs import group, iso_time, positive_int, verb
 
 if TYPE_CHECKING:
     from tenantops.engine.landlord import store
@@ -57,27 +60,24 @@ def cmd_init(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_operators(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "list":
-        rows = operators.list_operators(ctx)
-        output.show(args, rows, lambda rs: output.table(
-            "Operators", ["user", "role", "added by", "added at"],
-            [(r["user"], r["role"], r["added_by"], r["added_at"][:19]) for r in rs]))
-    elif args.action == "add":
-        if not args.role:
-            raise UsageError("operators add USER needs --role viewer|admin|dba|owner")
-        doc = operators.add_operator(ctx, user=_need(args.user, "USER"), role=args.role)
-        output.show(args, doc, lambda d: output.note(f"operator {d['user']} now has the {d['role']} role"))
-    else:
-        operators.remove_operator(ctx, user=_need(args.user, "USER"))
-        output.show(args, {"removed": args.user}, lambda d: output.note(f"operator {args.user} removed"))
+def cmd_operators_list(ctx: Context, args: argparse.Namespace) -> int:
+    rows = operators.list_operators(ctx)
+    output.show(args, rows, lambda rs: output.table(
+        "Operators", ["user", "role", "added by", "added at"],
+        [(r["user"], r["role"], r["added_by"], r["added_at"][:19]) for r in rs]))
     return 0
 
 
-def _need(value: str | None, name: str) -> str:
-    if not value:
-        raise UsageError(f"missing argument {name}")
-    return value
+def cmd_operators_add(ctx: Context, args: argparse.Namespace) -> int:
+    doc = operators.add_operator(ctx, user=args.user, role=args.role)
+    output.show(args, doc, lambda d: output.note(f"operator {d['user']} now has the {d['role']} role"))
+    return 0
+
+
+def cmd_operators_remove(ctx: Context, args: argparse.Namespace) -> int:
+    operators.remove_operator(ctx, user=args.user)
+    output.show(args, {"removed": args.user}, lambda d: output.note(f"operator {args.user} removed"))
+    return 0
 
 
 def _server_rows(rows: list[dict]) -> None:
@@ -87,45 +87,60 @@ def _server_rows(rows: list[dict]) -> None:
                   for r in rows])
 
 
-def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "list":
-        output.show(args, servers.list_servers(ctx), _server_rows)
-        return 0
-    if args.action == "add":
-        if not args.url:
-            raise UsageError("servers add NAME URL: URL is missing")
-        password = read_password_stdin() if args.password_stdin else None
-        doc = servers.add_server(ctx, name=_need(args.name, "NAME"), url=args.url,
-                                 capacity=args.capacity, password=password)
-        output.show(args, doc, lambda d: output.note(f"server {d['name']} added ({d['dialect']} {d['version']})"))
-        return 0
-    if args.action == "check":
-        doc = servers.check_server(ctx, _need(args.name, "NAME"))
-        output.show(args, doc, lambda d: _server_rows([d]))
-        if not doc["reachable"]:
-            output.note(f"server {doc['name']} is unreachable: {doc['error']}")
-            return 1
-        return 0
-    if args.action in ("drain", "undrain"):
-        servers.set_draining(ctx, name=_need(args.name, "NAME"), draining=args.action == "drain")
-        output.show(args, {"name": args.name, "draining": args.action == "drain"},
-                     lambda d: output.note(f"server {d['name']} {'drains' if d['draining'] else 'takes new tenants'}"))
-        return 0
-    if args.action == "harden":
-        hardened = servers.harden_server(ctx, name=_need(args.name, "NAME"))
-        output.show(args, hardened, lambda d: output.note(
-            "\n".join(f"{r['tenant']}: {r['user']}@{r['host']} reduced to data privileges (removed "
-                      f"{', '.join(r['removed'])})" for r in d["reduced"])
-            or f"server {d['server']}: every tenant user already has data privileges only"))
-        return 0
-    servers.remove_server(ctx, name=_need(args.name, "NAME"))
+def cmd_servers_list(ctx: Context, args: argparse.Namespace) -> int:
+    output.show(args, servers.list_servers(ctx), _server_rows)
+    return 0
+
+
+def cmd_servers_add(ctx: Context, args: argparse.Namespace) -> int:
+    password = read_password_stdin() if args.password_stdin else None
+    doc = servers.add_server(ctx, name=args.name, url=args.url, capacity=args.capacity, password=password)
+    output.show(args, doc, lambda d: output.note(f"server {d['name']} added ({d['dialect']} {d['version']})"))
+    return 0
+
+
+def cmd_servers_check(ctx: Context, args: argparse.Namespace) -> int:
+    doc = servers.check_server(ctx, args.name)
+    output.show(args, doc, lambda d: _server_rows([d]))
+    if not doc["reachable"]:
+        output.note(f"server {doc['name']} is unreachable: {doc['error']}")
+        return 1
+    return 0
+
+
+def _set_draining(ctx: Context, args: argparse.Namespace, draining: bool) -> int:
+    servers.set_draining(ctx, name=args.name, draining=draining)
+    output.show(args, {"name": args.name, "draining": draining},
+                lambda d: output.note(f"server {d['name']} {'drains' if d['draining'] else 'takes new tenants'}"))
+    return 0
+
+
+def cmd_servers_drain(ctx: Context, args: argparse.Namespace) -> int:
+    return _set_draining(ctx, args, True)
+
+
+def cmd_servers_undrain(ctx: Context, args: argparse.Namespace) -> int:
+    return _set_draining(ctx, args, False)
+
+
+def cmd_servers_harden(ctx: Context, args: argparse.Namespace) -> int:
+    hardened = servers.harden_server(ctx, name=args.name)
+    output.show(args, hardened, lambda d: output.note(
+        "\n".join(f"{r['tenant']}: {r['user']}@{r['host']} reduced to data privileges (removed "
+                  f"{', '.join(r['removed'])})" for r in d["reduced"])
+        or f"server {d['server']}: every tenant user already has data privileges only"))
+    return 0
+
+
+def cmd_servers_remove(ctx: Context, args: argparse.Namespace) -> int:
+    servers.remove_server(ctx, name=args.name)
     output.show(args, {"removed": args.name}, lambda d: output.note(f"server {args.name} removed"))
     return 0
 
 
 def cmd_audit(ctx: Context, args: argparse.Namespace) -> int:
     since = audit.parse_since(args.since) if args.since else None
-    rows = audit.list_audit(ctx, since=since, operator=args.operator, action=args.action, target=args.target)
+    rows = audit.list_audit(ctx, since=since, operator=args.operator, action=args.audit_action, target=args.target)
     output.show(args, rows, lambda rs: output.table(
         "Audit log", ["id", "at", "operator", "action", "target", "outcome", "error"],
         [(r["id"], r["at"][:19], r["operator"], r["action"], r["target"], r["outcome"], r["error"]) for r in rs]))
@@ -152,65 +167,88 @@ def cmd_demo(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("init", parents=[common], help="create or upgrade the landlord store")
-    p.add_argument("--password-stdin", action="store_true", help="read the landlord password from stdin")
-    p.set_defaults(handler=cmd_init, before_open=store_landlord_password)
+    p = verb(sub, "init", common, help="create or upgrade the landlord store", handler=cmd_init,
+             before_open=store_landlord_password,
+             example=["tenantops init",
+                      "printf '%s\\n' \"$PW\" | tenantops init --landlord mysql+pymysql://ops@db0/landlord --password-stdin"])
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the landlord password from one line of stdin into the OS keyring")
 
-    p = sub.add_parser("operators", parents=[common], help="operators and roles")
-    p.add_argument("action", choices=["list", "add", "remove"])
-    p.add_argument("user", nargs="?")
-    p.add_argument("--role", choices=["viewer", "admin", "dba", "owner"])
-    p.set_defaults(handler=cmd_operators)
+    verbs = group(sub, "operators", help="operators and roles (owner)")
+    verb(verbs, "list", common, help="operators and their roles (array with --json)", handler=cmd_operators_list,
+         example="tenantops operators list --json")
+    p = verb(verbs, "add", common, help="give an OS account a role", handler=cmd_operators_add,
+             example="tenantops operators add bob --role dba")
+    p.add_argument("user", metavar="USER", help="the operator's OS account name")
+    p.add_argument("--role", required=True, choices=ROLES, help="viewer, admin, dba or owner")
+    p = verb(verbs, "remove", common, help="take an operator's role away", handler=cmd_operators_remove,
+             example="tenantops operators remove bob")
+    p.add_argument("user", metavar="USER", help="the operator's OS account name")
 
-    p = sub.add_parser("servers", parents=[common], help="database servers")
-    p.add_argument("action", choices=["list", "add", "check", "remove", "drain", "undrain", "harden"])
-    p.add_argument("name", nargs="?")
-    p.add_argument("url", nargs="?")
-    p.add_argument("--capacity", type=int, default=100)
-    p.add_argument("--password-stdin", action="store_true")
-    p.set_defaults(handler=cmd_servers)
+    verbs = group(sub, "servers", help="database servers tenants are placed on")
+    verb(verbs, "list", common, help="registered servers (array with --json)", handler=cmd_servers_list,
+         example="tenantops servers list --json")
+    p = verb(verbs, "add", common, help="register a server (the password goes to the OS keyring)",
+             handler=cmd_servers_add,
+             example="printf '%s\\n' \"$PW\" | tenantops servers add db1 mysql+pymysql://ops@10.0.0.5:3306 "
+                     "--password-stdin")
+    _server_name(p)
+    p.add_argument("url", metavar="URL", help="SQLAlchemy URL without the password, e.g. mysql+pymysql://ops@host:3306")
+    p.add_argument("--capacity", type=positive_int, default=100, metavar="N",
+                   help="how many tenants the server takes (default 100)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the server password from one line of stdin into the OS keyring")
+    for name, handler, text in (("check", cmd_servers_check, "connect and report the version (exit 1 if unreachable)"),
+                                ("remove", cmd_servers_remove, "forget a server that holds no tenants"),
+                                ("drain", cmd_servers_drain, "place no new tenants on a server"),
+                                ("undrain", cmd_servers_undrain, "let a drained server take new tenants again"),
+                                ("harden", cmd_servers_harden,
+                                 "reduce tenant users left by older versions to data privileges (dba)")):
+        _server_name(verb(verbs, name, common, help=text, handler=handler, example=f"tenantops servers {name} db1"))
 
-    p = sub.add_parser("demo", parents=[common], help="fill the store with demo data")
+    p = verb(sub, "demo", common, help="fill the store with demo data", handler=cmd_demo,
+             example=["tenantops demo", "tenantops demo --reset"])
     p.add_argument("--reset", action="store_true", help="move the current embedded store aside first")
-    p.set_defaults(handler=cmd_demo)
 
-    p = sub.add_parser("audit", parents=[common], help="the audit log")
-    p.add_argument("--since")
-    p.add_argument("--operator")
-    p.add_argument("--action")
-    p.add_argument("--target")
-    p.set_defaults(handler=cmd_audit)
+    p = verb(sub, "audit", common, help="the audit log (array with --json)", handler=cmd_audit,
+             example="tenantops audit --since 2026-11-30T00:00:00Z --operator alice --json")
+    p.add_argument("--since", type=iso_time, metavar="ISO8601", help="entries at or after this date or time")
+    p.add_argument("--operator", metavar="USER", help="entries by this operator")
+    p.add_argument("--action", dest="audit_action", metavar="ACTION", help="entries of this action, e.g. provision")
+    p.add_argument("--target", metavar="NAME", help="entries about this tenant, server or operator")
     register_more(sub, common)
+
+
+def _server_name(p: argparse.ArgumentParser) -> None:
+    p.add_argument("name", metavar="NAME", help="the server's name (`tenantops servers list`)")
 
 
 def cmd_doctor(ctx: Context, args: argparse.Namespace) -> int:
     from tenantops.engine.health import doctor
 
+    done: dict[str, Any] = {}
     if args.acknowledge:
         revisions = doctor.acknowledge_edits(ctx, slug=args.acknowledge)
+        done["acknowledged"] = {"tenant": args.acknowledge, "revisions": revisions}
         output.note(f"acknowledged edited revisions of {args.acknowledge}: {', '.join(revisions) or 'none'}")
     if args.reconcile:
         summary = doctor.reconcile_tenant(ctx, slug=args.reconcile)
+        done["reconciled"] = {"tenant": args.reconcile, **summary}
         output.note(f"landlord of {args.reconcile} now records modules {', '.join(summary['modules']) or '(none)'}"
                     + (f" (history batch {summary['batch']})" if summary["batch"] else " (history already agreed)"))
     findings = doctor.diagnose(ctx)
-    output.show(args, {"findings": findings}, lambda d: output.table(
-        "Doctor", ["kind", "server", "target", "detail", "fix"],
-        [(f["kind"], f["server"], f["target"], f["detail"], f["fix"]) for f in d["findings"]]))
-    if not findings and not args.json:
-        output.note("nothing needs attention")
+    # quiet when clean, like a monitoring check: exit 0 and not a line on either stream
+    def render(d: dict[str, Any]) -> None:
+        if d["findings"]:
+            output.table("Doctor", ["kind", "server", "target", "detail", "fix"],
+                         [(f["kind"], f["server"], f["target"], f["detail"], f["fix"]) for f in d["findings"]])
+    output.show(args, {"findings": findings, **done}, render)
     return 1 if findings else 0
 
 
-def cmd_locks(ctx: Context, args: argparse.Namespace) -> int:
+def cmd_locks_list(ctx: Context, args: argparse.Namespace) -> int:
     from tenantops.engine.jobs import locks
 
-    if args.action == "break":
-        if not args.tenant:
-            raise UsageError("locks break needs TENANT")
-        doc = locks.break_lock(ctx, tenant=args.tenant, force=args.force)
-        output.show(args, doc, lambda d: output.note(f"lock of {d['tenant']} broken (was held by {d['holder']})"))
-        return 0
     rows = locks.list_locks(ctx, args.tenant)
     output.show(args, rows, lambda rs: output.table(
         "Locks", ["tenant", "holder", "operation", "job", "since", "lease until", "stale"],
@@ -219,15 +257,26 @@ def cmd_locks(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_locks_break(ctx: Context, args: argparse.Namespace) -> int:
+    from tenantops.engine.jobs import locks
+
+    doc = locks.break_lock(ctx, tenant=args.tenant, force=args.force)
+    output.show(args, doc, lambda d: output.note(f"lock of {d['tenant']} broken (was held by {d['holder']})"))
+    return 0
+
+
 def register_more(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("doctor", parents=[common], help="what needs attention")
+    p = verb(sub, "doctor", common, help="what needs attention (exit 1 when something does)", handler=cmd_doctor,
+             example=["tenantops doctor --json", "tenantops doctor --reconcile nc-ktm"])
     p.add_argument("--acknowledge", metavar="SLUG", help="accept edited applied revisions of a tenant (dba)")
     p.add_argument("--reconcile", metavar="SLUG",
                    help="record the revisions in a tenant's database in the landlord (dba)")
-    p.set_defaults(handler=cmd_doctor)
 
-    p = sub.add_parser("locks", parents=[common], help="tenant locks")
-    p.add_argument("action", choices=["list", "break"])
-    p.add_argument("tenant", nargs="?")
-    p.add_argument("--force", action="store_true", help="break a live lock")
-    p.set_defaults(handler=cmd_locks)
+    verbs = group(sub, "locks", help="tenant locks")
+    p = verb(verbs, "list", common, help="held tenant locks (array with --json)", handler=cmd_locks_list,
+             example="tenantops locks list --json")
+    p.add_argument("tenant", nargs="?", metavar="TENANT", help="only this tenant's lock")
+    p = verb(verbs, "break", common, help="release a stale lock (dba)", handler=cmd_locks_break,
+             example="tenantops locks break nc-ktm")
+    p.add_argument("tenant", metavar="TENANT", help="the tenant whose lock to break")
+    p.add_argument("--force", action="store_true", help="break a live lock too (its job may still be running)")

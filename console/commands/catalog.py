@@ -8,6 +8,7 @@ from pathlib import Path
 
 from .. import output
 from ..lazy import lazy
+from .verbs import group, verb
 
 if TYPE_CHECKING:
     from tenantops.engine import catalog
@@ -28,18 +29,23 @@ def catalog_json(cat: catalog.Catalog) -> dict:
             "modules": [unit(mod) for mod in cat.modules.values()]}
 
 
-def cmd_catalog(ctx: Context, args: argparse.Namespace) -> int:
-    directory = Path(args.dir) if args.dir else (Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else None)
-    if args.action == "check":
-        problems = catalog.check_catalog(directory)
-        if args.json:
-            output.emit_json({"ok": not problems, "problems": problems})
-        for problem in problems:
-            output.err.print(problem, highlight=False, markup=False)
-        if not problems and not args.json:
-            output.note("catalog ok")
-        return 1 if problems else 0
-    doc = catalog_json(catalog.load_catalog(directory))
+def _directory(ctx: Context, args: argparse.Namespace) -> Path | None:
+    return Path(args.dir) if args.dir else (Path(ctx.settings.catalog_dir) if ctx.settings.catalog_dir else None)
+
+
+def cmd_catalog_check(ctx: Context, args: argparse.Namespace) -> int:
+    problems = catalog.check_catalog(_directory(ctx, args))
+    if args.json:
+        output.emit_json({"ok": not problems, "problems": problems})
+    for problem in problems:
+        output.err.print(problem, highlight=False, markup=False)
+    if not problems and not args.json:
+        output.note("catalog ok")
+    return 1 if problems else 0
+
+
+def cmd_catalog_list(ctx: Context, args: argparse.Namespace) -> int:
+    doc = catalog_json(catalog.load_catalog(_directory(ctx, args)))
 
     def render(d: dict) -> None:
         output.table("Templates", ["slug", "version", "organisation type", "required modules", "optional modules"],
@@ -53,7 +59,10 @@ def cmd_catalog(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("catalog", parents=[common], help="templates and modules")
-    p.add_argument("action", choices=["list", "check"])
-    p.add_argument("dir", nargs="?")
-    p.set_defaults(handler=cmd_catalog)
+    verbs = group(sub, "catalog", help="templates and modules")
+    p = verb(verbs, "list", common, help="templates and modules with versions and dependencies",
+             handler=cmd_catalog_list, example="tenantops catalog list --json")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="a catalog directory (default: [catalog] dir, else bundled)")
+    p = verb(verbs, "check", common, help="validate manifests and revision files; exit 1 listing every problem",
+             handler=cmd_catalog_check, example="tenantops catalog check ./catalog")
+    p.add_argument("dir", nargs="?", metavar="DIR", help="a catalog directory (default: [catalog] dir, else bundled)")

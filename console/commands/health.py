@@ -10,6 +10,7 @@ from tenantops.engine.errors import DriftThreshold, TenantopsError, UsageError
 
 from .. import output
 from ..lazy import lazy
+from .verbs import confirm, dry_run, group, iso_time, verb
 
 if TYPE_CHECKING:
     from tenantops.engine.landlord import models
@@ -32,8 +33,8 @@ SYMBOLS = {"added": "+", "removed": "-", "modified": "~"}
 def _diff_rows(differences: list[dict[str, Any]]):
     for i, d in enumerate(differences, 1):
         yield (i, SYMBOLS[d["change"]] + " " + d["change"], d["object"], d["table"], d["name"], d.get("attribute") or "",
-               "" if d.get("expected") is None else str(d["expected"])[:40],
-               "" if d.get("actual") is None else str(d["actual"])[:40], d.get("unit") or "",
+               output.clip(d.get("expected"), 40),
+               output.clip(d.get("actual"), 40), d.get("unit") or "",
                "accepted" if d.get("accepted") else ("DESTRUCTIVE" if d.get("destructive_to_repair") else ""))
 
 
@@ -52,26 +53,24 @@ def cmd_snapshot(ctx: Context, args: argparse.Namespace) -> int:
         rows = fleet.snapshot_all(ctx, progress=None if args.json else output.note)
         output.show(args, rows, lambda rs: output.table(
             "Snapshots", ["tenant", "id", "hash", "tables", "error"],
-            [(r["tenant"], r.get("id"), (r.get("hash") or "")[:12], r.get("tables"), r.get("error")) for r in rs]))
+            [(r["tenant"], r.get("id"), output.clip(r.get("hash"), 12), r.get("tables"), r.get("error")) for r in rs]))
         return 1 if any(r.get("error") for r in rows) else 0
-    if not args.slug:
-        raise UsageError("snapshot needs SLUG or --all")
     doc = snapshots.snapshot(ctx, slug=args.slug)
     output.show(args, doc, lambda d: output.note(f"snapshot {d['id']} of {args.slug}: {d['hash'][:12]}, "
                                                  f"{d['tables']} tables, {d['columns']} columns, {d['indexes']} indexes"))
     return 0
 
 
-def cmd_snapshots(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "list":
-        rows = snapshots.list_snapshots(ctx, args.slug)
-        output.show(args, rows, lambda rs: output.table(
-            f"Snapshots of {args.slug}", ["id", "created", "source", "hash", "tables", "columns", "indexes"],
-            [(r["id"], r["created_at"][:19], r["source"], r["hash"][:12], r["tables"], r["columns"], r["indexes"])
-             for r in rs]))
-        return 0
-    if args.a is None:
-        raise UsageError("snapshots diff SLUG A [B]: compare snapshot A with B, or with the live schema")
+def cmd_snapshots_list(ctx: Context, args: argparse.Namespace) -> int:
+    rows = snapshots.list_snapshots(ctx, args.slug)
+    output.show(args, rows, lambda rs: output.table(
+        f"Snapshots of {args.slug}", ["id", "created", "source", "hash", "tables", "columns", "indexes"],
+        [(r["id"], r["created_at"][:19], r["source"], output.clip(r["hash"], 12), r["tables"], r["columns"], r["indexes"])
+         for r in rs]))
+    return 0
+
+
+def cmd_snapshots_diff(ctx: Context, args: argparse.Namespace) -> int:
     diffs = drift.since_snapshot(ctx, args.slug, args.a, args.b)
     output.show(args, diffs, lambda ds: output.table(
         f"{args.slug}: snapshot {args.a} → {'snapshot ' + str(args.b) if args.b else 'now'}",
@@ -81,6 +80,10 @@ def cmd_snapshots(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
+    if args.all and (args.accept is not None or args.accepted or args.withdraw is not None):
+        raise UsageError("drift --accept/--accepted/--withdraw take a SLUG, not --all")
+    if args.accept is None and (args.reason or args.expires):
+        raise UsageError("drift --reason and --expires go with --accept N")
     if args.all:
         result = drift.check_all(ctx, progress=None if args.json else output.note)
         reports = result["reports"]
@@ -90,10 +93,8 @@ def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
             for r in reports:
                 render_report(r)
             output.table("Clusters", ["tenants", "hash", "summary"],
-                         [(len(c["tenants"]), c["hash"][:12], c["summary"]) for c in result["clusters"]])
+                         [(len(c["tenants"]), output.clip(c["hash"], 12), c["summary"]) for c in result["clusters"]])
     else:
-        if not args.slug:
-            raise UsageError("drift needs SLUG or --all")
         if args.accept is not None:
             return _accept(ctx, args)
         if args.accepted:
@@ -101,8 +102,8 @@ def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
         if args.withdraw is not None:
             doc = drift.withdraw_acceptance(ctx, slug=args.slug, acceptance_id=args.withdraw)
             output.show(args, doc, lambda d: output.note(
-                f"withdrew accepted drift {d['id']} ({d['change']} {d['object']} {d['table']}.{d['name'] or ''}); "
-                "it counts from the next check"))
+                f"withdrew accepted drift {d['id']} ({d['change']} {d['object']} "
+                f"{d['table'] + '.' if d['table'] else ''}{d['name'] or ''}); it counts from the next check"))
             return 0
         report = drift.check_drift(ctx, slug=args.slug)
         reports = [report]
@@ -124,8 +125,8 @@ def _accepted(ctx: Context, args: argparse.Namespace) -> int:
     output.show(args, rows, lambda rs: output.table(
         f"Accepted drift of {args.slug}", ["id", "change", "object", "table", "name", "attribute", "until", "by",
                                            "reason"],
-        [(r["id"], r["change"], r["object"], r["table"], r["name"] or "", r["attribute"] or "",
-          r["expires_at"][:10], r["accepted_by"], r["reason"][:40]) for r in rs]))
+        [(r["id"], r["change"], r["object"], r["table"] or "", r["name"] or "", r["attribute"] or "",
+          r["expires_at"][:10], r["accepted_by"], output.clip(r["reason"], 40)) for r in rs]))
     return 0
 
 
@@ -149,8 +150,6 @@ def _accept(ctx: Context, args: argparse.Namespace) -> int:
 def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
     if args.cluster:
         return _repair_cluster(ctx, args)
-    if not args.slug:
-        raise UsageError("repair needs SLUG or --cluster HASH")
     if args.dry_run:
         doc = repairs.preview_repair(ctx, slug=args.slug, strategy=args.strategy).to_json()
     else:
@@ -178,7 +177,7 @@ def cmd_repair(ctx: Context, args: argparse.Namespace) -> int:
         if args.json:
             output.emit_json({**doc, "error": job["error"]})
         raise TenantopsError(f"repair of {args.slug} failed: {job['error']} (see `tenantops jobs show {doc['job']}`)")
-    result = job["result"]
+    result = {**job["result"], "job": doc["job"]}
     output.show(args, result, lambda r: output.note(
         f"repair of {r['tenant']}: {len(r['applied'])} applied, {len(r['skipped'])} skipped, "
         f"{len(r['quarantine'])} quarantined, backup {r['backup']}; severity now {r['severity_after']}"))
@@ -205,17 +204,17 @@ def _repair_cluster(ctx: Context, args: argparse.Namespace) -> int:
     return 1 if any(r["status"] != "succeeded" for r in doc["results"]) else 0
 
 
-def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "list":
-        rows = repairs.list_quarantine(ctx, args.slug)
-        output.show(args, rows, lambda rs: output.table(
-            f"Quarantine of {args.slug}", ["id", "kind", "table", "column", "rows", "quarantined as", "repair",
-                                           "restored"],
-            [(r["id"], r["kind"], r["table"], r["column"], r["rows"], r["quarantined_as"], r["repair_id"],
-              (r["restored_at"] or "")[:19]) for r in rs]))
-        return 0
-    if args.item is None:
-        raise UsageError("quarantine restore SLUG ITEM")
+def cmd_quarantine_list(ctx: Context, args: argparse.Namespace) -> int:
+    rows = repairs.list_quarantine(ctx, args.slug)
+    output.show(args, rows, lambda rs: output.table(
+        f"Quarantine of {args.slug}", ["id", "kind", "table", "column", "rows", "quarantined as", "repair",
+                                       "restored"],
+        [(r["id"], r["kind"], r["table"], r["column"], r["rows"], r["quarantined_as"], r["repair_id"],
+          (r["restored_at"] or "")[:19]) for r in rs]))
+    return 0
+
+
+def cmd_quarantine_restore(ctx: Context, args: argparse.Namespace) -> int:
     doc = repairs.restore(ctx, slug=args.slug, item_id=args.item)
     output.show(args, doc, lambda d: output.note(f"restored {d['restored_rows']} row(s) of {d['table']}"
                                                  + (f".{d['column']}" if d["column"] else "")))
@@ -223,40 +222,54 @@ def cmd_quarantine(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("snapshot", parents=[common], help="capture a tenant's schema")
-    p.add_argument("slug", nargs="?")
-    p.add_argument("--all", action="store_true")
-    p.set_defaults(handler=cmd_snapshot)
+    p = verb(sub, "snapshot", common, help="capture a tenant's schema", handler=cmd_snapshot,
+             example=["tenantops snapshot nc-ktm", "tenantops snapshot --all --json"])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("slug", nargs="?", help="the tenant's slug")
+    which.add_argument("--all", action="store_true", help="every active tenant")
 
-    p = sub.add_parser("snapshots", parents=[common], help="list or compare a tenant's snapshots")
-    p.add_argument("action", choices=["list", "diff"])
-    p.add_argument("slug")
-    p.add_argument("a", nargs="?", type=int)
-    p.add_argument("b", nargs="?", type=int)
-    p.set_defaults(handler=cmd_snapshots)
+    verbs = group(sub, "snapshots", help="list or compare a tenant's snapshots")
+    p = verb(verbs, "list", common, help="a tenant's snapshots (array with --json)", handler=cmd_snapshots_list,
+             example="tenantops snapshots list nc-ktm --json")
+    p.add_argument("slug", help="the tenant's slug")
+    p = verb(verbs, "diff", common, help="compare snapshot A with snapshot B, or with the live schema",
+             handler=cmd_snapshots_diff, example=["tenantops snapshots diff nc-ktm 3", "tenantops snapshots diff nc-ktm 3 5"])
+    p.add_argument("slug", help="the tenant's slug")
+    p.add_argument("a", type=int, metavar="A", help="the older snapshot's id")
+    p.add_argument("b", type=int, nargs="?", metavar="B", help="the newer snapshot's id (default: the live schema)")
 
-    p = sub.add_parser("drift", parents=[common], help="compare tenants with their migrations")
-    p.add_argument("slug", nargs="?")
-    p.add_argument("--all", action="store_true")
-    p.add_argument("--fail-on", choices=["low", "medium", "high", "critical"])
-    p.add_argument("--clusters", action="store_true", help="with --all --json: {reports, clusters}")
+    p = verb(sub, "drift", common, help="compare tenants' schemas with their migrations", handler=cmd_drift,
+             example=["tenantops drift nc-ktm", "tenantops drift --all --json --fail-on high",
+                      "tenantops drift nc-ktm --accept 2 --reason 'reporting index, agreed with the tenant'"])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("slug", nargs="?", help="the tenant's slug")
+    which.add_argument("--all", action="store_true", help="every active tenant (array with --json)")
+    p.add_argument("--fail-on", choices=["low", "medium", "high", "critical"],
+                   help="exit 3 when drift at or above this severity is found")
+    p.add_argument("--clusters", action="store_true", help="with --all --json: print {reports, clusters}")
     p.add_argument("--accept", type=int, metavar="N", help="accept difference N of the latest report (dba)")
-    p.add_argument("--reason")
-    p.add_argument("--expires", help="ISO date; default 30 days")
-    p.add_argument("--accepted", action="store_true", help="list the accepted differences still in force")
+    p.add_argument("--reason", metavar="TEXT", help="with --accept: why this difference is fine")
+    p.add_argument("--expires", metavar="DATE", type=iso_time, help="with --accept: ISO date; default in 30 days")
+    p.add_argument("--accepted", action="store_true", help="list the tenant's accepted differences still in force")
     p.add_argument("--withdraw", type=int, metavar="N", help="withdraw accepted drift N (see --accepted; dba)")
-    p.set_defaults(handler=cmd_drift)
 
-    p = sub.add_parser("repair", parents=[common], help="repair drift")
-    p.add_argument("slug", nargs="?")
-    p.add_argument("--cluster", metavar="HASH", help="one plan for every tenant of a drift cluster")
-    p.add_argument("--strategy", choices=REPAIR_STRATEGIES, default="conservative")
-    p.add_argument("--dry-run", action="store_true")
-    p.add_argument("--confirm")
-    p.set_defaults(handler=cmd_repair)
+    p = verb(sub, "repair", common, help="repair a tenant's drift (dba)", handler=cmd_repair,
+             example=["tenantops repair nc-ktm --dry-run", "tenantops repair nc-ktm --strategy aggressive --confirm nc-ktm",
+                      "tenantops repair --cluster 3f2a9c1d0b7e --dry-run"])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("slug", nargs="?", help="the tenant's slug")
+    which.add_argument("--cluster", metavar="HASH", help="one plan for every tenant of a drift cluster")
+    p.add_argument("--strategy", choices=REPAIR_STRATEGIES, default="conservative",
+                   help="conservative (default): safe changes only; aggressive: also destructive ones; "
+                        "manual: write the SQL, apply nothing")
+    dry_run(p)
+    confirm(p)
 
-    p = sub.add_parser("quarantine", parents=[common], help="data moved aside by repairs")
-    p.add_argument("action", choices=["list", "restore"])
-    p.add_argument("slug")
-    p.add_argument("item", nargs="?", type=int)
-    p.set_defaults(handler=cmd_quarantine)
+    verbs = group(sub, "quarantine", help="data moved aside by repairs")
+    p = verb(verbs, "list", common, help="a tenant's quarantined data (array with --json)",
+             handler=cmd_quarantine_list, example="tenantops quarantine list nc-ktm --json")
+    p.add_argument("slug", help="the tenant's slug")
+    p = verb(verbs, "restore", common, help="put quarantined data back (dba)", handler=cmd_quarantine_restore,
+             example="tenantops quarantine restore nc-ktm 4")
+    p.add_argument("slug", help="the tenant's slug")
+    p.add_argument("item", type=int, metavar="ITEM", help="the quarantine item's id")

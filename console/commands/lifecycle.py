@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any, TYPE_CHECKING
 
-from tenantops.engine.errors import UsageError
 from tenantops.engine.vocab import NOTIFICATION_STATUSES
 
 from .. import output
 from ..lazy import lazy
 from .day2 import _finish
+from .verbs import confirm, dry_run, group, verb
 
 if TYPE_CHECKING:
     from tenantops.engine.tenants import lifecycle, move, notify, summary, template
@@ -102,8 +102,6 @@ def cmd_unarchive(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_move(ctx: Context, args: argparse.Namespace) -> int:
-    if not args.to:
-        raise UsageError("tenants move needs --to SERVER")
     if args.dry_run:
         doc = move.preview_move(ctx, slug=args.slug, to=args.to, drop_source=args.drop_source).to_json()
 
@@ -128,8 +126,6 @@ def cmd_cleanup_source(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_change_template(ctx: Context, args: argparse.Namespace) -> int:
-    if not args.template:
-        raise UsageError("tenants change-template needs TEMPLATE (see `tenantops catalog list`)")
     if args.dry_run:
         doc = template.preview_change_template(ctx, slug=args.slug, template=args.template,
                                                drop_old=args.drop_old).to_json()
@@ -147,13 +143,13 @@ def cmd_change_template(ctx: Context, args: argparse.Namespace) -> int:
     return _finish(ctx, args, doc, f"change template of {args.slug} to {args.template}")
 
 
-def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "resend" and args.id is None:
-        raise UsageError("notifications resend needs ID")
-    if args.action == "resend":
-        doc = notify.resend(ctx, notification_id=args.id)
-        output.show(args, doc, lambda d: output.note(f"notification {d['id']} sent to {d['recipient']}"))
-        return 0
+def cmd_notifications_resend(ctx: Context, args: argparse.Namespace) -> int:
+    doc = notify.resend(ctx, notification_id=args.id)
+    output.show(args, doc, lambda d: output.note(f"notification {d['id']} sent to {d['recipient']}"))
+    return 0
+
+
+def cmd_notifications_list(ctx: Context, args: argparse.Namespace) -> int:
     rows = notify.list_notifications(ctx, status=args.status, tenant=args.tenant)
     output.show(args, rows, lambda rs: output.table(
         "Notifications", ["id", "tenant", "recipient", "subject", "status", "created", "error"],
@@ -163,8 +159,6 @@ def cmd_notifications(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_compliance(ctx: Context, args: argparse.Namespace) -> int:
-    if args.all == bool(args.slug):
-        raise UsageError("compliance needs SLUG or --all (not both)")
     reports = compliance.check_all(ctx) if args.all else [compliance.check_tenant(ctx, args.slug)]
 
     def render(rs: list[dict[str, Any]]) -> None:
@@ -184,17 +178,69 @@ def cmd_compliance(ctx: Context, args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("notifications", parents=[common], help="the notifications outbox",
-                       epilog="example: tenantops notifications list --status pending")
-    p.add_argument("action", choices=["list", "resend"], help="list the outbox, or deliver one row now")
-    p.add_argument("id", nargs="?", type=int, help="resend: the notification's id")
-    p.add_argument("--status", choices=NOTIFICATION_STATUSES, help="list: only rows in this status")
-    p.add_argument("--tenant", metavar="SLUG", help="list: only this tenant's rows")
-    p.set_defaults(handler=cmd_notifications)
+def register_tenant_verbs(verbs: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    """The `tenants` verbs beyond list: show and the lifecycle."""
+    p = verb(verbs, "show", common, help="one tenant: server, modules, migrations, drift and health",
+             handler=show_tenant, example="tenantops tenants show nc-ktm --json")
+    _slug(p)
+    p = verb(verbs, "suspend", common, help="lock the tenant's application out, data kept (admin)",
+             handler=cmd_suspend, example="tenantops tenants suspend nc-ktm --reason 'invoice overdue'")
+    _slug(p)
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why; shown wherever the tenant is")
+    dry_run(p)
+    p = verb(verbs, "resume", common, help="let a suspended tenant's application back in (admin)",
+             handler=cmd_resume, example="tenantops tenants resume nc-ktm")
+    _slug(p)
+    dry_run(p)
+    p = verb(verbs, "archive", common, help="pinned final backup, then drop the database (dba, destructive)",
+             handler=cmd_archive, example="tenantops tenants archive nc-ktm --confirm nc-ktm")
+    _slug(p)
+    confirm(p)
+    dry_run(p)
+    p = verb(verbs, "unarchive", common, help="bring an archived tenant back from its final backup (dba)",
+             handler=cmd_unarchive, example=["tenantops tenants unarchive nc-ktm", "tenantops tenants unarchive nc-ktm --server db2"])
+    _slug(p)
+    p.add_argument("--server", metavar="NAME", help="the server to bring it back to (default: its old one if it can)")
+    dry_run(p)
+    p = verb(verbs, "move", common, help="copy to another server, verify, switch; the source is kept (dba)",
+             handler=cmd_move, example=["tenantops tenants move nc-ktm --to db2 --dry-run",
+                                        "tenantops tenants move nc-ktm --to db2 --drop-source --confirm nc-ktm"])
+    _slug(p)
+    p.add_argument("--to", required=True, metavar="SERVER", help="the server to move the tenant to")
+    p.add_argument("--drop-source", action="store_true", help="drop the source database once the copy is verified")
+    confirm(p)
+    dry_run(p)
+    p = verb(verbs, "cleanup-source", common, help="drop the source database a move kept (dba)",
+             handler=cmd_cleanup_source, example="tenantops tenants cleanup-source nc-ktm")
+    _slug(p)
+    p = verb(verbs, "change-template", common, help="apply another template and its required modules (dba)",
+             handler=cmd_change_template,
+             example=["tenantops tenants change-template tole-club non_profit_organization --dry-run",
+                      "tenantops tenants change-template tole-club non_profit_organization --confirm tole-club"])
+    _slug(p)
+    p.add_argument("template", metavar="TEMPLATE", help="the new template (`tenantops catalog list`)")
+    p.add_argument("--drop-old", action="store_true",
+                   help="move the old template's tables into quarantine instead of keeping them")
+    confirm(p)
+    dry_run(p)
 
-    p = sub.add_parser("compliance", parents=[common], help="check the template's compliance rules",
-                       epilog="example: tenantops compliance --all --json (exit 1 when a tenant breaks a rule)")
-    p.add_argument("slug", nargs="?", help="the tenant to check")
-    p.add_argument("--all", action="store_true", help="every active or suspended tenant")
-    p.set_defaults(handler=cmd_compliance)
+
+def _slug(p: argparse.ArgumentParser) -> None:
+    p.add_argument("slug", help="the tenant's slug")
+
+
+def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    verbs = group(sub, "notifications", help="the notifications outbox")
+    p = verb(verbs, "list", common, help="outbox rows, newest first (array with --json)",
+             handler=cmd_notifications_list, example="tenantops notifications list --status pending")
+    p.add_argument("--status", choices=NOTIFICATION_STATUSES, help="only rows in this status")
+    p.add_argument("--tenant", metavar="SLUG", help="only this tenant's rows")
+    p = verb(verbs, "resend", common, help="deliver one row now (admin)", handler=cmd_notifications_resend,
+             example="tenantops notifications resend 12")
+    p.add_argument("id", type=int, metavar="ID", help="the notification's id (`tenantops notifications list`)")
+
+    p = verb(sub, "compliance", common, help="check the template's compliance rules (exit 1 on a violation)",
+             handler=cmd_compliance, example=["tenantops compliance nc-ktm", "tenantops compliance --all --json"])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("slug", nargs="?", help="the tenant to check")
+    which.add_argument("--all", action="store_true", help="every active or suspended tenant (array with --json)")

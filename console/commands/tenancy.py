@@ -2,13 +2,18 @@
 from __future__ import annotations
 
 import argparse
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from tenantops.engine.errors import TenantopsError, UsageError
-from tenantops.engine.vocab import TENANT_STATUSES
+from tenantops.engine.errors import TenantopsError
+
+from tenantops.engine.vocab import APPLICATION_STATUSES, JOB_STATUSES, TENANT_STATUSES
 
 from .. import output
 from ..lazy import lazy
+from . import lifecycle
+from .verbs import confirm, dry_run, group, verb
 
 if TYPE_CHECKING:
     from tenantops.engine.tenants import applications
@@ -35,38 +40,37 @@ ICONS = {"succeeded": "[green]✓ ok  [/]", "failed": "[red]✗ FAIL[/]", "runni
          "skipped": "[dim]- skip[/]"}
 
 
-def cmd_applications(ctx: Context, args: argparse.Namespace) -> int:
-    action = args.action
-    if action == "submit":
-        missing = [flag for flag, value in (("--org", args.org), ("--slug", args.slug), ("--email", args.email),
-                                            ("--template", args.template)) if not value]
-        if missing:
-            raise UsageError(f"applications submit needs {', '.join(missing)}")
-        modules = [x for x in (args.modules or "").split(",") if x.strip()]
-        doc = applications.submit(ctx, organization=args.org, slug=args.slug, email=args.email,
-                                  template=args.template, modules=modules, contact=args.contact or "")
-        output.show(args, doc, lambda d: output.note(f"application {d['id']} ({d['slug']}) submitted, pending review"))
-    elif action == "list":
-        rows = applications.list_applications(ctx, args.status)
-        output.show(args, rows, lambda rs: output.table(
-            "Applications", ["id", "slug", "organization", "template", "modules", "status", "submitted"],
-            [(r["id"], r["slug"], r["organization"], r["template"], ",".join(r["modules"]), r["status"],
-              r["submitted_at"][:16]) for r in rs]))
-    else:
-        key = args.key
-        if not key:
-            raise UsageError(f"applications {action} needs ID or SLUG")
-        if action == "show":
-            doc = applications.get(ctx, key)
-            output.show(args, doc, output.fields)
-        elif action == "approve":
-            doc = applications.approve(ctx, key, notes=args.notes)
-            output.show(args, doc, lambda d: output.note(f"application {d['slug']} approved"))
-        elif action == "reject":
-            if not args.reason:
-                raise UsageError("applications reject needs --reason TEXT")
-            doc = applications.reject(ctx, key, reason=args.reason)
-            output.show(args, doc, lambda d: output.note(f"application {d['slug']} rejected"))
+def cmd_applications_submit(ctx: Context, args: argparse.Namespace) -> int:
+    modules = [x.strip() for x in (args.modules or "").split(",") if x.strip()]
+    doc = applications.submit(ctx, organization=args.org, slug=args.slug, email=args.email,
+                              template=args.template, modules=modules, contact=args.contact or "")
+    output.show(args, doc, lambda d: output.note(f"application {d['id']} ({d['slug']}) submitted, pending review"))
+    return 0
+
+
+def cmd_applications_list(ctx: Context, args: argparse.Namespace) -> int:
+    rows = applications.list_applications(ctx, args.status)
+    output.show(args, rows, lambda rs: output.table(
+        "Applications", ["id", "slug", "organization", "template", "modules", "status", "submitted"],
+        [(r["id"], r["slug"], r["organization"], r["template"], ",".join(r["modules"]), r["status"],
+          r["submitted_at"][:16]) for r in rs]))
+    return 0
+
+
+def cmd_applications_show(ctx: Context, args: argparse.Namespace) -> int:
+    output.show(args, applications.get(ctx, args.key), output.fields)
+    return 0
+
+
+def cmd_applications_approve(ctx: Context, args: argparse.Namespace) -> int:
+    doc = applications.approve(ctx, args.key, notes=args.notes)
+    output.show(args, doc, lambda d: output.note(f"application {d['slug']} approved"))
+    return 0
+
+
+def cmd_applications_reject(ctx: Context, args: argparse.Namespace) -> int:
+    doc = applications.reject(ctx, args.key, reason=args.reason)
+    output.show(args, doc, lambda d: output.note(f"application {d['slug']} rejected"))
     return 0
 
 
@@ -84,18 +88,43 @@ def print_event(ev: StepDoc) -> None:
         output.err.print(f"         [red]{ev['error']}[/]", highlight=False, markup=True)
 
 
+def _print_timeline(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None],
+                    stop: threading.Event) -> None:
+    """Shows the job's steps as the landlord records them, while this process runs it."""
+    seen: dict[int, str] = {}
+    while True:
+        stopping = stop.wait(0.2)
+        try:
+            steps = jobs.get_job(ctx, job_id)["steps"]
+        except Exception:  # a landlord hiccup: the job itself decides the outcome
+            steps = []
+        for ev in steps:
+            if seen.get(ev["id"]) != ev["status"]:
+                seen[ev["id"]] = ev["status"]
+                on_event(ev)
+        if stopping:
+            return
+
+
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
-    """Start a worker process for the job and follow its timeline on stderr."""
-    proc = worker.spawn(ctx, job_id=job_id)
+    """Run the job in this process as a claimed worker and show its timeline on stderr.
+
+    No second interpreter: the job is claimed like any worker claims it (lease, heartbeat,
+    tenant lock), so a killed CLI leaves a job whose lease expires and that any
+    `tenantops worker` resumes. If another worker claimed it first, follow that one."""
+    on_event: Callable[[StepDoc], None] = (lambda ev: None) if quiet else print_event
+    stop = threading.Event()
+    printer = threading.Thread(target=_print_timeline, args=(ctx, job_id, on_event, stop), daemon=True,
+                               name=f"timeline-{job_id}")
+    printer.start()
     try:
-        # a worker that dies (or leaves the job queued) ends the wait with one line
-        doc = jobs.follow(ctx, job_id, (lambda ev: None) if quiet else print_event,
-                          worker_alive=lambda: proc.poll() is None)
-    except jobs.JobStranded:
-        proc.poll()  # reap it if it is gone
-        raise
-    proc.wait(timeout=60)
-    return doc
+        status = worker.run_claimed(ctx, job_id)
+    finally:
+        stop.set()
+        printer.join()
+    if status is None:
+        return jobs.follow(ctx, job_id, on_event)
+    return jobs.get_job(ctx, job_id)
 
 
 def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
@@ -107,8 +136,6 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
             "Provisioning", ["tenant", "job", "status", "error"],
             [(r["tenant"], r["job"], r["status"], r["error"]) for r in d["tenants"]]))
         return 1 if any(r["status"] != "succeeded" for r in report["tenants"]) else 0
-    if not args.slug:
-        raise UsageError("provision needs SLUG or --all-approved")
     if args.dry_run:
         doc = provisioner.preview_provision(ctx, slug=args.slug, server=args.server).to_json()
 
@@ -142,24 +169,13 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tenants(ctx: Context, args: argparse.Namespace) -> int:
-    from . import lifecycle as verbs
-
-    if args.action == "list":
-        rows = tenants.list_tenants(ctx, args.status)
-        output.show(args, rows, lambda rs: output.table(
-            "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
-            [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
-              (r["last_drift"] or {}).get("severity", "")) for r in rs]))
-        return 0
-    if not args.slug:
-        raise UsageError(f"tenants {args.action} needs SLUG")
-    if args.action == "suspend" and not args.reason:
-        raise UsageError("tenants suspend needs --reason TEXT")
-    handler = {"show": verbs.show_tenant, "suspend": verbs.cmd_suspend, "resume": verbs.cmd_resume,
-               "archive": verbs.cmd_archive, "unarchive": verbs.cmd_unarchive, "move": verbs.cmd_move,
-               "cleanup-source": verbs.cmd_cleanup_source, "change-template": verbs.cmd_change_template}[args.action]
-    return handler(ctx, args)
+def cmd_tenants_list(ctx: Context, args: argparse.Namespace) -> int:
+    rows = tenants.list_tenants(ctx, args.status)
+    output.show(args, rows, lambda rs: output.table(
+        "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
+        [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
+          (r["last_drift"] or {}).get("severity", "")) for r in rs]))
+    return 0
 
 
 def cmd_history(ctx: Context, args: argparse.Namespace) -> int:
@@ -171,26 +187,17 @@ def cmd_history(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
-    if args.action == "list":
-        rows = jobs.list_jobs(ctx, status=args.status)
-        output.show(args, rows, lambda rs: output.table(
-            "Jobs", ["id", "kind", "tenant", "status", "attempt", "created by", "created", "error"],
-            [(r["id"], r["kind"], r["tenant"],
-              f"scheduled {r['not_before'][:16]}" if r["status"] == "queued" and r["not_before"] else r["status"],
-              r["attempt"], r["created_by"], (r["created_at"] or "")[:19], (r["error"] or "")[:60]) for r in rs]))
-        return 0
-    if args.id is None:
-        raise UsageError(f"jobs {args.action} needs ID")
-    if args.action == "cancel":
-        cancelled = kinds.cancel(ctx, args.id)
-        output.show(args, cancelled, lambda d: output.note(f"job {d['id']} ({d['kind']} {d['tenant'] or ''}) cancelled"))
-        return 0
-    if args.action == "retry":
-        new_id = kinds.retry(ctx, args.id, confirm=getattr(args, "confirm", None),
-                             server=getattr(args, "server", None))
-        output.show(args, {"job": new_id}, lambda d: output.note(f"job {args.id} queued again as job {new_id}"))
-        return 0
+def cmd_jobs_list(ctx: Context, args: argparse.Namespace) -> int:
+    rows = jobs.list_jobs(ctx, status=args.status)
+    output.show(args, rows, lambda rs: output.table(
+        "Jobs", ["id", "kind", "tenant", "status", "attempt", "created by", "created", "error"],
+        [(r["id"], r["kind"], r["tenant"],
+          f"scheduled {r['not_before'][:16]}" if r["status"] == "queued" and r["not_before"] else r["status"],
+          r["attempt"], r["created_by"], (r["created_at"] or "")[:19], output.clip(r["error"], 60)) for r in rs]))
+    return 0
+
+
+def cmd_jobs_show(ctx: Context, args: argparse.Namespace) -> int:
     doc = jobs.get_job(ctx, args.id)
 
     def render(d: dict) -> None:
@@ -201,62 +208,91 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_jobs_cancel(ctx: Context, args: argparse.Namespace) -> int:
+    cancelled = kinds.cancel(ctx, args.id)
+    output.show(args, cancelled, lambda d: output.note(f"job {d['id']} ({d['kind']} {d['tenant'] or ''}) cancelled"))
+    return 0
+
+
+def cmd_jobs_retry(ctx: Context, args: argparse.Namespace) -> int:
+    new_id = kinds.retry(ctx, args.id, confirm=args.confirm, server=args.server)
+    output.show(args, {"job": new_id, "retries": args.id},
+                lambda d: output.note(f"job {args.id} queued again as job {new_id}"))
+    return 0
+
+
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
     done = worker.work(ctx, once=args.once)
-    output.note(f"worker ran {done} job(s)")
+    output.show(args, {"jobs_run": done}, lambda d: output.note(f"worker ran {d['jobs_run']} job(s)"))
     return 0
 
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("applications", parents=[common], help="tenant applications")
-    p.add_argument("action", choices=["submit", "list", "show", "approve", "reject"])
-    p.add_argument("key", nargs="?", metavar="ID|SLUG")
-    p.add_argument("--org")
-    p.add_argument("--slug")
-    p.add_argument("--email")
-    p.add_argument("--template")
-    p.add_argument("--modules")
-    p.add_argument("--contact")
-    p.add_argument("--status")
-    p.add_argument("--notes")
-    p.add_argument("--reason")
-    p.set_defaults(handler=cmd_applications)
+    verbs = group(sub, "applications", help="tenant applications: submit, review, list")
+    p = verb(verbs, "submit", common, help="submit an application for a new tenant", handler=cmd_applications_submit,
+             example="tenantops applications submit --org 'Nepali Congress' --slug nc-ktm "
+                     "--email ops@nc.example.org --template political_party_nepal --modules donations")
+    p.add_argument("--org", required=True, metavar="NAME", help="the organisation's name")
+    p.add_argument("--slug", required=True, help="the tenant's slug: lowercase letters, digits and dashes")
+    p.add_argument("--email", required=True, help="the tenant admin's email (gets the welcome mail)")
+    p.add_argument("--template", required=True, metavar="T", help="catalog template (`tenantops catalog list`)")
+    p.add_argument("--modules", metavar="A,B", help="comma-separated catalog modules on top of the template's")
+    p.add_argument("--contact", metavar="NAME", help="contact person's name")
 
-    p = sub.add_parser("provision", parents=[common], help="provision an approved application's tenant")
-    p.add_argument("slug", nargs="?")
-    p.add_argument("--all-approved", action="store_true", help="every approved application, in parallel workers")
-    p.add_argument("--server")
-    p.add_argument("--dry-run", action="store_true")
-    p.set_defaults(handler=cmd_provision)
+    p = verb(verbs, "list", common, help="list applications (array with --json)", handler=cmd_applications_list,
+             example="tenantops applications list --status pending --json")
+    p.add_argument("--status", choices=APPLICATION_STATUSES, help="only applications with this status")
 
-    p = sub.add_parser("tenants", parents=[common], help="tenants")
-    p.add_argument("action", choices=["list", "show", "suspend", "resume", "archive", "unarchive", "move",
-                                      "cleanup-source", "change-template"])
-    p.add_argument("slug", nargs="?")
-    p.add_argument("template", nargs="?", help="change-template: the new template")
-    p.add_argument("--status", choices=TENANT_STATUSES, help="list: only tenants in this status")
-    p.add_argument("--reason", help="suspend: why (shown wherever the tenant is)")
-    p.add_argument("--server", help="unarchive: the server to bring the tenant back to")
-    p.add_argument("--confirm", metavar="SLUG", help="archive, move --drop-source: the tenant's slug, repeated")
-    p.add_argument("--to", metavar="SERVER", help="move: the server to move the tenant to")
-    p.add_argument("--drop-source", action="store_true", help="move: drop the source database once verified")
-    p.add_argument("--drop-old", action="store_true",
-                   help="change-template: move the old template's tables into quarantine instead of keeping them")
-    p.add_argument("--dry-run", action="store_true", help="show what would happen, change nothing")
-    p.set_defaults(handler=cmd_tenants)
+    p = verb(verbs, "show", common, help="one application", handler=cmd_applications_show,
+             example="tenantops applications show nc-ktm --json")
+    p.add_argument("key", metavar="ID|SLUG", help="the application's id or slug")
 
-    p = sub.add_parser("history", parents=[common], help="a tenant's migration history")
-    p.add_argument("slug")
-    p.set_defaults(handler=cmd_history)
+    p = verb(verbs, "approve", common, help="approve a pending application (admin)", handler=cmd_applications_approve,
+             example="tenantops applications approve nc-ktm --notes 'documents verified'")
+    p.add_argument("key", metavar="ID|SLUG", help="the application's id or slug")
+    p.add_argument("--notes", metavar="TEXT", help="review notes kept with the application")
 
-    p = sub.add_parser("jobs", parents=[common], help="jobs and their timelines")
-    p.add_argument("action", choices=["list", "show", "retry", "cancel"])
-    p.add_argument("id", nargs="?", type=int)
-    p.add_argument("--status")
-    p.add_argument("--confirm", help="the tenant's slug, to retry a job that changes data (CLI.md)")
-    p.add_argument("--server", metavar="NAME", help="retry on another server (a job that chose one, e.g. provision)")
-    p.set_defaults(handler=cmd_jobs)
+    p = verb(verbs, "reject", common, help="reject a pending application (admin)", handler=cmd_applications_reject,
+             example="tenantops applications reject nc-ktm --reason 'registration number does not match'")
+    p.add_argument("key", metavar="ID|SLUG", help="the application's id or slug")
+    p.add_argument("--reason", required=True, metavar="TEXT", help="why, shown to the applicant")
 
-    p = sub.add_parser("worker", parents=[common], help="run queued jobs")
+    p = verb(sub, "provision", common, help="provision an approved application's tenant", handler=cmd_provision,
+             example=["tenantops provision nc-ktm --server db1", "tenantops provision nc-ktm --dry-run",
+                      "tenantops provision --all-approved"])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("slug", nargs="?", help="the approved application's slug")
+    which.add_argument("--all-approved", action="store_true", help="every approved application, in parallel workers")
+    p.add_argument("--server", metavar="NAME", help="database server to place the tenant on (default: least loaded)")
+    dry_run(p)
+
+    verbs = group(sub, "tenants", help="tenants and their lifecycle")
+    p = verb(verbs, "list", common, help="list tenants (array with --json)", handler=cmd_tenants_list,
+             example=["tenantops tenants list --json", "tenantops tenants list --status suspended"])
+    p.add_argument("--status", choices=TENANT_STATUSES, help="only tenants in this status")
+    lifecycle.register_tenant_verbs(verbs, common)
+
+    p = verb(sub, "history", common, help="a tenant's migration history (array with --json)", handler=cmd_history,
+             example="tenantops history nc-ktm --json")
+    p.add_argument("slug", help="the tenant's slug")
+
+    verbs = group(sub, "jobs", help="jobs and their timelines")
+    p = verb(verbs, "list", common, help="list jobs, newest first (array with --json)", handler=cmd_jobs_list,
+             example="tenantops jobs list --status failed")
+    p.add_argument("--status", choices=JOB_STATUSES, help="only jobs with this status")
+    p = verb(verbs, "show", common, help="a job and its timeline", handler=cmd_jobs_show,
+             example="tenantops jobs show 42 --json")
+    p.add_argument("id", type=int, help="the job's id")
+    p = verb(verbs, "retry", common, help="queue a failed job again", handler=cmd_jobs_retry,
+             example="tenantops jobs retry 42 --confirm nc-ktm")
+    p.add_argument("id", type=int, help="the failed job's id")
+    confirm(p)
+    p.add_argument("--server", metavar="NAME",
+                   help="run it on another server (a job that chose one, e.g. provision)")
+    p = verb(verbs, "cancel", common, help="cancel a queued or scheduled job", handler=cmd_jobs_cancel,
+             example="tenantops jobs cancel 42")
+    p.add_argument("id", type=int, help="the queued job's id")
+
+    p = verb(sub, "worker", common, help="run queued jobs (several may run on several machines)", handler=cmd_worker,
+             example=["tenantops worker", "tenantops worker --once"], runs_for_requesters=True)
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
-    p.set_defaults(handler=cmd_worker, runs_for_requesters=True)

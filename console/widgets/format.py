@@ -2,7 +2,7 @@
 colour is a hint on top, never the only signal (colour-blind operators, 16-colour SSH)."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from textual.markup import escape
@@ -58,7 +58,9 @@ def tone_markup(text: str, tone: str | None, bold: bool = False) -> str:
 def parse_time(value: Any) -> datetime | None:
     if value is None or isinstance(value, datetime):
         return value
-    return datetime.fromisoformat(str(value))
+    when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    # documents say UTC explicitly (`...Z`); the console's clock is naive UTC
+    return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
 
 
 def ago(value: Any, now: datetime) -> str:

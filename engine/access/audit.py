@@ -11,10 +11,11 @@ from tenantops.engine.vocab import AuditOutcome
 from tenantops.engine.context import Context
 from tenantops.engine.errors import ValidationError
 from tenantops.engine.landlord import models as m
+from tenantops.engine.timestamps import iso
 
 
 def audit_json(e: m.AuditEntry) -> AuditDoc:
-    return {"id": e.id, "at": e.at.isoformat(), "operator": e.operator, "action": e.action,
+    return {"id": e.id, "at": iso(e.at), "operator": e.operator, "action": e.action,
             "target": e.target, "params": e.params, "outcome": cast(AuditOutcome, e.outcome), "error": e.error,
             "job": e.job_id}
 

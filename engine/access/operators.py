@@ -11,12 +11,13 @@ from tenantops.engine.documents import OperatorDoc
 from tenantops.engine.errors import ConflictError, NotFoundError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.vocab import ROLES, Role
+from tenantops.engine.timestamps import iso
 
 _USER_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.@-]{0,127}$")
 
 
 def operator_json(op: m.Operator) -> OperatorDoc:
-    return {"user": op.user, "role": cast(Role, op.role), "added_by": op.added_by, "added_at": op.added_at.isoformat()}
+    return {"user": op.user, "role": cast(Role, op.role), "added_by": op.added_by, "added_at": iso(op.added_at)}
 
 
 def list_operators(ctx: Context) -> list[OperatorDoc]:

@@ -29,6 +29,7 @@ from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import CAPTURE_FORMAT, capture, capture_mysql
 from tenantops.engine.schema.diff import IgnoreRules, attribute_owners, diff_schemas, severity
 from tenantops.engine.migrate.units import units_for
+from tenantops.engine.timestamps import iso, parse as parse_time
 
 LEVELS = ("none", "low", "medium", "high", "critical")
 
@@ -143,7 +144,7 @@ def compare(ctx: Context, tenant: m.Tenant, adapter: Adapter, actual: dict,
             accepted = _accepted(s, tenant.id)
     differences = diff_schemas(expected, actual, owners=owners, ignore=_ignore(ctx), accepted=accepted)
     score, level = severity(differences)
-    return {"tenant": tenant.slug, "checked_at": utcnow().isoformat(), "severity": level, "score": score,
+    return {"tenant": tenant.slug, "checked_at": iso(utcnow()), "severity": level, "score": score,
             "expected_hash": _hash_of_expected(expected), "actual_hash": schema_hash(actual),
             "differences": [d.to_json() for d in differences], "_expected": expected, "_actual": actual}
 
@@ -168,7 +169,7 @@ def store_reports(ctx: Context, reports: list[tuple[int, dict[str, Any]]]) -> li
     out, rows, updates = [], [], []
     for tenant_id, report in reports:
         public = {k: v for k, v in report.items() if not k.startswith("_")}
-        checked = datetime.fromisoformat(public["checked_at"])
+        checked = parse_time(public["checked_at"])
         rows.append({"tenant_id": tenant_id, "severity": public["severity"], "score": public["score"],
                      "expected_hash": public["expected_hash"], "actual_hash": public["actual_hash"],
                      "differences": public["differences"], "checked_at": checked})
@@ -214,7 +215,7 @@ def latest_report(ctx: Context, slug: str) -> dict[str, Any] | None:
                      .order_by(m.DriftReport.id.desc()))
         if r is None:
             return None
-        return {"tenant": slug, "checked_at": r.checked_at.isoformat(), "severity": r.severity, "score": r.score,
+        return {"tenant": slug, "checked_at": iso(r.checked_at), "severity": r.severity, "score": r.score,
                 "expected_hash": r.expected_hash, "actual_hash": r.actual_hash, "differences": r.differences}
 
 
@@ -250,14 +251,14 @@ def accept_difference(ctx: Context, *, slug: str, object: str, change: str, tabl
         s.add(a)
         s.flush()
         return {"id": a.id, "tenant": slug, "object": object, "change": change, "table": table, "name": name,
-                "attribute": attribute, "reason": a.reason, "expires_at": until.isoformat(),
+                "attribute": attribute, "reason": a.reason, "expires_at": iso(until),
                 "accepted_by": ctx.operator}
 
 
 def _acceptance_json(a: m.DriftAcceptance, slug: str) -> dict[str, Any]:
     return {"id": a.id, "tenant": slug, "object": a.object, "change": a.change, "table": a.table, "name": a.name,
-            "attribute": a.attribute, "reason": a.reason, "expires_at": a.expires_at.isoformat(),
-            "accepted_by": a.accepted_by, "accepted_at": a.accepted_at.isoformat() if a.accepted_at else None}
+            "attribute": a.attribute, "reason": a.reason, "expires_at": iso(a.expires_at),
+            "accepted_by": a.accepted_by, "accepted_at": iso(a.accepted_at)}
 
 
 def _tenant_id(s: Any, slug: str) -> int:
@@ -291,7 +292,7 @@ def withdraw_acceptance(ctx: Context, *, slug: str, acceptance_id: int) -> dict[
                                 f"(`tenantops drift {slug} --accepted` lists them)")
         now = utcnow()
         if a.expires_at <= now:
-            raise StateError(f"accepted drift {acceptance_id} of {slug} already ended at {a.expires_at.isoformat()}")
+            raise StateError(f"accepted drift {acceptance_id} of {slug} already ended at {iso(a.expires_at)}")
         a.expires_at = now
         s.flush()
         return _acceptance_json(a, slug)
@@ -341,7 +342,7 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
 
     def unchecked(t: m.Tenant, server: m.Server, error: str, status: str = "failed") -> dict[str, Any]:
         # not checked: severity stays within the contract's enum, "checked" says it means nothing
-        return {"tenant": t.slug, "checked_at": utcnow().isoformat(), "severity": "none", "score": None,
+        return {"tenant": t.slug, "checked_at": iso(utcnow()), "severity": "none", "score": None,
                 "expected_hash": None, "actual_hash": None, "differences": [], "error": error, "server": server.name,
                 "status": status, "checked": False}
 

@@ -75,6 +75,8 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
         try:
             plan = tenant_sync.preview_sync(ctx, slug=s, strategy=strategy).document
         except TenantopsError as exc:
+            if slug:  # one named tenant: its error is the answer (exit 1, one line), not a table row
+                raise
             entries[s] = {"tenant": s, "outcome": "failed", "error": str(exc), "pending": [], "versions": {}}
             continue
         if plan["blocked"]:

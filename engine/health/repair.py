@@ -27,6 +27,7 @@ from tenantops.engine.schema.quarantine import QuarantineRecord, restore_quarant
 from tenantops.engine.schema.repair import STRATEGIES, execute_plan, plan_repair
 from tenantops.engine.tenants.guarded import restore_after_failure
 from tenantops.engine.tenants.snapshots import store_snapshot
+from tenantops.engine.timestamps import iso
 
 
 def _differences(report: dict[str, Any]) -> list[Difference]:
@@ -187,8 +188,8 @@ def quarantine_rows(tenant_id: int, job_id: int, records: list[QuarantineRecord]
 
 def quarantine_json(q: m.QuarantineItem, slug: str) -> QuarantineDoc:
     return {"id": q.id, "tenant": slug, "kind": q.kind, "table": q.table, "column": q.column, "rows": q.rows,
-            "quarantined_as": q.quarantined_as, "created_at": q.created_at.isoformat(), "repair_id": q.repair_id,
-            "restored_at": q.restored_at.isoformat() if q.restored_at else None}
+            "quarantined_as": q.quarantined_as, "created_at": iso(q.created_at), "repair_id": q.repair_id,
+            "restored_at": iso(q.restored_at)}
 
 
 def list_quarantine(ctx: Context, slug: str) -> list[QuarantineDoc]:
@@ -211,7 +212,7 @@ def restore(ctx: Context, *, slug: str, item_id: int) -> dict[str, Any]:
         if q is None or q.tenant_id != tenant.id:
             raise NotFoundError(f"quarantine item {item_id} of tenant {slug!r} does not exist")
         if q.restored_at is not None:
-            raise StateError(f"quarantine item {item_id} was already restored at {q.restored_at.isoformat()}")
+            raise StateError(f"quarantine item {item_id} was already restored at {iso(q.restored_at)}")
         record = QuarantineRecord.from_json(q.detail or {})
     with ctx.session() as s:
         acquire(s, slug, holder=ctx.operator, operation="quarantine.restore", job_id=None,

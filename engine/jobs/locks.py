@@ -19,6 +19,7 @@ from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import LockHeld, NotFoundError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.timestamps import iso
 
 
 def _valid(s: Session, lock: m.TenantLock) -> bool:
@@ -74,7 +75,7 @@ def release(s: Session, tenant: str, job_id: int | None) -> None:
 
 def lock_json(lock: m.TenantLock, stale: bool) -> dict[str, Any]:
     return {"tenant": lock.tenant, "holder": lock.holder, "operation": lock.operation, "job_id": lock.job_id,
-            "acquired_at": lock.acquired_at.isoformat(), "lease_until": lock.lease_until.isoformat(),
+            "acquired_at": iso(lock.acquired_at), "lease_until": iso(lock.lease_until),
             "stale": stale}
 
 

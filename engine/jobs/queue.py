@@ -21,6 +21,7 @@ from tenantops.engine.context import Context
 from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.timestamps import iso
 
 ACTIVE: tuple[JobStatus, ...] = ACTIVE_JOB_STATUSES
 
@@ -29,8 +30,7 @@ class JobStranded(TenantopsError):
     """A followed job has no live worker: the message says which command resumes it."""
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
+_iso = iso  # every document's times: ISO 8601 with the UTC offset
 
 
 def event_json(e: m.JobEvent) -> StepDoc:

@@ -100,6 +100,17 @@ def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None) -> str:
     return "succeeded"
 
 
+def run_claimed(ctx: Context, job_id: int) -> str | None:
+    """Claim one job for this process and run it here, exactly as a worker process would
+    (lease, heartbeat, tenant lock, timeline): a CLI that follows its own job needs no
+    second interpreter, and if it is killed the lease expires and any worker resumes the
+    job. None when the job could not be claimed (another worker has it, or it ended)."""
+    job = claim(ctx, job_id=job_id)
+    if job is None:
+        return None
+    return run_job(ctx, job)
+
+
 def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sleep: float = 0.5,
          max_jobs: int | None = None) -> int:
     """Claim and run jobs. ``once``: stop when the queue is empty. Returns jobs run."""

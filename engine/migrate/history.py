@@ -13,6 +13,7 @@ from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.migrate.driver import RevisionResult
+from tenantops.engine.timestamps import iso
 
 
 def next_batch(ctx: Context, tenant_id: int) -> int:
@@ -60,7 +61,7 @@ def revision_rows(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int,
 
 def history_json(h: m.MigrationHistory) -> HistoryDoc:
     return {"batch": h.batch, "layer": h.layer, "unit": h.unit, "revision": h.revision, "action": h.action,
-            "checksum": h.checksum, "operator": h.operator, "started_at": h.started_at.isoformat(),
+            "checksum": h.checksum, "operator": h.operator, "started_at": iso(h.started_at),
             "duration_s": h.duration_s, "outcome": h.outcome, "error": h.error}
 
 

@@ -15,6 +15,7 @@ from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.landlord.store import public_url
 from tenantops.engine.names import check_server_name
+from tenantops.engine.timestamps import iso
 
 
 class ServerCheckDoc(ServerDoc):
@@ -35,7 +36,7 @@ def server_json(server: m.Server, tenants: int) -> ServerDoc:
     return {"name": server.name, "dialect": server.dialect, "url": server.url,
             "version": server.version, "capacity": server.capacity, "tenants": tenants,
             "reachable": server.reachable, "draining": server.draining,
-            "checked_at": server.checked_at.isoformat() if server.checked_at else None}
+            "checked_at": iso(server.checked_at)}
 
 
 def _tenant_counts(s: Session) -> dict[int | None, int]:

@@ -15,6 +15,7 @@ from tenantops.engine.errors import ConflictError, NotFoundError, StateError, Va
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.names import check_slug_format, database_name, user_name
+from tenantops.engine.timestamps import iso
 
 STATUSES = APPLICATION_STATUSES
 TRANSITIONS = {
@@ -33,8 +34,8 @@ EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-
 def application_json(a: m.Application) -> ApplicationDoc:
     return {"id": a.id, "slug": a.slug, "organization": a.organization, "contact": a.contact, "email": a.email,
             "template": a.template, "modules": list(a.modules or []), "status": cast(ApplicationStatus, a.status),
-            "submitted_by": a.submitted_by, "submitted_at": a.submitted_at.isoformat(),
-            "reviewed_by": a.reviewed_by, "reviewed_at": a.reviewed_at.isoformat() if a.reviewed_at else None,
+            "submitted_by": a.submitted_by, "submitted_at": iso(a.submitted_at),
+            "reviewed_by": a.reviewed_by, "reviewed_at": iso(a.reviewed_at),
             "notes": a.notes, "reason": a.reason, "error": a.error}
 
 

@@ -35,6 +35,7 @@ from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.tenants import reconcile
 from tenantops.engine.tenants.records import tenant_database, tenant_server
 from tenantops.engine.tenants.snapshots import take_snapshot
+from tenantops.engine.timestamps import iso
 
 MIN_FREE_BYTES = 16 * 1024 * 1024
 # gzip's default (9) made the Python side the bottleneck of a dump (bench_backup: 11 MiB/s);
@@ -47,7 +48,7 @@ def backup_dir(ctx: Context) -> Path:
 
 
 def backup_json(b: m.Backup, tenant: str) -> BackupDoc:
-    return {"id": b.id, "tenant": tenant, "reason": b.reason, "created_at": b.created_at.isoformat(),
+    return {"id": b.id, "tenant": tenant, "reason": b.reason, "created_at": iso(b.created_at),
             "size_bytes": b.size_bytes, "checksum": b.checksum, "path": b.path, "created_by": b.created_by,
             "pinned": bool(b.pinned)}
 

@@ -31,6 +31,7 @@ from tenantops.engine.tenants import backups
 from tenantops.engine.tenants import review
 from tenantops.engine.tenants.guarded import applied_on, dialect, guarded_change, live, plan_json, recorder
 from tenantops.engine.tenants.records import get_tenant_row, tenant_database
+from tenantops.engine.timestamps import iso
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # op.<call>(table, ...) -> where the table name is: position or keyword
@@ -100,9 +101,9 @@ def validate_custom(content: str, filename: str, catalog: catalog_mod.Catalog, u
 
 def _custom_json(c: m.CustomMigration, slug: str) -> dict[str, Any]:
     return {"tenant": slug, "name": c.name, "revision": c.revision, "status": c.status, "checksum": c.checksum,
-            "submitted_by": c.submitted_by, "submitted_at": c.submitted_at.isoformat(),
-            "approved_by": c.approved_by, "approved_at": c.approved_at.isoformat() if c.approved_at else None,
-            "applied_at": c.applied_at.isoformat() if c.applied_at else None, "error": c.error}
+            "submitted_by": c.submitted_by, "submitted_at": iso(c.submitted_at),
+            "approved_by": c.approved_by, "approved_at": iso(c.approved_at),
+            "applied_at": iso(c.applied_at), "error": c.error}
 
 
 MAX_CUSTOM_BYTES = 1 << 20  # 1 MiB: a migration, not a data dump
@@ -236,7 +237,7 @@ def request_custom_apply(ctx: Context, *, slug: str, name: str, confirm: str | N
     job = jobs.enqueue(ctx, "custom.apply", slug, {"name": name}, lock_operation="custom.apply", not_before=at)
     doc: dict[str, Any] = {"tenant": slug, "name": name}
     if at is not None:
-        doc["scheduled_for"] = at.astimezone(timezone.utc).isoformat()
+        doc["scheduled_for"] = iso(at)
     return Queued("custom.apply", slug, job, Preview("custom.apply", slug, doc))
 
 

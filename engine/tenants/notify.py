@@ -19,6 +19,7 @@ from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, StateError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.timestamps import iso
 from tenantops.engine.vocab import NOTIFICATION_STATUSES
 
 from tenantops.engine.landlord.outbox import LINK_PLACEHOLDER, REDACTED, link_key
@@ -96,8 +97,8 @@ def notification_json(note: m.Notification, slug: str | None) -> dict[str, Any]:
     """An outbox row as `notifications list` shows it; the body is left out (it may
     carry a placeholder for a link, never the link itself)."""
     return {"id": note.id, "tenant": slug, "channel": note.channel, "recipient": note.recipient,
-            "subject": note.subject, "status": note.status, "created_at": note.created_at.isoformat(),
-            "sent_at": note.sent_at.isoformat() if note.sent_at else None, "error": note.error,
+            "subject": note.subject, "status": note.status, "created_at": iso(note.created_at),
+            "sent_at": iso(note.sent_at), "error": note.error,
             "holds_setup_link": LINK_PLACEHOLDER in note.body}
 
 

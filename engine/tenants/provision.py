@@ -26,7 +26,7 @@ from tenantops.engine.migrate.units import catalog_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.jobs.changes import Preview, Queued
 from tenantops.engine.jobs.kinds import JobKind
-from tenantops.engine.errors import LockHeld, StateError, TenantopsError, ValidationError
+from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
 from tenantops.engine.migrate import plans
 from tenantops.engine.migrate.history import next_batch, revision_rows
 from tenantops.engine.jobs.timeline import Timeline, format_error
@@ -83,6 +83,10 @@ def request_provision(ctx: Context, *, slug: str, server: str | None = None, con
             raise LockHeld(locks.describe(lock))
         if app.status not in ("approved", "failed"):
             raise StateError(f"application {app.slug} cannot go from {app.status} to provisioning")
+        if server and s.scalar(sa.select(m.Server.id).where(m.Server.name == server)) is None:
+            # a misspelt server is bad input: refused now, not by a job that fails the
+            # application (draining or full is the job's to find: it may change meanwhile)
+            raise NotFoundError(f"server {server!r} is not registered (see `tenantops servers list`)")
         job_id = jobs.enqueue_in(s, ctx, "provision", slug, {"slug": slug, "server": server},
                                  lock_operation="provision")
         transition(app, "provisioning")

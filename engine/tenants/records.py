@@ -12,6 +12,7 @@ from tenantops.engine.vocab import Severity, TenantStatus
 from tenantops.engine.context import Context
 from tenantops.engine.errors import NotFoundError, StateError, ValidationError
 from tenantops.engine.landlord import models as m
+from tenantops.engine.timestamps import iso
 
 LAYERS = vocab.LAYERS
 
@@ -47,13 +48,13 @@ def tenant_json(s: Session, t: m.Tenant) -> TenantDoc:
                             "reason": tm.reason} for tm in t.modules],
         "migrations": _applied_counts(s, t),
         "schema_hash": t.schema_hash,
-        "last_drift": ({"severity": cast(Severity, t.last_drift_severity), "checked_at": t.last_drift_at.isoformat()}
+        "last_drift": ({"severity": cast(Severity, t.last_drift_severity), "checked_at": iso(t.last_drift_at)}
                        if t.last_drift_at else None),
         "admin_user": ({"email": t.admin_email, "must_change_password": bool(t.admin_must_change_password)}
                        if t.admin_email else None),
         "error": t.error,
-        "created_at": t.created_at.isoformat(),
-        "activated_at": t.activated_at.isoformat() if t.activated_at else None,
+        "created_at": iso(t.created_at),
+        "activated_at": iso(t.activated_at),
     }
 
 
@@ -104,6 +105,6 @@ def list_tenants(ctx: Context, status: TenantStatus | None = None) -> list[dict[
         "slug": r.slug, "organization": r.organization, "status": r.status, "server": servers.get(r.server_id),
         "database": r.database, "template": {"slug": r.template, "version": r.template_version},
         "modules": modules.get(r.id, []), "schema_hash": r.schema_hash,
-        "last_drift": ({"severity": r.last_drift_severity, "checked_at": r.last_drift_at.isoformat()}
+        "last_drift": ({"severity": r.last_drift_severity, "checked_at": iso(r.last_drift_at)}
                        if r.last_drift_at else None),
     } for r in rows]

@@ -12,6 +12,7 @@ from tenantops.engine.landlord import models as m
 from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import capture
 from tenantops.engine.tenants.records import tenant_database, tenant_server
+from tenantops.engine.timestamps import iso
 
 SOURCES = ("provision", "manual", "after-repair", "after-migration", "after-restore", "after-move", "scheduled")
 # Pinned: the provisioning baseline (what every later drift question goes back to) and
@@ -56,7 +57,7 @@ def counts(schema: dict[str, Any]) -> dict[str, int]:
 
 def snapshot_json(snap: m.Snapshot, *, with_schema: bool = False) -> dict[str, Any]:
     doc = {"id": snap.id, "hash": snap.hash, "source": snap.source, "tables": snap.tables,
-           "columns": snap.columns, "indexes": snap.indexes, "created_at": snap.created_at.isoformat(),
+           "columns": snap.columns, "indexes": snap.indexes, "created_at": iso(snap.created_at),
            "created_by": snap.created_by, "pinned": snap.source in PINNED_SOURCES}
     if with_schema:
         doc["schema"], doc["rows"] = snap.schema, snap.rows

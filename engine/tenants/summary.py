@@ -13,10 +13,7 @@ from tenantops.engine.errors import TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.servers.adapters import Adapter, SqliteAdapter, adapter_for
 from tenantops.engine.tenants.records import get_tenant_row
-
-
-def _iso(value: Any) -> str | None:
-    return value.isoformat() if value is not None else None
+from tenantops.engine.timestamps import iso
 
 
 def database_facts(adapter: Adapter, database: str) -> dict[str, Any]:
@@ -54,14 +51,14 @@ def health(ctx: Context, slug: str) -> dict[str, Any]:
             # CLI.md: size_bytes, tables, rows_estimate, last_backup, pinned_backups,
             # last_snapshot, last_drift, compliance; plus backups, reachable and error
             "size_bytes": None, "tables": None, "rows_estimate": None,
-            "last_backup": ({"id": last_backup.id, "at": _iso(last_backup.created_at), "reason": last_backup.reason,
+            "last_backup": ({"id": last_backup.id, "at": iso(last_backup.created_at), "reason": last_backup.reason,
                              "size_bytes": last_backup.size_bytes} if last_backup else None),
             "pinned_backups": pinned, "backups": backups,
-            "last_snapshot": ({"id": snap.id, "at": _iso(snap.created_at), "source": snap.source,
+            "last_snapshot": ({"id": snap.id, "at": iso(snap.created_at), "source": snap.source,
                                "hash": snap.hash} if snap else None),
-            "last_drift": ({"at": _iso(tenant.last_drift_at), "severity": tenant.last_drift_severity}
+            "last_drift": ({"at": iso(tenant.last_drift_at), "severity": tenant.last_drift_severity}
                            if tenant.last_drift_at else None),
-            "compliance": ({"status": tenant.compliance_status, "checked_at": _iso(tenant.compliance_checked_at)}
+            "compliance": ({"status": tenant.compliance_status, "checked_at": iso(tenant.compliance_checked_at)}
                            if tenant.compliance_checked_at else None),
             "reachable": None, "error": None,
         }

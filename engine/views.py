@@ -22,7 +22,7 @@ from tenantops.engine.tenants import records as tenants
 
 DRIFT_LEVELS = ("critical", "high", "medium", "low", "none", "unchecked")
 TENANT_STATUSES = ("active", "provisioning", "failed", "suspended")
-JOB_STATUSES = ("running", "queued", "failed", "succeeded", "cancelled")
+JOB_STATUSES = ("running", "queued", "failed", "needs_confirmation", "succeeded", "cancelled")
 
 
 def dashboard(ctx: Context) -> dict[str, Any]:
@@ -60,15 +60,16 @@ def dashboard(ctx: Context) -> dict[str, Any]:
 
 
 # "Needs attention", worst first: the rank of each kind of item (lower is worse)
-ATTENTION_RANK = {"critical": 0, "unreachable": 1, "failed job": 2, "high": 3, "failed tenant": 4, "medium": 5,
-                  "draining": 6, "pending": 7, "low": 8, "running": 9}
+ATTENTION_RANK = {"critical": 0, "unreachable": 1, "failed job": 2, "high": 3, "compliance": 3, "failed tenant": 4,
+                  "medium": 5, "draining": 6, "pending": 7, "low": 8, "running": 9}
 ATTENTION_EACH = 8  # at most this many items of one kind (the lists hold the rest)
 
 
 def needs_attention(s: Any, servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What an operator should look at, each item named (a tenant by its slug, a job with
-    its error), worst first: drift by severity, failed jobs, unreachable or draining
-    servers, pending applications (oldest first), running jobs last."""
+    its error), worst first: drift by severity, failed jobs and jobs waiting for a
+    confirmation, compliance violations, unreachable or draining servers, pending
+    applications (oldest first), running jobs last."""
     live = m.Tenant.archived_at.is_(None)
     items: list[dict[str, Any]] = []
     severity_order = sa.case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=m.Tenant.last_drift_severity)
@@ -79,20 +80,30 @@ def needs_attention(s: Any, servers: list[dict[str, Any]]) -> list[dict[str, Any
             .order_by(severity_order, m.Tenant.slug).limit(4 * ATTENTION_EACH)):
         items.append({"kind": "tenant", "key": slug, "status": severity, "rank": ATTENTION_RANK[severity],
                       "text": f"{slug}: {severity} drift", "since": at})
-    for job in s.scalars(sa.select(m.Job).where(m.Job.status.in_(("running", "failed")))
+    for job in s.scalars(sa.select(m.Job).where(m.Job.status.in_(("running", "failed", "needs_confirmation")))
                          .order_by(m.Job.id.desc()).limit(2 * ATTENTION_EACH)):
         brief = _job_brief(job)
         what = f"job {job.id} {job.kind}{' ' + job.tenant if job.tenant else ''}"
         if job.status == "failed":
             text = f"{what} failed: {(job.error or 'no error recorded').splitlines()[0]}"
+        elif job.status == "needs_confirmation":
+            text = f"{what} waits for a confirmation: tenantops jobs retry {job.id} --confirm {job.tenant or ''}"
         else:
             text = f"{what} is running"
-        items.append({"kind": "job", "key": job.id, "status": job.status, "text": text, "since": brief["since"],
-                      "rank": ATTENTION_RANK["failed job" if job.status == "failed" else "running"]})
+        items.append({"kind": "job", "key": job.id, "status": "failed" if job.status != "running" else "running",
+                      "text": text, "since": brief["since"],
+                      "rank": ATTENTION_RANK["running" if job.status == "running" else "failed job"]})
     for slug in s.scalars(sa.select(m.Tenant.slug).where(live, m.Tenant.status == "failed")
                           .order_by(m.Tenant.slug).limit(ATTENTION_EACH)):
         items.append({"kind": "tenant", "key": slug, "status": "failed", "rank": ATTENTION_RANK["failed tenant"],
                       "text": f"tenant {slug} failed", "since": None})
+    for slug, at in s.execute(sa.select(m.Tenant.slug, m.Tenant.compliance_checked_at)
+                              .where(live, m.Tenant.status.in_(("active", "suspended")),
+                                     m.Tenant.compliance_status == "violation")
+                              .order_by(m.Tenant.slug).limit(ATTENTION_EACH)):
+        items.append({"kind": "tenant", "key": slug, "status": "high", "rank": ATTENTION_RANK["compliance"],
+                      "text": f"{slug} breaks its template's compliance rules (tenantops compliance {slug})",
+                      "since": at})
     for sv in servers:
         if sv["reachable"] is False:
             items.append({"kind": "servers", "key": sv["name"], "status": "failed", "rank": ATTENTION_RANK["unreachable"],

@@ -10,6 +10,7 @@ import shutil
 import pytest
 
 from cli import run
+from tenantops.engine.vocab import JOB_STATUSES
 from tenantops.console.cli import build_parser
 
 
@@ -121,7 +122,7 @@ def test_bash_completion_offers_verbs_flags_and_choices() -> None:
     assert complete("tenantops applications ") == {"submit", "list", "show", "approve", "reject"}
     assert complete("tenantops applications reject --") >= {"--reason", "--json"}
     assert "--org" not in complete("tenantops applications reject --")
-    assert complete("tenantops jobs list --status ") == {"queued", "running", "succeeded", "failed", "cancelled"}
+    assert complete("tenantops jobs list --status ") == set(JOB_STATUSES) >= {"queued", "failed", "needs_confirmation"}
     assert complete("tenantops --home /tmp/x jobs li") == {"list"}
     zsh = run("completion", "zsh")
     assert zsh.code == 0 and zsh.out.startswith("#compdef tenantops")

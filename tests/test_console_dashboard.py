@@ -74,3 +74,25 @@ async def test_the_demo_first_frame_shows_its_drifted_tenant() -> None:
         # on screen at 80x24, not below the panel's fold
         assert index < panel.scrollable_content_region.height, (index, texts(panel))
     ctx.close()
+
+
+async def test_compliance_violations_and_jobs_waiting_for_a_confirmation_need_attention() -> None:
+    ctx = Context.open()
+    seed(ctx)
+    with ctx.session() as s:
+        s.execute(sa.update(m.Tenant).where(m.Tenant.slug == "nepal-congress-kathmandu")
+                  .values(compliance_status="violation", compliance_checked_at=m.utcnow()))
+        s.execute(sa.update(m.Job).where(m.Job.id == 2).values(status="needs_confirmation"))
+    items = data.dashboard(ctx)["attention"]
+    by_key = {(i["kind"], i["key"]): i for i in items}
+    assert by_key[("job", 2)]["text"].endswith("waits for a confirmation: tenantops jobs retry 2 --confirm butwal-college")
+    violation = by_key[("tenant", "nepal-congress-kathmandu")]
+    assert "compliance" in violation["text"]
+    # worse than medium drift, listed before the draining and pending items
+    keys = [(i["kind"], i["key"]) for i in items]
+    assert keys.index(("tenant", "nepal-congress-kathmandu")) < keys.index(("applications", "pending"))
+    async with make_app(ctx).run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shown = texts(pilot.app.screen.query_one("#dash-attention", RowList))
+        assert any("nepal-congress-kathmandu breaks its template's compliance rules" in t for t in shown)
+    ctx.close()

@@ -51,9 +51,9 @@ def test_kept_databases_are_listed_and_dropped(server: str, dialect: str, as_ope
         (("backups", "drop-kept", "keep-org", "tenant_keep_org", "--confirm", "keep-org"), 1, "not a kept"),
         (("backups", "drop-kept", "keep-org", "tenantops_pre_ffff", "--confirm", "keep-org"), 1, "no kept database"),
         (("backups", "drop-kept", "no-such", name, "--confirm", "no-such"), 1, "does not exist"),
-        (("backups", "drop-kept", "keep-org", "--confirm", "keep-org"), 2, "drop-kept SLUG NAME"),
-        (("backups", "restore", "keep-org", "abc", "--confirm", "keep-org"), 2, "must be a backup id"),
-        (("backups", "list"), 2, "needs a tenant SLUG"),
+        (("backups", "drop-kept", "keep-org", "--confirm", "keep-org"), 2, "NAME"),
+        (("backups", "restore", "keep-org", "abc", "--confirm", "keep-org"), 2, "invalid int value: 'abc'"),
+        (("backups", "list"), 2, "required: slug"),
     ]
     for argv, code, message in refused:
         r = run(*argv)

@@ -296,7 +296,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
              example="tenantops backups drop-kept nc-ktm tenantops_pre_1a2b3c4d --confirm nc-ktm")
     _slug(p)
     p.add_argument("name", metavar="NAME", help="the kept database (`tenantops backups kept SLUG`)")
-    confirm(p, required=True)
+    confirm(p)
     p = verb(verbs, "unpin", common, help="let retention remove a pinned backup", handler=cmd_backups_unpin,
              example="tenantops backups unpin nc-ktm 7 --confirm nc-ktm")
     _slug(p)

@@ -12,7 +12,6 @@ from tenantops.engine.vocab import APPLICATION_STATUSES, JOB_STATUSES, TENANT_ST
 
 from .. import output
 from ..lazy import lazy
-from . import lifecycle
 from .verbs import confirm, dry_run, group, verb
 
 if TYPE_CHECKING:
@@ -270,6 +269,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = verb(verbs, "list", common, help="list tenants (array with --json)", handler=cmd_tenants_list,
              example=["tenantops tenants list --json", "tenantops tenants list --status suspended"])
     p.add_argument("--status", choices=TENANT_STATUSES, help="only tenants in this status")
+    from . import lifecycle   # here, not at the top: lifecycle's handlers reuse day2's, which import this module
+
     lifecycle.register_tenant_verbs(verbs, common)
 
     p = verb(sub, "history", common, help="a tenant's migration history (array with --json)", handler=cmd_history,

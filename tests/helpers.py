@@ -22,6 +22,18 @@ def approved(ctx: Context, slug: str, template: str = "political_party_nepal",
     applications.approve(ctx, slug, notes="ok")
 
 
+def provision_via_cli(slug: str, server: str, template: str = "community_group",
+                      modules: list[str] | None = None) -> None:
+    """An approved application provisioned through the real CLI on ``server``."""
+    from cli import run
+
+    ctx = Context.open()
+    approved(ctx, slug, template=template, modules=modules)
+    ctx.close()
+    r = run("provision", slug, "--server", server)
+    assert r.code == 0, r.err
+
+
 def tenant_engine(ctx: Context, slug: str) -> sa.Engine:
     with ctx.session() as s:
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))

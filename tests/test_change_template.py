@@ -7,16 +7,11 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, execute_sql, tenant_engine
+from helpers import execute_sql, provision_via_cli, tenant_engine
 from tenantops.engine.context import Context
 
 
-def provision(slug: str, server: str, template: str = "community_group", modules: list[str] | None = None) -> None:
-    ctx = Context.open()
-    approved(ctx, slug, template=template, modules=modules)
-    ctx.close()
-    r = run("provision", slug, "--server", server)
-    assert r.code == 0, r.err
+provision = provision_via_cli
 
 
 def tables(slug: str) -> set[str]:

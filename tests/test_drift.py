@@ -7,18 +7,13 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, tenant_engine
+from helpers import provision_via_cli, tenant_engine
 from tenantops.engine.context import Context
 
 NOTICE_ROWS = [f"INSERT INTO notices (title, content, is_pinned) VALUES ('n{i}', 'body {i}', 0)" for i in range(5)]
 
 
-def provision(slug: str, server: str) -> None:
-    ctx = Context.open()
-    approved(ctx, slug, template="community_group")
-    ctx.close()
-    r = run("provision", slug, "--server", server)
-    assert r.code == 0, r.err
+provision = provision_via_cli
 
 
 def behind_the_back(slug: str, statements: list[str]) -> None:

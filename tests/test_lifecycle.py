@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from cli import run
-from helpers import approved, execute_sql, tenant_engine
+from helpers import execute_sql, provision_via_cli, tenant_engine
 from tenantops.engine import secrets
 from tenantops.engine.context import Context
 from tenantops.engine.errors import ServerError
@@ -18,12 +18,7 @@ from tenantops.engine.landlord import models as m
 from tenantops.engine.servers.adapters import adapter_for
 
 
-def provision(slug: str, server: str) -> None:
-    ctx = Context.open()
-    approved(ctx, slug, template="community_group")
-    ctx.close()
-    r = run("provision", slug, "--server", server)
-    assert r.code == 0, r.err
+provision = provision_via_cli
 
 
 def show(slug: str) -> dict[str, Any]:

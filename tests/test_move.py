@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from cli import run
 from conftest import drop_tenants
-from helpers import approved, execute_sql, tenant_engine
+from helpers import execute_sql, provision_via_cli, tenant_engine
 from mariadb import MariaDB, start_mariadb
 from tenantops.engine.context import Context
 from tenantops.engine.landlord import models as m
@@ -43,12 +43,7 @@ def two_servers(request: pytest.FixtureRequest, tmp_path: Path):
     second.cleanup()
 
 
-def provision(slug: str, server: str) -> None:
-    ctx = Context.open()
-    approved(ctx, slug, template="community_group")
-    ctx.close()
-    r = run("provision", slug, "--server", server)
-    assert r.code == 0, r.err
+provision = provision_via_cli
 
 
 def where(slug: str) -> tuple[str, str]:

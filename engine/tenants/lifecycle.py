@@ -74,24 +74,33 @@ def request_suspend(ctx: Context, *, slug: str, reason: str) -> Queued:
     return Queued("suspend", slug, job, preview)
 
 
-def run_suspend(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+def _switch_account(ctx: Context, job: m.Job, tl: Timeline, *, lock: bool) -> dict[str, Any]:
+    """Suspend (lock) or resume (unlock): the account first, then the status, so a crash
+    in between leaves a tenant that the next run of the same job finishes."""
     slug = job.tenant
     assert slug is not None
-    tenant, server = tenant_in(ctx, slug, "active", "suspended", doing="suspend")
+    tenant, server = tenant_in(ctx, slug, "active", "suspended", doing="suspend" if lock else "resume")
     assert server is not None
-    with tl.step("lock the application account") as info:
+    with tl.step(f"{'lock' if lock else 'unlock'} the application account") as info:
         adapter = adapter_for(server)
         try:
-            adapter.lock_user(tenant.db_user, tenant_database(tenant))
+            (adapter.lock_user if lock else adapter.unlock_user)(tenant.db_user, tenant_database(tenant))
         finally:
             adapter.dispose()
-        info["detail"] = (f"user {tenant.db_user} locked and its sessions ended" if tenant.db_user
-                          else "the embedded server's application access is refused")
-    with tl.step("status suspended") as info:
+        if tenant.db_user:
+            info["detail"] = f"user {tenant.db_user} " + ("locked and its sessions ended" if lock else "unlocked")
+        else:
+            info["detail"] = f"the embedded server's application access is {'refused' if lock else 'allowed'}"
+    status = "suspended" if lock else "active"
+    with tl.step(f"status {status}") as info:
         with ctx.session() as s:
-            get_tenant_row(s, slug).status = "suspended"
+            get_tenant_row(s, slug).status = status
         info["detail"] = job.params.get("reason", "")
-    return {"tenant": slug, "status": "suspended", "reason": job.params.get("reason")}
+    return {"tenant": slug, "status": status, **({"reason": job.params.get("reason")} if lock else {})}
+
+
+def run_suspend(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
+    return _switch_account(ctx, job, tl, lock=True)
 
 
 def preview_resume(ctx: Context, *, slug: str) -> Preview:
@@ -109,21 +118,7 @@ def request_resume(ctx: Context, *, slug: str) -> Queued:
 
 
 def run_resume(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
-    slug = job.tenant
-    assert slug is not None
-    tenant, server = tenant_in(ctx, slug, "suspended", "active", doing="resume")
-    assert server is not None
-    with tl.step("unlock the application account") as info:
-        adapter = adapter_for(server)
-        try:
-            adapter.unlock_user(tenant.db_user, tenant_database(tenant))
-        finally:
-            adapter.dispose()
-        info["detail"] = f"user {tenant.db_user} unlocked" if tenant.db_user else "application access allowed"
-    with tl.step("status active"):
-        with ctx.session() as s:
-            get_tenant_row(s, slug).status = "active"
-    return {"tenant": slug, "status": "active"}
+    return _switch_account(ctx, job, tl, lock=False)
 
 
 # -- archive / unarchive ------------------------------------------------------------------

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.landlord import models as m
-from tenantops.engine.servers.adapters import Adapter, SqliteAdapter, adapter_for
+from tenantops.engine.servers.adapters import Adapter, SqliteAdapter, adapter_for, short_error
 from tenantops.engine.tenants.records import get_tenant_row
 from tenantops.engine.timestamps import iso
 
@@ -74,19 +74,8 @@ def health(ctx: Context, slug: str) -> dict[str, Any]:
                    reachable=True)
     except (TenantopsError, sa.exc.DBAPIError) as exc:
         doc["reachable"] = False
-        doc["error"] = f"server {server.name}: " + (str(exc) if isinstance(exc, TenantopsError)
-                                                     else str(exc.orig or exc).splitlines()[0][:200])
-    finally:
-        adapter.dispose()
-    return doc
-    adapter = adapter_for(server)
-    try:
-        doc["database"] = database_facts(adapter, database)
-        doc["reachable"] = True
-    except (TenantopsError, sa.exc.DBAPIError) as exc:
-        doc["reachable"] = False
-        doc["error"] = f"server {server.name}: " + (str(exc) if isinstance(exc, TenantopsError)
-                                                     else str(exc.orig or exc).splitlines()[0][:200])
+        # a TenantopsError names its server already (e.g. "server db1 is unreachable: ...")
+        doc["error"] = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name}: {short_error(exc)}"
     finally:
         adapter.dispose()
     return doc

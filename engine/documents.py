@@ -66,6 +66,7 @@ class TenantDoc(TypedDict):
     database: str | None
     template: TemplateRef
     modules: list[str]
+    labels: dict[str, str]
     module_details: list[ModuleDetail]
     migrations: dict[str, int]
     schema_hash: str | None

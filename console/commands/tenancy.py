@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from tenantops.engine.tenants import notify
     from tenantops.engine.tenants import provision as provisioner
     from tenantops.engine.tenants import records as tenants
+    from tenantops.engine.tenants import labels
     from tenantops.engine.jobs import worker
     from tenantops.engine import kinds
     from tenantops.engine.context import Context
@@ -28,6 +29,7 @@ else:
     notify = lazy("tenantops.engine.tenants.notify")
     provisioner = lazy("tenantops.engine.tenants.provision")
     tenants = lazy("tenantops.engine.tenants.records")
+    labels = lazy("tenantops.engine.tenants.labels")
     worker = lazy("tenantops.engine.jobs.worker")
     kinds = lazy("tenantops.engine.kinds")
 
@@ -146,14 +148,27 @@ def cmd_tenants(ctx: Context, args: argparse.Namespace) -> int:
     from . import lifecycle as verbs
 
     if args.action == "list":
-        rows = tenants.list_tenants(ctx, args.status)
+        label = None
+        if args.label is not None:
+            key, value = labels.parse_pair(args.label)
+            label = (key, value or "")
+        rows = tenants.list_tenants(ctx, args.status, label)
         output.show(args, rows, lambda rs: output.table(
-            "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
+            "Tenants", ["slug", "status", "server", "template", "modules", "labels", "drift"],
             [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
+              ",".join(f"{k}={v}" for k, v in r["labels"].items()),
               (r["last_drift"] or {}).get("severity", "")) for r in rs]))
         return 0
     if not args.slug:
         raise UsageError(f"tenants {args.action} needs SLUG")
+    if args.pairs and args.action != "label":
+        raise UsageError(f"tenants {args.action}: unexpected argument {args.pairs[0]!r}")
+    if args.action == "label":
+        pairs = ([args.template] if args.template else []) + list(args.pairs)
+        done = labels.set_labels(ctx, tenant=args.slug, changes=labels.parse_changes(pairs))
+        output.show(args, {"tenant": args.slug, "labels": done}, lambda d: output.note(
+            f"{d['tenant']}: " + (", ".join(f"{k}={v}" for k, v in d["labels"].items()) or "no labels")))
+        return 0
     if args.action == "suspend" and not args.reason:
         raise UsageError("tenants suspend needs --reason TEXT")
     handler = {"show": verbs.show_tenant, "suspend": verbs.cmd_suspend, "resume": verbs.cmd_resume,
@@ -230,9 +245,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("tenants", parents=[common], help="tenants")
     p.add_argument("action", choices=["list", "show", "suspend", "resume", "archive", "unarchive", "move",
-                                      "cleanup-source", "change-template"])
+                                      "cleanup-source", "change-template", "label"])
     p.add_argument("slug", nargs="?")
     p.add_argument("template", nargs="?", help="change-template: the new template")
+    p.add_argument("pairs", nargs="*", metavar="KEY=VALUE", help="label: labels to set (KEY= removes one)")
+    p.add_argument("--label", metavar="KEY=VALUE", help="list: only tenants carrying this label")
     p.add_argument("--status", choices=TENANT_STATUSES, help="list: only tenants in this status")
     p.add_argument("--reason", help="suspend: why (shown wherever the tenant is)")
     p.add_argument("--server", help="unarchive: the server to bring the tenant back to")

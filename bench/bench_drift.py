@@ -77,8 +77,11 @@ def main() -> None:
         for _ in range(3):
             started = time.perf_counter()
             with admin.connect() as conn:
-                for query in (cap._Q_SCHEMATA, cap._Q_TABLES, cap._Q_COLUMNS, cap._Q_STATISTICS, cap._Q_FOREIGN_KEYS,
-                              cap._Q_FK_RULES, cap._Q_VIEWS, cap._Q_TRIGGERS, cap._Q_CHECKS):
+                # the reads the engine sends for these tenants (no routines: no parameters
+                # read; nothing partitioned: no partitions read)
+                for query in (cap._Q_SCHEMATA, cap._Q_TABLES, cap._Q_COLUMNS, cap._Q_STATISTICS["mariadb"],
+                              cap._Q_FOREIGN_KEYS, cap._Q_FK_RULES, cap._Q_VIEWS, cap._Q_TRIGGERS, cap._Q_CHECKS,
+                              cap._Q_ROUTINES, cap._Q_EVENTS):
                     conn.execute(query, params).fetchall()
             floor_runs.append(time.perf_counter() - started)
             started = time.perf_counter()

@@ -96,6 +96,8 @@ REGISTRY: tuple[Action, ...] = (
     _a("app.servers", "5", "Servers", footer=False, help="Database servers: reachability, version, capacity"),
     _a("app.audit", "6", "Audit", footer=False, help="Who did what to which tenant, with the outcome"),
     _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
+    _a("app.command-log", "L", "Command log", footer=False,
+       help="Every engine call and SQL statement this console made, with timing"),
     _a("app.back", "q,escape", "Back", help="Close this screen or dialog; on a section, go to the dashboard"),
     _a("app.quit", "ctrl+q", "Quit", footer=False,
        help="Leave the console (from any screen or dialog); running jobs continue in their workers"),
@@ -174,7 +176,21 @@ REGISTRY: tuple[Action, ...] = (
     _a("tenant.snapshots", "S", "Snapshots", "tenant", help="Snapshots of this tenant; pick two to compare"),
     _a("tenant.custom", "C", "Custom", "tenant", help="Custom migrations of this tenant and their reviews"),
     _a("tenant.timeline", "t", "Timeline", "tenant", help="The timeline of this tenant's latest job"),
-    _a("tenant.audit", "L", "Audit", "tenant", footer=False, help="The audit log of this tenant"),
+    _a("tenant.audit", "A", "Audit", "tenant", footer=False, help="The audit log of this tenant"),
+    _a("tenant.backups", "B", "Backups", "tenant", help="This tenant's backups; a dba restores one"),
+    _a("tenant.quarantine", "Q", "Quarantine", "tenant", footer=False,
+       help="Data repairs moved aside; a dba brings it back"),
+    _a("tenant.accepted", "D", "Accepted drift", "tenant", footer=False,
+       help="Differences accepted for this tenant; a dba withdraws one"),
+    _a("tenant.suspend", "z", "Suspend/resume", "tenant", role="admin", dangerous=True, footer=False,
+       help="Lock the tenant's application out (a reason is required) or let it back in",
+       engine="lifecycle.request_suspend"),
+    _a("tenant.move", "m", "Move", "tenant", role="dba", dangerous=True, footer=False,
+       help="Copy the tenant to another server, verify it there, switch; the source is kept",
+       engine="move.request_move"),
+    _a("tenant.archive", "X", "Archive", "tenant", role="dba", dangerous=True, footer=False,
+       help="Pinned final backup, then drop the database and its account; type the slug",
+       engine="lifecycle.request_archive"),
     _a("tenant.refresh", "r", "Refresh", "tenant", footer=False),
     # side-by-side schema diff
     _a("diff.next", "n", "Next", "diff", help="Next difference"),
@@ -205,6 +221,17 @@ REGISTRY: tuple[Action, ...] = (
     _a("snapshots.snapshot", "s", "Snapshot", "snapshots", role="admin", help="Capture the schema now",
        engine="snapshots.snapshot"),
     _a("snapshots.refresh", "r", "Refresh", "snapshots", footer=False),
+    # a tenant's backups, quarantine and accepted drift
+    _a("backups.restore", "R", "Restore", "backups", role="dba", dangerous=True,
+       help="Replace the tenant's database with the highlighted backup (a job); type the slug",
+       engine="backups.request_restore"),
+    _a("backups.refresh", "r", "Refresh", "backups", footer=False),
+    _a("quarantine.restore", "R", "Restore", "quarantine", role="dba", dangerous=True,
+       help="Bring the highlighted quarantined data back into the tenant; type the slug", engine="repair.restore"),
+    _a("quarantine.refresh", "r", "Refresh", "quarantine", footer=False),
+    _a("accepted.withdraw", "w", "Withdraw", "accepted", role="dba", dangerous=True,
+       help="End the highlighted acceptance: the difference counts again", engine="drift.withdraw_acceptance"),
+    _a("accepted.refresh", "r", "Refresh", "accepted", footer=False),
     # audit log
     _a("audit.filter", "slash", "Filter", "audit",
        help="Type to narrow; operator:, action:, tenant:, outcome: narrow one field"),
@@ -217,6 +244,9 @@ REGISTRY: tuple[Action, ...] = (
     # servers
     _a("servers.check", "c", "Check", "servers", help="Probe the highlighted server now"),
     _a("servers.check-all", "C", "Check all", "servers", help="Probe every server"),
+    _a("servers.drain", "d", "Drain/undrain", "servers", role="dba", dangerous=True,
+       help="Stop placing new tenants on the highlighted server, or take them again; asks first",
+       engine="registry.set_draining"),
     _a("servers.refresh", "r", "Refresh", "servers", footer=False),
 )
 
@@ -225,7 +255,9 @@ BY_ID: dict[str, Action] = {a.id: a for a in REGISTRY}
 # how the palette names the screen an action belongs to
 SCREEN_LABELS = {"dashboard": "Dashboard", "review": "Applications", "jobs": "Jobs", "tenants": "Tenants",
                  "servers": "Servers", "audit": "Audit log", "tenant": "a tenant", "diff": "a tenant's diff",
-                 "repair": "a tenant's repair", "snapshots": "a tenant's snapshots", "timeline": "a job's timeline",
+                 "repair": "a tenant's repair", "snapshots": "a tenant's snapshots",
+                 "backups": "a tenant's backups", "quarantine": "a tenant's quarantine",
+                 "accepted": "a tenant's accepted drift", "custom": "a tenant's custom migrations", "timeline": "a job's timeline",
                  "wizard": "the wizard", "plan": "the plan preview", "help": "Help"}
 
 

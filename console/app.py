@@ -12,6 +12,7 @@ from textual import events, work
 from textual.screen import ModalScreen, Screen
 
 from tenantops.console import data
+from tenantops.console.commandlog import close_log, open_log
 from tenantops.console.actions import GLOBAL, BY_ID, Dispatch, RegistryCommands, bindings_for
 from tenantops.console.screens.audit import AuditScreen
 from tenantops.console.screens.base import BaseScreen, Deliver, Filterable, one_line
@@ -63,6 +64,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         # probing opens a connection to every database server: tests with made-up
         # servers switch it off
         self.probe_servers = probe_servers
+        # every engine call and SQL statement of this session, for the command log (L)
+        self.command_log = open_log()
         for theme in THEMES.values():
             self.register_theme(theme)
         self.theme = ctx.settings.theme if ctx.settings.theme in THEMES else DEFAULT_THEME
@@ -128,6 +131,16 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         if self.demo:
             self.notify("Filling the store with demo data…", title="Demo")
             self.fill_demo()
+
+    # when the last key arrived: ages wait for a quiet moment to repaint (base.py)
+    last_key_at = 0.0
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key):
+            import time
+
+            self.last_key_at = time.monotonic()
+        await super().on_event(event)
 
     def on_key(self, event: events.Key) -> None:
         """Type-ahead after ``/``: keys typed right behind it were already on their way
@@ -232,7 +245,8 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
                 root.call_later(root.action_run, action_id)
             return
         opens = {"tenant": action_id, "diff": "tenant.diff", "repair": "tenant.repair",
-                 "snapshots": "tenant.snapshots"}
+                 "snapshots": "tenant.snapshots", "backups": "tenant.backups", "quarantine": "tenant.quarantine",
+                 "accepted": "tenant.accepted", "custom": "tenant.custom"}
         slug = self._tenant_in_view()
         if scope in opens and slug:
             self.open_section("tenants")
@@ -311,7 +325,14 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
         else:
             self.notify("ctrl+q quits; running jobs continue in their workers", title="Quit?", timeout=3)
 
+    def cmd_command_log(self) -> None:
+        from tenantops.console.screens.command_log import CommandLogScreen
+
+        if not isinstance(self.screen, CommandLogScreen):
+            self.push_screen(CommandLogScreen(self.command_log))
+
     def cmd_quit(self) -> None:
+        close_log(self.command_log)
         self.exit()
 
     def action_run(self, action_id: str) -> Any:  # noqa: D102 - see Dispatch
@@ -326,6 +347,7 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.screens.diff import DiffScreen
     from tenantops.console.screens.help import HelpScreen
     from tenantops.console.screens.plan import PlanScreen
+    from tenantops.console.screens.recovery import AcceptedScreen, BackupsScreen, QuarantineScreen
     from tenantops.console.screens.repair import RepairScreen
     from tenantops.console.screens.snapshots import SnapshotsScreen
     from tenantops.console.screens.tenant import TenantScreen
@@ -337,10 +359,11 @@ def handler_targets() -> dict[str, list[type]]:
     from tenantops.console.widgets.scrollpane import ScrollPane
 
     screens: list[type[BaseScreen]] = [*SECTIONS.values(), WizardScreen, PlanScreen, TimelineScreen, HelpScreen, TenantScreen, DiffScreen,
-               RepairScreen, SnapshotsScreen, CustomScreen]
+               RepairScreen, SnapshotsScreen, CustomScreen, BackupsScreen, QuarantineScreen, AcceptedScreen]
     from tenantops.console.screens.accept import AcceptDialog
     from tenantops.console.screens.approve import ApproveDialog
     from tenantops.console.screens.choose import ChoiceDialog
+    from tenantops.console.screens.command_log import CommandLogScreen
     from tenantops.console.screens.confirm import ConfirmDialog
     from tenantops.console.screens.new_application import NewApplicationForm
     from tenantops.console.screens.reject import RejectDialog
@@ -349,7 +372,7 @@ def handler_targets() -> dict[str, list[type]]:
     targets: dict[str, list[type]] = {
         GLOBAL: [TenantopsApp], "list": [RowList, ScrollPane, DiffView, PickList],
         "dialog": [ApproveDialog, RejectDialog, ConfirmDialog, NewApplicationForm, ThemePicker, AcceptDialog,
-                   ChoiceDialog]}
+                   ChoiceDialog, CommandLogScreen]}
     for screen in screens:
         targets.setdefault(screen.SCREEN_NAME, []).append(screen)
     return targets

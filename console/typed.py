@@ -69,6 +69,8 @@ class ConsoleApp(App[Any]):
     # False in tests with made-up servers: no connection attempts
     probe_servers: bool
     demo: bool
+    # the command log (L): engine calls and SQL statements of this session
+    command_log: Any
 
     def open_section(self, name: Section) -> Any:
         """Land on the root screen of a section (its state kept), closing whatever was

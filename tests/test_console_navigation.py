@@ -114,7 +114,7 @@ async def test_a_section_key_lands_on_the_root_with_its_state_kept(seeded: Conte
         assert isinstance(app.screen, TenantScreen)
         await keys(pilot, "4")  # the section key again: back on its root, filter kept
         assert app.screen is root and root.status == status and len(app.screen_stack) == 1
-        await keys(pilot, "enter", "L")  # the tenant's audit: the audit root, filtered
+        await keys(pilot, "enter", "A")  # the tenant's audit: the audit root, filtered
         assert app.current_mode == "audit" and app.screen.tenant is not None and len(app.screen_stack) == 1
         await keys(pilot, "4")
         assert app.screen is root

@@ -28,7 +28,9 @@ from tenantops.engine.tenants import custom, modules, rollback, sync
 from tenantops.engine.health import drift
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.health import repair as repairs
-from tenantops.engine.tenants import snapshots
+from tenantops.engine.tenants import backups, lifecycle, move, snapshots
+from tenantops.engine.servers import registry as servers
+from tenantops.console.screens.recovery import AcceptedScreen, BackupsScreen, QuarantineScreen
 from tenantops.engine.context import Context
 from tenantops.engine.errors import PermissionDenied
 from tenantops.engine.landlord import models as m
@@ -52,6 +54,13 @@ ENGINE_CALLS: dict[str, Callable[[Context], Any]] = {
     "rollback.request_rollback": lambda c: rollback.request_rollback(c, slug=SLUG, batch=1, confirm=SLUG),
     "repair.request_repair": lambda c: repairs.request_repair(c, slug=SLUG, strategy="aggressive", confirm=SLUG),
     "custom.approve_custom": lambda c: custom.approve_custom(c, slug=SLUG, name="nickname"),
+    "registry.set_draining": lambda c: servers.set_draining(c, name="local", draining=True),
+    "backups.request_restore": lambda c: backups.request_restore(c, slug=SLUG, backup_id=1, confirm=SLUG),
+    "repair.restore": lambda c: repairs.restore(c, slug=SLUG, item_id=1),
+    "drift.withdraw_acceptance": lambda c: drift.withdraw_acceptance(c, slug=SLUG, acceptance_id=1),
+    "lifecycle.request_suspend": lambda c: lifecycle.request_suspend(c, slug=SLUG, reason="unpaid"),
+    "lifecycle.request_archive": lambda c: lifecycle.request_archive(c, slug=SLUG, confirm=SLUG),
+    "move.request_move": lambda c: move.request_move(c, slug=SLUG, to="local"),
     "drift.accept_difference": lambda c: drift.accept_difference(c, slug=SLUG, object="table", change="added",
                                                                  table="scratch", name="scratch", reason="r",
                                                                  expires="2030-01-01"),
@@ -81,6 +90,8 @@ SCREENS: dict[str, Callable[[Any], Awaitable[None]]] = {
     "tenant": _push(lambda: TenantScreen(SLUG)), "diff": _push(lambda: DiffScreen(SLUG)),
     "repair": _push(lambda: RepairScreen(SLUG)), "snapshots": _push(lambda: SnapshotsScreen(SLUG)),
     "custom": _push(lambda: CustomScreen(SLUG)),
+    "backups": _push(lambda: BackupsScreen(SLUG)), "quarantine": _push(lambda: QuarantineScreen(SLUG)),
+    "accepted": _push(lambda: AcceptedScreen(SLUG)),
     "timeline": _push(lambda: TimelineScreen(1)),
     "wizard": _push(lambda: WizardScreen(template="community_group")),
     "plan": _push(lambda: WizardScreen(template="community_group"), "v"),
@@ -153,7 +164,8 @@ async def test_viewer_walks_every_screen_and_every_action_is_refused(provisioned
                 assert message in [n.message for n in app._notifications], action.id
                 refused.append(action.id)
             if isinstance(screen, (TenantScreen, DiffScreen, RepairScreen, SnapshotsScreen, CustomScreen, TimelineScreen,
-                                   PlanScreen, WizardScreen, HelpScreen)):
+                                   PlanScreen, WizardScreen, HelpScreen, BackupsScreen, QuarantineScreen,
+                                   AcceptedScreen)):
                 while len(app.screen_stack) > 1:
                     app.pop_screen()
                     await settle(pilot)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -171,34 +171,116 @@ def _tenant_screen(name: str) -> Callable[[Any], Awaitable[None]]:
     from test_console_support import SLUG
     from tenantops.console.screens.diff import DiffScreen
     from tenantops.console.screens.repair import RepairScreen
+    from tenantops.console.screens.snapshots import SnapshotsScreen
     from tenantops.console.screens.tenant import TenantScreen
 
     factory, keys = {"tenant": (lambda: TenantScreen(SLUG), ()),
                      "diff": (lambda: DiffScreen(SLUG), ()),
                      "repair": (lambda: RepairScreen(SLUG, "aggressive"), ()),
-                     "confirm": (lambda: RepairScreen(SLUG, "aggressive"), ("c", *"drift", "enter"))}[name]
+                     "snapshots": (lambda: SnapshotsScreen(SLUG), ()),
+                     "confirm": (lambda: RepairScreen(SLUG, "aggressive"), ("c", *"drift", "enter")),
+                     # from the tenant screen, as an operator gets there
+                     "backups": (lambda: TenantScreen(SLUG), ("B",)),
+                     "quarantine": (lambda: TenantScreen(SLUG), ("Q",)),
+                     "accepted": (lambda: TenantScreen(SLUG), ("D",))}[name]
     return _push(lambda ids: factory(), *keys)({})
 
 
 FLEET_SCREENS = {"tenants": "4", "servers": "5", "audit": "6"}
 
 
+@pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 @pytest.mark.parametrize("screen", list(FLEET_SCREENS))
-def test_fleet_screen(screen: str, size: tuple[int, int], fleet_ctx: Context, snap_compare: Any) -> None:
+def test_fleet_screen(screen: str, size: tuple[int, int], theme: str, fleet_ctx: Context, snap_compare: Any) -> None:
+    """In 16 colours too: severity badges and states keep their icon and word."""
+    fleet_ctx.settings.theme = theme
     assert snap_compare(make_app(fleet_ctx), terminal_size=size, run_before=_press(FLEET_SCREENS[screen]))
 
 
+@pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_tenants_in_16_colours(size: tuple[int, int], fleet_ctx: Context, snap_compare: Any) -> None:
-    """Severity badges keep their icon and word where the terminal has 16 colours."""
-    fleet_ctx.settings.theme = "tenantops-16"
-    assert snap_compare(make_app(fleet_ctx), terminal_size=size, run_before=_press("4", "o", "o", "o", "o", "o"))
-
-
-@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-@pytest.mark.parametrize("screen", ["tenant", "diff", "repair", "confirm"])
-def test_tenant_screen(screen: str, size: tuple[int, int], tenant_ctx: Context, snap_compare: Any) -> None:
-    if screen == "confirm":  # production: the typed confirmation repeats the loud banner
-        tenant_ctx.settings.environment = "production"
+@pytest.mark.parametrize("screen", ["tenant", "diff", "repair", "snapshots"])
+def test_tenant_screen(screen: str, size: tuple[int, int], theme: str, tenant_ctx: Context,
+                       snap_compare: Any) -> None:
+    tenant_ctx.settings.theme = theme
     assert snap_compare(make_app(tenant_ctx), terminal_size=size, run_before=_tenant_screen(screen))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_typed_confirmation_in_production(size: tuple[int, int], tenant_ctx: Context, snap_compare: Any) -> None:
+    """Production: the typed confirmation repeats the loud banner."""
+    tenant_ctx.settings.environment = "production"
+    assert snap_compare(make_app(tenant_ctx), terminal_size=size, run_before=_tenant_screen("confirm"))
+
+
+@pytest.fixture
+def recovery_ctx(provisioned: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
+    """A tenant an aggressive repair backed up and moved a hand-made table of aside; one
+    difference accepted. Paths, sizes and times fixed: they differ on every run."""
+    import sqlalchemy as sa
+
+    from cli import run
+    from test_console_support import NOW, SLUG, behind_the_back, use_home
+    from tenantops.engine.health import drift
+    from tenantops.engine.landlord import models as m
+
+    use_home(provisioned, tenantops_env)
+    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
+    context = Context.open()
+    behind_the_back(context, SLUG, ["CREATE TABLE scratch_notes (id INT PRIMARY KEY, note VARCHAR(50))",
+                                    "INSERT INTO scratch_notes VALUES (1, 'keep me'), (2, 'me too')",
+                                    "CREATE INDEX ix_notices_title ON notices (title)"])
+    drift.check_drift(context, slug=SLUG)
+    drift.accept_difference(context, slug=SLUG, object="index", change="added", table="notices",
+                            name="ix_notices_title", reason="hot fix for the slow notice search, ticket 42",
+                            expires=(date.today() + timedelta(days=30)).isoformat())
+    assert run("repair", SLUG, "--strategy", "aggressive", "--confirm", SLUG).code == 0
+    with context.session() as s:
+        for i, backup in enumerate(s.scalars(sa.select(m.Backup).order_by(m.Backup.id))):
+            backup.path = f"/var/lib/tenantops/backups/{SLUG}-2025031{i}T093000.db"
+            backup.checksum, backup.size_bytes = f"{i}" * 64, 180_224 + 4096 * i
+            backup.created_at = NOW - timedelta(hours=5 - i)
+        for item in s.scalars(sa.select(m.QuarantineItem)):
+            item.quarantined_as = f"_q1_{item.table}"[:64]
+            item.created_at = NOW - timedelta(hours=4)
+        for accepted in s.scalars(sa.select(m.DriftAcceptance)):
+            accepted.expires_at = NOW.replace(year=2099)
+            accepted.accepted_at = NOW - timedelta(days=2)
+    yield context
+    context.close()
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("screen", ["backups", "quarantine", "accepted"])
+def test_recovery_screen(screen: str, size: tuple[int, int], theme: str, recovery_ctx: Context,
+                         snap_compare: Any) -> None:
+    recovery_ctx.settings.theme = theme
+    assert snap_compare(make_app(recovery_ctx), terminal_size=size, run_before=_tenant_screen(screen))
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_command_log(theme: str, ctx: Context, seeded_store: Any, snap_compare: Any) -> None:
+    """The command log over the jobs screen, from a fixed log (real timings differ)."""
+    from test_console_support import NOW
+    from tenantops.console.commandlog import CommandLog, Entry
+    from tenantops.console.screens.command_log import CommandLogScreen
+
+    log = CommandLog()
+    call = log._add(Entry("call", "jobs.list_jobs", NOW, 0.0123, statements=2))
+    log._add(Entry("sql", "SELECT jobs.id, jobs.kind, jobs.tenant, jobs.status FROM jobs ORDER BY jobs.id DESC "
+                          "LIMIT ? OFFSET ?", NOW, 0.0021, call=call.id))
+    log._add(Entry("sql", "SELECT job_events.id, job_events.job_id, job_events.name FROM job_events WHERE "
+                          "job_events.job_id IN (?, ?, ?, ?, ?, ?, ?, ?)", NOW, 0.0008, call=call.id))
+    failed = log._add(Entry("call", "kinds.retry", NOW, 0.0044, error="StateError: job 3 is running; only failed "
+                            "jobs can be retried", statements=1))
+    log._add(Entry("sql", "SELECT jobs.id FROM jobs WHERE jobs.id = ?", NOW, 0.0004, call=failed.id))
+    ctx.settings.theme = theme
+
+    async def run(pilot: Any) -> None:
+        await _press("3")(pilot)
+        pilot.app.push_screen(CommandLogScreen(log))
+        await settle(pilot)
+
+    assert snap_compare(make_app(ctx), terminal_size=(80, 24), run_before=run)

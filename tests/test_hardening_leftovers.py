@@ -6,6 +6,7 @@ from __future__ import annotations
 import pymysql
 import pytest
 import sqlalchemy as sa
+from alembic import command
 
 from cli import run
 from conftest import drop_tenants
@@ -13,6 +14,7 @@ from helpers import approved
 from test_hardening_concurrency import landlord  # noqa: F401 - the SQLite/MariaDB landlord fixture
 from tenantops.engine import secrets
 from tenantops.engine.context import Context
+from tenantops.engine.landlord import store
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.outbox import LINK_PLACEHOLDER, REDACTED, link_key
 from tenantops.engine.tenants import notify
@@ -79,8 +81,10 @@ def test_clear_setup_links_are_reported_and_moved_to_the_keyring_by_init(landlor
 def test_upgrading_an_old_landlord_moves_clear_links_without_being_asked(landlord: str) -> None:  # noqa: F811
     pending, _ = _old_outbox_rows()
     ctx = Context.open()
-    with ctx.session() as s:  # the store as the previous version left it
-        s.execute(sa.text("UPDATE alembic_version SET version_num = '0003_custom_review'"))
+    # the store as the previous version left it: its own downgrades, not a forged stamp,
+    # so later revisions' columns are gone too
+    with ctx.engine.begin() as conn:
+        command.downgrade(store._alembic_config(conn), "0003_custom_review")
     ctx.close()
     assert run("jobs", "list", "--json").code == 0  # any command upgrades the store
     assert LINK_PLACEHOLDER in _bodies()[pending]

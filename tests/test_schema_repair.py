@@ -410,7 +410,8 @@ def test_what_is_left_to_people() -> None:
     actual["tables"]["t"]["options"]["engine"] = "myisam"
     engine_plan = plan_repair(expected, actual, diff_schemas(expected, actual), "mariadb", strategy="aggressive")
     [engine_op] = engine_plan.operations
-    assert (engine_op.object, engine_op.name, engine_op.safe) == ("option", "engine", False)
+    # rebuilt with every row: not destructive, so the conservative strategy runs it too
+    assert (engine_op.object, engine_op.name, engine_op.safe, engine_op.destructive) == ("option", "engine", True, False)
     assert engine_op.sql == ["ALTER TABLE t ENGINE=innodb"]
     stale = [Difference("column", "removed", "t", "ghost")]
     assert [s.reason for s in plan_repair(expected, actual, stale, "mariadb").skipped] == [
@@ -419,3 +420,26 @@ def test_what_is_left_to_people() -> None:
         plan_repair(expected, actual, differences, "oracle")
     with pytest.raises(ValidationError):
         plan_repair(expected, actual, differences, "sqlite", strategy="yolo")
+
+
+def test_preview_equals_execution_for_every_table_operation(drifted, dialect: str) -> None:
+    """Every table/column/index/foreign-key operation kind (create table, add column at its
+    position, quarantine table and column, narrowing with values kept aside, widening,
+    default, NOT NULL, create/drop index, create foreign key): the statements the
+    connection sends are exactly the previewed ones, in order. The object kinds (views,
+    triggers, routines, events, checks, ...) are proven the same way in
+    test_schema_objects.py."""
+    from test_schema_objects import executed_ddl
+
+    engine, expected, actual, differences = drifted
+    plan = plan_repair(expected, actual, differences, dialect, strategy="aggressive", quarantine_suffix="pe1")
+    assert {(op.object, op.change) for op in plan.operations} >= {
+        ("table", "removed"), ("table", "added"), ("column", "removed"), ("column", "added"), ("column", "modified"),
+        ("index", "removed"), ("index", "added"), ("foreign_key", "removed")}
+    ran = executed_ddl(engine)
+    with engine.connect() as conn:
+        result = execute_plan(conn, plan, include_destructive=True, quarantine_suffix="pe1")
+    assert result.ok, result.failed
+    assert len(result.applied) == len(plan.operations)
+    assert ran == plan.sql
+    assert diff_schemas(expected, snapshot(engine)) == []

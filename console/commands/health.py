@@ -96,6 +96,14 @@ def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
             raise UsageError("drift needs SLUG or --all")
         if args.accept is not None:
             return _accept(ctx, args)
+        if args.accepted:
+            return _accepted(ctx, args)
+        if args.withdraw is not None:
+            doc = drift.withdraw_acceptance(ctx, slug=args.slug, acceptance_id=args.withdraw)
+            output.show(args, doc, lambda d: output.note(
+                f"withdrew accepted drift {d['id']} ({d['change']} {d['object']} {d['table']}.{d['name'] or ''}); "
+                "it counts from the next check"))
+            return 0
         report = drift.check_drift(ctx, slug=args.slug)
         reports = [report]
         output.show(args, report, render_report)
@@ -111,6 +119,16 @@ def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _accepted(ctx: Context, args: argparse.Namespace) -> int:
+    rows = drift.list_acceptances(ctx, args.slug)
+    output.show(args, rows, lambda rs: output.table(
+        f"Accepted drift of {args.slug}", ["id", "change", "object", "table", "name", "attribute", "until", "by",
+                                           "reason"],
+        [(r["id"], r["change"], r["object"], r["table"], r["name"] or "", r["attribute"] or "",
+          r["expires_at"][:10], r["accepted_by"], r["reason"][:40]) for r in rs]))
+    return 0
+
+
 def _accept(ctx: Context, args: argparse.Namespace) -> int:
     report = drift.latest_report(ctx, args.slug)
     if report is None or not (1 <= args.accept <= len(report["differences"])):
@@ -122,7 +140,8 @@ def _accept(ctx: Context, args: argparse.Namespace) -> int:
     expires = args.expires or (models.utcnow() + timedelta(days=30)).date().isoformat()
     doc = drift.accept_difference(ctx, slug=args.slug, object=d["object"], change=d["change"], table=d["table"],
                                   name=d["name"], attribute=d.get("attribute"), reason=args.reason, expires=expires)
-    output.show(args, doc, lambda x: output.note(f"accepted {d['change']} {d['object']} {d['table']}.{d['name']} "
+    output.show(args, doc, lambda x: output.note(f"accepted {d['change']} {d['object']} "
+                                                 f"{d['table'] + '.' if d['table'] else ''}{d['name']} "
                                                  f"until {x['expires_at'][:10]}"))
     return 0
 
@@ -224,6 +243,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--accept", type=int, metavar="N", help="accept difference N of the latest report (dba)")
     p.add_argument("--reason")
     p.add_argument("--expires", help="ISO date; default 30 days")
+    p.add_argument("--accepted", action="store_true", help="list the accepted differences still in force")
+    p.add_argument("--withdraw", type=int, metavar="N", help="withdraw accepted drift N (see --accepted; dba)")
     p.set_defaults(handler=cmd_drift)
 
     p = sub.add_parser("repair", parents=[common], help="repair drift")

@@ -202,7 +202,8 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
         output.show(args, cancelled, lambda d: output.note(f"job {d['id']} ({d['kind']} {d['tenant'] or ''}) cancelled"))
         return 0
     if args.action == "retry":
-        new_id = kinds.retry(ctx, args.id, confirm=getattr(args, "confirm", None))
+        new_id = kinds.retry(ctx, args.id, confirm=getattr(args, "confirm", None),
+                             server=getattr(args, "server", None))
         output.show(args, {"job": new_id}, lambda d: output.note(f"job {args.id} queued again as job {new_id}"))
         return 0
     doc = jobs.get_job(ctx, args.id)
@@ -270,6 +271,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("id", nargs="?", type=int)
     p.add_argument("--status")
     p.add_argument("--confirm", help="the tenant's slug, to retry a job that changes data (CLI.md)")
+    p.add_argument("--server", metavar="NAME", help="retry on another server (a job that chose one, e.g. provision)")
     p.set_defaults(handler=cmd_jobs)
 
     p = sub.add_parser("worker", parents=[common], help="run queued jobs")

@@ -52,8 +52,10 @@ def write_export(entries: list[dict[str, Any]], folder: Path, stem: str, kind: s
     return path
 
 
-NARROW = [Column("when", 11), Column("operator", 10), Column("action"), Column("target", 16), Column("outcome", 10)]
-WIDE = [Column("when", 16), Column("operator", 12), Column("action", 22), Column("target", 20), Column("outcome", 10),
+# the target (a slug, usually) is as wide as its longest value: never cut, the action
+# and the parameters give way (fit_column)
+NARROW = [Column("when", 11), Column("operator", 10), Column("action"), Column("target"), Column("outcome", 10)]
+WIDE = [Column("when", 16), Column("operator", 12), Column("action", 22), Column("target"), Column("outcome", 10),
         Column("parameters")]
 
 
@@ -181,6 +183,7 @@ class AuditScreen(FilterableList, BaseScreen):
             else:
                 tokens.append((None, raw))
         self.shown = [e for e in self.entries if self._matches(e, tokens)] if tokens else self.entries
+        self.listing.fit_column(3, max((len(e["target"] or "—") for e in self.shown), default=6))
         self.listing.set_rows(LazyRows(self.shown, key=lambda e: e["id"], cells=self._cells))
         self._render_bar()
         self._render_detail(self.listing.current_row.data if self.listing.current_row else None)

@@ -57,8 +57,15 @@ class Deliver:
 
     def deliver(self: _DeliverHost, key: str, fn: Callable[[], Any]) -> None:
         worker = get_current_worker()
+        log = getattr(self.app, "command_log", None)
         try:
-            value = fn()
+            if log is not None:
+                from tenantops.console.commandlog import call_name
+
+                with log.call(call_name(fn, key)):
+                    value = fn()
+            else:
+                value = fn()
         except Exception as exc:  # noqa: BLE001 - reported as one line, the UI never crashes
             if not worker.is_cancelled:
                 self.post_message(Delivered(key, error=one_line(exc)))
@@ -132,6 +139,32 @@ class BaseScreen(Deliver, Dispatch, Screen):
         yield HeaderBar(self.TITLE_TEXT)
         yield from self.compose_body()
         yield KeyBar(self.SCREEN_NAME)
+
+    def tick_ages(self) -> None:
+        """Repaint relative ages ("17s ago") from the data already read; screens that
+        show ages override it and it runs every second while the screen is on top."""
+
+    @on(events.Mount)
+    def _start_age_tick(self) -> None:
+        if type(self).tick_ages is not BaseScreen.tick_ages:
+            self.set_interval(1.0, self._tick_ages)
+
+    # True while tick_ages runs: lists repaint without announcing a new highlight
+    ticking = False
+
+    def _tick_ages(self) -> None:
+        import time
+
+        # not in the middle of typing: an age a second late is fine, a key's repaint
+        # waiting for one is not
+        if time.monotonic() - getattr(self.app, "last_key_at", 0.0) < 0.5:
+            return
+        if self.is_current:
+            self.ticking = True
+            try:
+                self.tick_ages()
+            finally:
+                self.ticking = False
 
     @on(events.ScreenResume)
     def _update_breadcrumb(self) -> None:

@@ -28,6 +28,7 @@ class DashboardScreen(BaseScreen):
         super().__init__()
         self._timer: Timer | None = None
         self._ticks = 0
+        self._figures: dict[str, Any] | None = None
 
     def compose_body(self) -> ComposeResult:
         figures = [Column("figure"), Column("count", 6, align="right")]
@@ -86,7 +87,12 @@ class DashboardScreen(BaseScreen):
     def failed_probed(self, error: str) -> None:
         self.notify(f"server check: {error}", severity="warning")
 
+    def tick_ages(self) -> None:
+        if self._figures is not None:
+            self.show_figures(self._figures)
+
     def show_figures(self, figures: dict[str, Any]) -> None:
+        self._figures = figures
         for kind in ("applications", "tenants", "drift", "jobs"):
             rows = []
             for name, count in figures[kind].items():
@@ -112,7 +118,8 @@ class DashboardScreen(BaseScreen):
         for item in figures["attention"]:
             icon_word, tone = status(item["status"])
             when = ago(item["since"], now).removesuffix(" ago") if item.get("since") else ""
-            rows.append(Row((item["kind"], item["key"]), [(f"{icon_word.split()[0]} {item['text']}", tone), when]))
+            rows.append(Row((item["kind"], item["key"]), [(f"{icon_word.split()[0]} {item['text']}", tone), when],
+                            data=item))
         attention = self.query_one("#dash-attention", RowList)
         attention.empty = "✓ nothing needs attention"
         attention.set_rows(rows)

@@ -15,7 +15,8 @@ from tenantops.console.widgets.scrollpane import ScrollPane
 SCREEN_TITLES = {"dashboard": "Dashboard", "review": "Applications", "wizard": "Template and modules",
                  "plan": "Plan preview", "timeline": "Job timeline", "jobs": "Jobs", "tenants": "Tenants",
                  "tenant": "Tenant", "diff": "Schema diff", "repair": "Guarded repair", "snapshots": "Snapshots",
-                 "audit": "Audit log", "servers": "Servers"}
+                 "audit": "Audit log", "servers": "Servers", "backups": "Backups", "quarantine": "Quarantine",
+                 "accepted": "Accepted drift", "custom": "Custom migrations"}
 KEY_W, NAME_W, ROLE_W = 9, 13, 12
 
 

@@ -11,14 +11,13 @@ from textual.widgets import Static
 
 from tenantops.console.screens.base import BaseScreen, FilterableList, next_in
 from tenantops.console.typed import JobsFilter
-from tenantops.console.screens.timeline import TimelineScreen, retry_dialog, retry_job
+from tenantops.console.screens.timeline import RETRYABLE, RetryFlow, TimelineScreen
 from tenantops.console.widgets.filterbar import FilterBar
 from tenantops.console.widgets.format import ago, duration, parse_time, status
 from tenantops.console.widgets.rowlist import Column, Row, RowList
 
 STATUS_CYCLE: tuple[str | None, ...] = (None, "running", "queued", "failed", "succeeded")
 # what `jobs retry` accepts: a failed job, and a destructive one that came too late to run
-RETRYABLE = ("failed", "needs_confirmation")
 
 
 def took(job: dict[str, Any]) -> str:
@@ -26,7 +25,7 @@ def took(job: dict[str, Any]) -> str:
     return duration((end - start).total_seconds()) if start and end else "—"
 
 
-class JobsScreen(FilterableList, BaseScreen):
+class JobsScreen(RetryFlow, FilterableList, BaseScreen):
     list_selector = "#jobs-list"
     SCREEN_NAME = "jobs"
     TITLE_TEXT = "Jobs"
@@ -65,6 +64,10 @@ class JobsScreen(FilterableList, BaseScreen):
 
     def refilter(self) -> None:
         self.render_jobs()
+
+    def tick_ages(self) -> None:
+        if self.jobs:
+            self.render_jobs()
 
     def cmd_refresh(self) -> None:
         self.load()
@@ -113,20 +116,7 @@ class JobsScreen(FilterableList, BaseScreen):
 
     def cmd_retry(self) -> None:
         row = self.query_one("#jobs-list", RowList).current_row
-        job = row.data if row else None
-        if job is None or job["status"] not in RETRYABLE:
-            self.notify("Only a failed job (or one that needs confirmation) can be retried.", severity="warning")
-            return
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.retry(job)
-
-        self.app.push_screen(retry_dialog(job), confirmed)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
-    def retry(self, job: dict[str, Any]) -> None:
-        self.deliver("retried", lambda: retry_job(self.ctx, job))
+        self.start_retry(row.data if row else None)
 
     def show_retried(self, job_id: int) -> None:
         self.cmd_refresh()

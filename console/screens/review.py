@@ -80,6 +80,10 @@ class ReviewScreen(FilterableList, BaseScreen):
     def refilter(self) -> None:
         self.render_queue()
 
+    def tick_ages(self) -> None:
+        if self.apps:
+            self.render_queue()
+
     # -- reads ---------------------------------------------------------------
     def cmd_refresh(self) -> None:
         self.load_queue()

@@ -88,6 +88,10 @@ class ServersScreen(BaseScreen):
         self.servers = servers
         self.render_servers()
 
+    def tick_ages(self) -> None:
+        if self.servers:
+            self.render_servers()
+
     def render_servers(self) -> None:
         now = self.tapp.clock()
         rows = []
@@ -138,6 +142,46 @@ class ServersScreen(BaseScreen):
 
     def cmd_check_all(self) -> None:
         self._check([sv["name"] for sv in self.servers])
+
+    def cmd_drain(self) -> None:
+        """Drain (no new tenants; those on it stay) or undrain the highlighted server,
+        after a confirmation naming what changes."""
+        from tenantops.console.screens.confirm import ConfirmDialog
+
+        row = self.listing.current_row
+        if row is None:
+            self.notify("No server to drain.", severity="warning")
+            return
+        sv = row.data
+        drain = not sv["draining"]
+        if drain:
+            body = (f"Drain [b]{escape(sv['name'])}[/]: no new tenant is placed on it, and jobs that ask for it "
+                    f"fail until it is undrained.\nIts {sv['tenants']} tenant(s) stay where they are.")
+        else:
+            body = f"Undrain [b]{escape(sv['name'])}[/]: it takes new tenants again ({sv['tenants']}/{sv['capacity']})."
+        self.app.push_screen(ConfirmDialog("Drain server" if drain else "Undrain server", body, target=sv["name"],
+                                           confirm="Drain" if drain else "Undrain"),
+                             lambda ok: self._drain_confirmed(ok, sv["name"], drain))
+
+    def _drain_confirmed(self, ok: bool | None, name: str, drain: bool) -> None:
+        if ok:
+            self.set_draining(name, drain)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="servers-drain")
+    def set_draining(self, name: str, drain: bool) -> None:
+        from tenantops.engine.servers import registry as servers
+
+        def change() -> tuple[str, bool]:
+            servers.set_draining(self.ctx, name=name, draining=drain)
+            return name, drain
+
+        self.deliver("drained", change)
+
+    def show_drained(self, value: tuple[str, bool]) -> None:
+        name, drain = value
+        self.notify(f"{name} drains: no new tenants." if drain else f"{name} takes new tenants again.",
+                    title="Servers")
+        self.load()
 
     def _check(self, names: list[str]) -> None:
         self.checking.update(names)

@@ -126,7 +126,8 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
         accepted = len(report["differences"]) - len(open_)
         lines.append(f" {status_markup(report['severity'])} score {report['score']} · "
                      f"{len(report['differences'])} difference(s)" + (f", {accepted} accepted" if accepted else "")
-                     + f" · [$text-muted]{ago(report['checked_at'], now)}[/]")
+                     + f" · [$text-muted]{ago(report['checked_at'], now)}[/]"
+                     + (" [$text-muted]· D lists accepted[/]" if accepted else ""))
         for d in report["differences"][:5]:
             mark = {"added": "+", "removed": "-", "modified": "~"}[d["change"]]
             where = d["table"] if d["object"] == "table" else f"{d['table']}.{d['name']}"
@@ -158,7 +159,7 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
                      f"[$text-muted]since {ago(lock['acquired_at'], now)}[/]")
 
     backups = detail.get("backups") or []
-    lines += ["", f"[b]Backups[/] ({len(backups)})"]
+    lines += ["", f"[b]Backups[/] ({len(backups)}) [$text-muted]B lists them[/]"]
     for b in backups[:3]:
         pin = " [b]pinned[/]" if b.get("pinned") else ""
         lines.append(f" #{b['id']} {escape(b['reason'] or '')}{pin} [$text-muted]{_size(b.get('size_bytes'))} · "
@@ -167,7 +168,7 @@ def render_side(detail: dict[str, Any], now: Any) -> str:
         lines.append(" [$text-muted]none[/]")
 
     quarantine = detail.get("quarantine") or []
-    lines += ["", f"[b]Quarantine[/] ({len(quarantine)})"]
+    lines += ["", f"[b]Quarantine[/] ({len(quarantine)}) [$text-muted]Q lists it[/]"]
     for q in quarantine[:4]:
         what = q["table"] + (f".{q['column']}" if q.get("column") else "")
         state = "[$text-muted]restored[/]" if q.get("restored_at") else tone_markup("held", "warn")
@@ -228,6 +229,10 @@ class TenantScreen(BaseScreen):
     def failed_detail(self, error: str) -> None:
         self.query_one("#tenant-bar", Static).update(tone_markup(f"✗ {error}", "bad"))
 
+    def tick_ages(self) -> None:
+        if self.detail is not None:
+            self.show_detail(self.detail)
+
     def show_detail(self, detail: dict[str, Any]) -> None:
         self.detail = detail
         now = self.tapp.clock()
@@ -278,6 +283,21 @@ class TenantScreen(BaseScreen):
 
     def cmd_audit(self) -> None:
         self.tapp.show(AuditFilter(tenant=self.slug))
+
+    def cmd_backups(self) -> None:
+        from tenantops.console.screens.recovery import BackupsScreen
+
+        self.app.push_screen(BackupsScreen(self.slug))
+
+    def cmd_quarantine(self) -> None:
+        from tenantops.console.screens.recovery import QuarantineScreen
+
+        self.app.push_screen(QuarantineScreen(self.slug))
+
+    def cmd_accepted(self) -> None:
+        from tenantops.console.screens.recovery import AcceptedScreen
+
+        self.app.push_screen(AcceptedScreen(self.slug))
 
     # -- changes -------------------------------------------------------------
     @work(thread=True, exclusive=False, exit_on_error=False, group="tenant-change")
@@ -492,6 +512,103 @@ class TenantScreen(BaseScreen):
             return data.spawn_worker(self.ctx, queued.job) if queued.job is not None else None
 
         self.run_call("job_started", start)
+
+    # lifecycle: suspend/resume, move, archive
+    def _start(self, request: Callable[[], Any]) -> None:
+        def start() -> int | None:
+            job_id = request().job
+            return data.spawn_worker(self.ctx, job_id) if job_id is not None else None
+
+        self.run_call("job_started", start)
+
+    def cmd_suspend(self) -> None:
+        from tenantops.console.screens.confirm import ConfirmDialog
+        from tenantops.console.screens.reason import ReasonDialog
+        from tenantops.engine.tenants import lifecycle
+
+        detail = self._loaded()
+        if detail is None:
+            return
+        status = detail["tenant"]["status"]
+        if status == "suspended":
+            body = (f"Let the application of [b]{escape(self.slug)}[/] log in again: its database account "
+                    "is unlocked and the tenant is active.")
+            self.app.push_screen(ConfirmDialog(f"Resume {self.slug}", body, target=self.slug, confirm="Resume"),
+                                 lambda ok: self._start(lambda: lifecycle.request_resume(self.ctx, slug=self.slug))
+                                 if ok else None)
+        elif status == "active":
+            summary = (f"Suspend [b]{escape(self.slug)}[/]: its application's database account is locked and "
+                       "its open sessions ended; the data stays, day-2 changes wait until it is resumed.")
+            self.app.push_screen(
+                ReasonDialog(f"Suspend {self.slug}", summary, label="Reason (required; shown wherever the tenant is)",
+                             placeholder="e.g. invoice overdue", confirm="Suspend", limit=lifecycle.MAX_REASON),
+                lambda reason: self._start(lambda: lifecycle.request_suspend(self.ctx, slug=self.slug, reason=reason))
+                if reason else None)
+        else:
+            self.notify(f"{self.slug} is {status}: only an active tenant is suspended, a suspended one resumed.",
+                        severity="warning")
+
+    def cmd_move(self) -> None:
+        from tenantops.engine.servers import registry
+
+        self.run_call("move_servers", lambda: registry.list_servers(self.ctx))
+
+    def show_move_servers(self, servers: list[dict[str, Any]]) -> None:
+        from tenantops.console.screens.choose import ChoiceDialog
+
+        detail = self._loaded()
+        if detail is None:
+            return
+        here = detail["tenant"]["server"]
+        dialect = next((sv["dialect"] for sv in servers if sv["name"] == here), None)
+        rows = []
+        for sv in servers:
+            refuse = ("the tenant is here" if sv["name"] == here else
+                      f"{sv['dialect']}, not {dialect}" if sv["dialect"] != dialect else
+                      "draining" if sv["draining"] else
+                      "unreachable at its last check" if sv["reachable"] is False else
+                      "full" if sv["tenants"] >= sv["capacity"] else None)
+            rows.append(Row(sv["name"], [sv["name"], sv["dialect"], f"{sv['tenants']}/{sv['capacity']}",
+                                         (refuse, "muted") if refuse else ("can take it", None)],
+                            data={"refuse": refuse}))
+        dialog = ChoiceDialog(f"Move {self.slug}", f"From {here} to which server?",
+                              [Column("server", 16), Column("kind", 8), Column("load", 7), Column("")], rows)
+        self.app.push_screen(dialog, lambda target: self.preview_move(target) if target else None)
+
+    def preview_move(self, target: str) -> None:
+        from tenantops.engine.tenants import move
+
+        self.run_call("move_preview", lambda: move.preview_move(self.ctx, slug=self.slug, to=target).to_json())
+
+    def show_move_preview(self, doc: dict[str, Any]) -> None:
+        from tenantops.console.screens.confirm import ConfirmDialog
+        from tenantops.engine.tenants import move
+
+        steps = "\n".join(f"  {i}. {escape(step)}" for i, step in enumerate(doc["steps"], 1))
+        body = (f"Move [b]{escape(self.slug)}[/] from {escape(doc['from'])} to [b]{escape(doc['to'])}[/]:\n{steps}\n"
+                "The application is locked out while it is copied; any failure leaves it on "
+                f"{escape(doc['from'])}. The source database is kept until `tenants cleanup-source`.")
+        self.app.push_screen(ConfirmDialog(f"Move {self.slug}", body, target=self.slug, confirm="Move", wide=True),
+                             lambda ok: self._start(lambda: move.request_move(self.ctx, slug=self.slug, to=doc["to"]))
+                             if ok else None)
+
+    def cmd_archive(self) -> None:
+        from tenantops.engine.tenants import lifecycle
+
+        self.run_call("archive_preview", lambda: lifecycle.preview_archive(self.ctx, slug=self.slug).to_json())
+
+    def show_archive_preview(self, doc: dict[str, Any]) -> None:
+        from tenantops.console.screens.confirm import ConfirmDialog
+        from tenantops.engine.tenants import lifecycle
+
+        body = (f"Archive [b]{escape(self.slug)}[/]: {escape(doc['backup'])}, then DROPS "
+                f"{escape(', '.join(doc['drops']))}.\nThe slug stays reserved; `{escape(doc['restore'])}` brings "
+                "the tenant back from that backup.")
+        self.app.push_screen(ConfirmDialog(f"Archive {self.slug}", body, target=self.slug, confirm="Archive",
+                                           typed=True),
+                             lambda ok: self._start(lambda: lifecycle.request_archive(self.ctx, slug=self.slug,
+                                                                                      confirm=self.slug))
+                             if ok else None)
 
 
 def _check(ctx: Any, slug: str) -> dict[str, Any]:

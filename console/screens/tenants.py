@@ -250,7 +250,7 @@ class TenantsScreen(FilterableList, BaseScreen):
         self.listing.fit_column(1, max((len(e.slug) for e in self.entries), default=4))
         self.ordered = sorted(self.entries, key=SORTS[self.sort], reverse=self.reverse)
         self._base = None
-        self.render_tenants()
+        self.render_tenants(read=True)
 
     def open_tenant(self, slug: str) -> None:
         from tenantops.console.screens.tenant import TenantScreen
@@ -292,10 +292,22 @@ class TenantsScreen(FilterableList, BaseScreen):
                     t["server"] or "—", drift, checked]
         return [status(t["status"]), t["slug"], template, t["server"] or "—", drift, checked]
 
-    def render_tenants(self) -> None:
+    def render_tenants(self, *, read: bool = False) -> None:
+        """``read``: the tenants were just read again, so rows that changed are marked
+        (a filter or a sort alone changes nothing)."""
+        self._rendered_at = time.monotonic()
         self.shown = self._filtered()
-        self.listing.set_rows(LazyRows(self.shown, key=lambda e: e.tenant["slug"], cells=self._cells))
+        self.listing.set_rows(LazyRows(self.shown, key=lambda e: e.tenant["slug"], cells=self._cells,
+                                       fingerprint=lambda e: e.tenant), compare=read)
         self._render_bar()
+
+    _rendered_at = 0.0
+
+    def tick_ages(self) -> None:
+        # only the visible rows are formatted again, with the clock moved on; not while
+        # the list is being rendered anyway (typing a filter)
+        if time.monotonic() - self._rendered_at >= 1.0:
+            self.listing.repaint()
 
     def _render_bar(self) -> None:
         if not self.loaded:

@@ -23,6 +23,9 @@ from tenantops.console.widgets.scrollpane import ScrollPane
 ACTIVE = ACTIVE_JOB_STATUSES
 POLL_SECONDS = 0.5
 
+# a failed job, or a destructive one that started too late and waits for a confirmation
+RETRYABLE = ("failed", "needs_confirmation")
+
 
 def failing_statement(detail: str | None) -> str | None:
     """A revision entry's detail lists the statements it ran; the last one failed."""
@@ -67,7 +70,105 @@ def render_steps(job: dict[str, Any], now: Any, width: int, details: bool) -> st
     return "\n".join(lines)
 
 
-class TimelineScreen(BaseScreen):
+def retry_dialog(job: dict[str, Any], server: str | None = None) -> Any:
+    """The confirmation a retry needs: typing the slug when the job's kind changes data."""
+    from tenantops.console.screens.confirm import ConfirmDialog
+    from tenantops.engine.kinds import KINDS
+
+    target = job["tenant"] or str(job["id"])
+    kind = KINDS.get(job["kind"])
+    typed = bool(kind and kind.destructive and job["tenant"])
+    where = f" on server [b]{escape(server)}[/]" if server else ""
+    body = f"Queue job {job['id']} ({escape(job['kind'])} {escape(target)}) again{where} and start a worker."
+    if typed:
+        body += "\nIt changes the tenant's data again (a backup is taken first): type the slug."
+    return ConfirmDialog("Retry job", body, target=target, confirm="Retry", typed=typed)
+
+
+def server_rows(servers: list[dict[str, Any]], asked: str | None) -> list[Any]:
+    """The servers a retry may move a job to; those that cannot take a tenant are shown
+    with the reason and cannot be chosen (the engine checks again)."""
+    from tenantops.console.widgets.rowlist import Row
+
+    rows = []
+    for sv in servers:
+        refuse = None
+        if sv["draining"]:
+            refuse = f"{sv['name']} is draining: it takes no new tenants"
+        elif sv["reachable"] is False:
+            refuse = f"{sv['name']} was unreachable at its last check"
+        elif sv["tenants"] >= sv["capacity"]:
+            refuse = f"{sv['name']} is full ({sv['capacity']} tenants)"
+        state = ("‖ draining", "warn") if sv["draining"] else ("✗ unreachable", "bad") if sv["reachable"] is False \
+            else ("full", "bad") if refuse else ("✓ can take it", "ok")
+        note = " (failed here)" if sv["name"] == asked else ""
+        rows.append(Row(sv["name"], [sv["name"] + note, sv["dialect"], f"{sv['tenants']}/{sv['capacity']}", state],
+                        data={"refuse": refuse}))
+    # the ones that can be chosen first
+    return sorted(rows, key=lambda r: r.data["refuse"] is not None)
+
+
+class RetryFlow:
+    """Retry, shared by the jobs list and the timeline: a job that chose a database
+    server (provisioning) first offers a server picker, then the confirmation; the
+    engine validates the server again before anything is queued."""
+
+    def start_retry(self: Any, job: dict[str, Any] | None) -> None:
+        from tenantops.engine.kinds import takes_server
+
+        if job is None or job["status"] not in RETRYABLE:
+            self.notify("Only a failed job (or one that needs confirmation) can be retried.", severity="warning")
+            return
+        if takes_server(job):
+            self.read_servers_for_retry(job)
+        else:
+            self.confirm_retry(job, None)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retry-servers")
+    def read_servers_for_retry(self: Any, job: dict[str, Any]) -> None:
+        from tenantops.engine.servers import registry
+
+        self.deliver("retry_servers", lambda: (job, registry.list_servers(self.ctx)))
+
+    def show_retry_servers(self: Any, value: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+        from tenantops.console.screens.choose import ChoiceDialog
+        from tenantops.console.widgets.rowlist import Column
+
+        job, servers = value
+        asked = (job.get("params") or {}).get("server")
+        why = f" ✗ {escape(job['error'])}" if job.get("error") else ""
+        dialog = ChoiceDialog(f"Retry job {job['id']} on which server?",
+                              f"{escape(job['kind'])} {escape(job['tenant'] or '')} failed.{why}\nChoose the server "
+                              "to run it on:",
+                              [Column("server"), Column("dialect", 8), Column("tenants", 9, align="right"),
+                               Column("state", 14)], server_rows(servers, asked))
+        self.app.push_screen(dialog, lambda name: self.confirm_retry(job, name) if name else None)
+
+    def confirm_retry(self: Any, job: dict[str, Any], server: str | None) -> None:
+        def confirmed(ok: bool | None) -> None:
+            if ok:
+                self.retry_in_worker(job, server)
+
+        self.app.push_screen(retry_dialog(job, server), confirmed)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
+    def retry_in_worker(self: Any, job: dict[str, Any], server: str | None) -> None:
+        self.deliver("retried", lambda: retry_job(self.ctx, job, server))
+
+
+def retry_job(ctx: Any, job: dict[str, Any], server: str | None = None) -> int:
+    """Queue a failed job again (the engine checks the role its kind needs, and the
+    server when one is chosen, and audits it) and start a detached worker for it. Only
+    called after ``retry_dialog`` was confirmed."""
+    from tenantops.engine.jobs import worker
+    from tenantops.engine.kinds import retry
+
+    new_id = retry(ctx, job["id"], confirm=job["tenant"], server=server)
+    worker.spawn(ctx, job_id=new_id)
+    return new_id
+
+
+class TimelineScreen(RetryFlow, BaseScreen):
     SCREEN_NAME = "timeline"
     TITLE_TEXT = "Job timeline"
 
@@ -175,46 +276,7 @@ class TimelineScreen(BaseScreen):
         self.notify("Following the running step." if self.follow else "Not following; scroll freely.")
 
     def cmd_retry(self) -> None:
-        if self.job is None or self.job["status"] != "failed":
-            self.notify("Only a failed job can be retried.", severity="warning")
-            return
-
-        def confirmed(ok: bool | None) -> None:
-            if ok:
-                self.retry()
-
-        self.app.push_screen(retry_dialog(self.job), confirmed)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="retry")
-    def retry(self) -> None:
-        job = self.job
-        assert job is not None
-        self.deliver("retried", lambda: retry_job(self.ctx, job))
+        self.start_retry(self.job)
 
     def show_retried(self, job_id: int) -> None:
         self.app.switch_screen(TimelineScreen(job_id))
-
-
-def retry_dialog(job: dict[str, Any]) -> Any:
-    """The confirmation a retry needs: typing the slug when the job's kind changes data."""
-    from tenantops.console.screens.confirm import ConfirmDialog
-    from tenantops.engine.kinds import KINDS
-
-    target = job["tenant"] or str(job["id"])
-    kind = KINDS.get(job["kind"])
-    typed = bool(kind and kind.destructive and job["tenant"])
-    body = f"Queue job {job['id']} ({escape(job['kind'])} {escape(target)}) again and start a worker."
-    if typed:
-        body += "\nIt changes the tenant's data again (a backup is taken first): type the slug."
-    return ConfirmDialog("Retry job", body, target=target, confirm="Retry", typed=typed)
-
-
-def retry_job(ctx: Any, job: dict[str, Any]) -> int:
-    """Queue a failed job again (the engine checks the role its kind needs and audits it)
-    and start a detached worker for it. Only called after ``retry_dialog`` was confirmed."""
-    from tenantops.engine.jobs import worker
-    from tenantops.engine.kinds import retry
-
-    new_id = retry(ctx, job["id"], confirm=job["tenant"])
-    worker.spawn(ctx, job_id=new_id)
-    return new_id

@@ -9,6 +9,7 @@ scrolls into view, and filtering 10,000 tenants builds no Row objects at all.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+import time
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -27,6 +28,11 @@ from tenantops.console.widgets.cursor import CursorKeys
 
 Cell = str | tuple[str, str | None]
 TONES = ("ok", "warn", "bad", "accent", "muted")
+# a row whose data changed since the previous read is marked this long
+CHANGED_SECONDS = 3.0
+CHANGED_MARK = "•"
+# longer lists are not compared row by row on every read
+CHANGED_MAX_ROWS = 20_000
 
 
 @dataclass
@@ -49,9 +55,12 @@ class LazyRows(Sequence[Row]):
     """Rows made on demand from ``items``: only the visible ones are ever formatted."""
 
     def __init__(self, items: Sequence[Any], key: Callable[[Any], Any], cells: Callable[[Any], Sequence[Cell]],
-                 tone: Callable[[Any], str | None] | None = None) -> None:
+                 tone: Callable[[Any], str | None] | None = None,
+                 fingerprint: Callable[[Any], Any] | None = None) -> None:
         self.items = items
         self._key, self._cells, self._tone = key, cells, tone
+        # what tells whether an item changed between two reads (default: the item)
+        self.fingerprint = fingerprint or (lambda item: item)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -81,7 +90,7 @@ class LazyRows(Sequence[Row]):
 class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
     BINDINGS = bindings_for(LIST)
     COMPONENT_CLASSES = {"rowlist--header", "rowlist--cursor", "rowlist--cursor-blurred", "rowlist--empty",
-                         *(f"rowlist--{tone}" for tone in TONES)}
+                         "rowlist--changed", *(f"rowlist--{tone}" for tone in TONES)}
 
     cursor: reactive[int] = reactive(0, always_update=True, init=False)
 
@@ -123,22 +132,79 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
         # rendered lines by (row index, width, cursor state): scrolling and moving the
         # cursor re-render only the lines that changed
         self._line_cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
+        # what each row held at the previous read (None before the first), and the rows
+        # that changed since, with when their mark goes
+        self._seen: dict[Any, Any] | None = None
+        self.changed: dict[Any, float] = {}
 
     # -- data ----------------------------------------------------------------
     @property
     def _top(self) -> int:
         return 1 if self.show_header else 0
 
-    def set_rows(self, rows: Sequence[Row], *, keep_key: bool = True) -> None:
-        """Replace the rows; the cursor stays on the same key when it still exists."""
+    def set_rows(self, rows: Sequence[Row], *, keep_key: bool = True, compare: bool | None = None) -> None:
+        """Replace the rows; the cursor stays on the same key when it still exists.
+        ``compare``: mark rows that changed since the previous rows (default: for plain
+        rows; lazily listed ones only when asked, after a read, as comparing them costs
+        a pass over every item)."""
         old = self.current_row.key if keep_key and self.current_row else None
         self.rows = rows if isinstance(rows, LazyRows) else list(rows)
         self.loaded = True
+        if compare if compare is not None else not isinstance(self.rows, LazyRows):
+            self._mark_changes()
         self._line_cache.clear()
         index = self.index_of(old) if old is not None else None
         self.virtual_size = Size(self.scrollable_content_region.width, len(self.rows) + self._top)
         new = min(index if index is not None else self.cursor, max(0, len(self.rows) - 1))
-        self.cursor = new
+        if getattr(self.screen, "ticking", False):
+            # ages repainted from data already read: nothing new to announce (a
+            # Highlighted message would make screens read the row's detail again)
+            self.set_reactive(RowList.cursor, new)
+        else:
+            self.cursor = new
+        self.refresh()
+
+    def _mark_changes(self) -> None:
+        """Rows whose data differs from the previous read (or that are new) are marked
+        for a few seconds. Rows with no data compare their cells; the first read marks
+        nothing."""
+        if len(self.rows) > CHANGED_MAX_ROWS:
+            self._seen = None
+            return
+        seen: dict[Any, Any] = {}
+        if isinstance(self.rows, LazyRows):
+            # compared without formatting a single row
+            lazy = self.rows
+            seen = {lazy._key(item): lazy.fingerprint(item) for item in lazy.items}
+        else:
+            for row in self.rows:
+                seen[row.key] = row.data if row.data is not None else tuple(row.cells)
+        previous = self._seen
+        if not previous:
+            # the first rows (or the first after an empty list, often a layout pass
+            # before the read): nothing to compare with
+            self._seen = seen
+            return
+        # remembered across filters: a row a filter brings back is not a change
+        self._seen = {**previous, **seen} if len(previous) < CHANGED_MAX_ROWS else seen
+        now = time.monotonic()
+        fresh = [key for key, value in seen.items() if key not in previous or previous[key] != value]
+        if fresh:
+            for key in fresh:
+                self.changed[key] = now + CHANGED_SECONDS
+            self.set_timer(CHANGED_SECONDS + 0.05, self._unmark)
+
+    def _unmark(self) -> None:
+        now = time.monotonic()
+        expired = [key for key, until in self.changed.items() if until <= now]
+        for key in expired:
+            del self.changed[key]
+        if expired:
+            self.repaint()
+
+    def repaint(self) -> None:
+        """Render the visible rows again (ages moved on, marks expired)."""
+        self._line_cache.clear()
         self.refresh()
 
     @property
@@ -280,6 +346,9 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
         text = self._line(row.cells, widths, base)
         if row.tone:
             text.stylize(self.get_component_rich_style(f"rowlist--{row.tone}", partial=True))
+        if row.key in self.changed:
+            # a mark, not only a colour: it reads on 16-colour terminals too
+            text = Text(CHANGED_MARK, style=self.get_component_rich_style("rowlist--changed"), end="") + text[1:]
         line_style = base
         if on_cursor:
             cursor = self.get_component_rich_style("rowlist--cursor" if self.has_focus else "rowlist--cursor-blurred")

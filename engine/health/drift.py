@@ -21,12 +21,12 @@ from tenantops.engine.migrate import plans
 from tenantops.engine.servers.adapters import Adapter, MysqlAdapter, ServerUnreachable, adapter_for, short_error
 from tenantops.engine.catalog import Unit
 from tenantops.engine.context import Context, mutating
-from tenantops.engine.errors import NotFoundError, ServerError, TenantopsError, ValidationError
+from tenantops.engine.errors import NotFoundError, ServerError, StateError, TenantopsError, ValidationError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.migrate.driver import applied_from_heads, applied_revisions, revision_checksum
 from tenantops.engine.schema.canonical import schema_hash
-from tenantops.engine.schema.capture import capture, capture_mysql
+from tenantops.engine.schema.capture import CAPTURE_FORMAT, capture, capture_mysql
 from tenantops.engine.schema.diff import IgnoreRules, attribute_owners, diff_schemas, severity
 from tenantops.engine.migrate.units import units_for
 
@@ -38,7 +38,8 @@ LEVELS = ("none", "low", "medium", "high", "critical")
 
 def _set_key(units: list[Unit], applied: list[str], dialect: str) -> str:
     done = set(applied)
-    parts = [dialect] + [f"{u.slug}:{r}:{revision_checksum(u.revision_path(r))}"
+    # CAPTURE_FORMAT: an expectation cached by an older capture lacks what it now records
+    parts = [dialect, f"capture:{CAPTURE_FORMAT}"] + [f"{u.slug}:{r}:{revision_checksum(u.revision_path(r))}"
                          for u in units for r in u.revisions if r in done]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
@@ -99,7 +100,8 @@ def _accepted(s, tenant_id: int | None = None) -> Any:
         query = query.where(m.DriftAcceptance.tenant_id == tenant_id)
     by_tenant: dict[int, list[dict[str, Any]]] = {}
     for a in s.scalars(query):
-        rule = {"object": a.object, "change": a.change, "table": a.table, "name": a.name}
+        # "" is how a table-less object (routine, event) is stored: the column is NOT NULL
+        rule = {"object": a.object, "change": a.change, "table": a.table or None, "name": a.name}
         if a.attribute:
             rule["attribute"] = a.attribute
         by_tenant.setdefault(a.tenant_id, []).append(rule)
@@ -221,7 +223,8 @@ def at_or_above(level: str, threshold: str) -> bool:
 
 
 @mutating("drift.accept", "dba", target="slug")
-def accept_difference(ctx: Context, *, slug: str, object: str, change: str, table: str, name: str | None = None,
+def accept_difference(ctx: Context, *, slug: str, object: str, change: str, table: str | None,
+                      name: str | None = None,
                       attribute: str | None = None, reason: str, expires: str) -> dict[str, Any]:
     """Accept one difference for a tenant until ``expires`` (ISO date); audited."""
     if not reason or not reason.strip():
@@ -240,13 +243,58 @@ def accept_difference(ctx: Context, *, slug: str, object: str, change: str, tabl
         tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
         if tenant is None:
             raise NotFoundError(f"tenant {slug!r} does not exist")
-        a = m.DriftAcceptance(tenant_id=tenant.id, object=object, change=change, table=table, name=name,
+        # drift_acceptances.table is NOT NULL; objects outside any table (routines,
+        # events) are stored with "" and read back as None (see _accepted)
+        a = m.DriftAcceptance(tenant_id=tenant.id, object=object, change=change, table=table or "", name=name,
                               attribute=attribute, reason=reason.strip(), expires_at=until, accepted_by=ctx.operator)
         s.add(a)
         s.flush()
         return {"id": a.id, "tenant": slug, "object": object, "change": change, "table": table, "name": name,
                 "attribute": attribute, "reason": a.reason, "expires_at": until.isoformat(),
                 "accepted_by": ctx.operator}
+
+
+def _acceptance_json(a: m.DriftAcceptance, slug: str) -> dict[str, Any]:
+    return {"id": a.id, "tenant": slug, "object": a.object, "change": a.change, "table": a.table, "name": a.name,
+            "attribute": a.attribute, "reason": a.reason, "expires_at": a.expires_at.isoformat(),
+            "accepted_by": a.accepted_by, "accepted_at": a.accepted_at.isoformat() if a.accepted_at else None}
+
+
+def _tenant_id(s: Any, slug: str) -> int:
+    tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
+    if tenant is None:
+        raise NotFoundError(f"tenant {slug!r} does not exist")
+    return int(tenant.id)
+
+
+def list_acceptances(ctx: Context, slug: str) -> list[dict[str, Any]]:
+    """The tenant's accepted differences still in force (expired or withdrawn ones no
+    longer hide anything), oldest first."""
+    ctx.authorize("drift.accepted", "viewer", slug)
+    with ctx.session() as s:
+        tenant_id = _tenant_id(s, slug)
+        rows = s.scalars(sa.select(m.DriftAcceptance)
+                         .where(m.DriftAcceptance.tenant_id == tenant_id, m.DriftAcceptance.expires_at > utcnow())
+                         .order_by(m.DriftAcceptance.id))
+        return [_acceptance_json(a, slug) for a in rows]
+
+
+@mutating("drift.withdraw", "dba", target="slug")
+def withdraw_acceptance(ctx: Context, *, slug: str, acceptance_id: int) -> dict[str, Any]:
+    """End an acceptance now: the difference counts again from the next check. The row
+    is kept, expired, so who accepted it and why stays on record."""
+    with ctx.session() as s:
+        tenant_id = _tenant_id(s, slug)
+        a = s.get(m.DriftAcceptance, acceptance_id)
+        if a is None or a.tenant_id != tenant_id:
+            raise NotFoundError(f"accepted drift {acceptance_id} of tenant {slug!r} does not exist "
+                                f"(`tenantops drift {slug} --accepted` lists them)")
+        now = utcnow()
+        if a.expires_at <= now:
+            raise StateError(f"accepted drift {acceptance_id} of {slug} already ended at {a.expires_at.isoformat()}")
+        a.expires_at = now
+        s.flush()
+        return _acceptance_json(a, slug)
 
 
 def since_snapshot(ctx: Context, slug: str, snapshot_id: int, other_id: int | None = None) -> list[dict[str, Any]]:

@@ -187,8 +187,11 @@ def _record(entry: dict[str, Any], doc: JobDoc) -> None:
         entry["outcome"], entry["error"] = "failed", doc["error"]
 
 
-def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]]:
-    """Snapshot every active tenant, capturing each server's tenants in bulk."""
+def snapshot_all(ctx: Context, progress: Progress = None, source: str = "manual") -> list[dict[str, Any]]:
+    """Snapshot every active tenant, capturing each server's tenants in bulk.
+
+    ``source``: ``manual`` when someone runs it (``snapshot --all``; pinned, never pruned),
+    ``scheduled`` when a schedule does."""
     from tenantops.engine.servers.adapters import adapter_for
     from tenantops.engine.health.drift import _capture_group
     from tenantops.engine.tenants.snapshots import row_counts, store_snapshot
@@ -217,7 +220,7 @@ def snapshot_all(ctx: Context, progress: Progress = None) -> list[dict[str, Any]
                 schema = captured[database][0]
                 with adapter.engine(database).connect() as conn:
                     rows = row_counts(conn, list(schema["tables"]))
-                out.append(store_snapshot(ctx, t.id, schema, rows, "scheduled"))
+                out.append(store_snapshot(ctx, t.id, schema, rows, source))
         finally:
             adapter.dispose()
     return out

@@ -92,13 +92,24 @@ def _write_script(ctx: Context, slug: str, doc: dict[str, Any]) -> Path:
     folder = ctx.home / "repairs"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{slug}-{utcnow().strftime('%Y%m%dT%H%M%S')}.sql"
+    mysql = _tenant_and_server(ctx, slug)[1].dialect != "sqlite"
     lines = [f"-- manual repair plan for {slug}; review, back up, then run by hand", ""]
     for op in doc["operations"]:
         lines.append(f"-- {'safe' if op['safe'] else 'DESTRUCTIVE'}: {op['description']}")
-        lines += [s.rstrip().rstrip(";") + ";" for s in op["sql"]]
+        lines += [_script_statement(s, mysql) for s in op["sql"]]
         lines.append("")
     path.write_text("\n".join(lines))
     return path
+
+
+def _script_statement(statement: str, mysql: bool) -> str:
+    """One statement for a SQL client script. A routine/trigger/event body with ``;`` of
+    its own (BEGIN ... END) needs another delimiter in the mysql client (sqlite3 reads a
+    trigger's BEGIN ... END; as one statement)."""
+    statement = statement.rstrip().rstrip(";")
+    if mysql and ";" in statement:
+        return f"DELIMITER $$\n{statement}$$\nDELIMITER ;"
+    return statement + ";"
 
 
 def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:

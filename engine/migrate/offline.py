@@ -28,9 +28,13 @@ class _StatementBuffer(io.StringIO):
     """Alembic's offline output buffer (a text stream to it): it writes one statement (or
     comment) per call, which is kept as a chunk of its own."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: str = "sqlite") -> None:
         super().__init__()
         self.chunks: list[str] = []
+        # MySQL-family statements are compiled for a format-paramstyle driver, with every %
+        # doubled; the statements kept are what the server runs (replay doubles them again
+        # for exec_driver_sql), so a '100%' literal stays '100%' and not '100%%'
+        self.halve_percents = dialect in ("mysql", "mariadb")
 
     def write(self, text: str) -> int:
         self.chunks.append(text)
@@ -47,6 +51,8 @@ class _StatementBuffer(io.StringIO):
             if not statement or statement.startswith("--"):
                 continue
             statement = statement.removesuffix(";").rstrip()
+            if self.halve_percents:
+                statement = statement.replace("%%", "%")
             (version_sql if _is_bookkeeping(statement) else sql).append(statement)
         self.chunks.clear()
         return sql, version_sql
@@ -85,7 +91,7 @@ def render_sql(
     for unit in units:
         if all(rev in done for rev in unit.revisions):
             continue
-        buffer = _StatementBuffer()
+        buffer = _StatementBuffer(dialect)
 
         def on_step(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:
             sql, version_sql = buffer.take()
@@ -128,7 +134,7 @@ def render_downgrade_sql(
         unit = owners[rev]
         index = unit.revisions.index(rev)
         destination = unit.revisions[index - 1] if index else f"{unit.slug}@base"
-        buffer = _StatementBuffer()
+        buffer = _StatementBuffer(dialect)
         state = {"heads": heads}
 
         def on_step(ctx: Any, step: Any, heads: Any, run_args: Any) -> None:

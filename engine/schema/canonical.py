@@ -331,28 +331,80 @@ def column_collation(column: str | None, table: str | None) -> str | None:
 # --- definitions (views, triggers) and hashing ----------------------------------------------
 
 
-def normalise_definition(sql: str, *, schema: str | None = None) -> str:
-    """View/trigger body with the own-schema qualifier, identifier quotes, case and
-    whitespace differences removed (two tenant databases differ only in their names)."""
+_INTRODUCER = re.compile(
+    r"(?<![\w`])_(?:utf8mb4|utf8mb3|utf8|latin1|binary|ascii|ucs2|utf16|utf16le|utf32)\s*(?=')", re.IGNORECASE
+)
+_SPACE_AFTER = re.compile(r"\s*([(),;=<>+*/-])\s*")
+
+
+def strip_schema(sql: str, schema: str | None) -> str:
+    """Remove the own-schema qualifier (`` `tenant_x`. ``): two tenants differ only in it."""
     if schema:
         # Only quoted qualifiers: MariaDB always quotes them, and a bare ``name.`` could
         # just as well be a table alias.
         for quoted in (f"`{schema.replace('`', '``')}`.", f'"{schema}".'):
             sql = sql.replace(quoted, "")
-    return _fold_outside_quotes(sql, strip_identifier_quotes=True)
+    return sql
+
+
+def normalise_definition(sql: str, *, schema: str | None = None) -> str:
+    """View/trigger/routine body with the own-schema qualifier, identifier quotes, charset
+    introducers (``_utf8mb4'x'``), case and whitespace differences removed (two tenant
+    databases differ only in their names; server versions in how they print the rest)."""
+    sql = _INTRODUCER.sub("", strip_schema(sql, schema))
+    folded = _fold_outside_quotes(sql, strip_identifier_quotes=True)
+    return _squeeze_outside_quotes(folded).rstrip(";").strip()
+
+
+def _squeeze_outside_quotes(text: str) -> str:
+    """``a = b`` == ``a=b``, ``f( x )`` == ``f(x)``: no space around operators and
+    punctuation (outside string literals)."""
+    parts = re.split(r"('(?:[^']|'')*')", text)
+    return "".join(p if i % 2 else _SPACE_AFTER.sub(r"\1", p) for i, p in enumerate(parts))
 
 
 def definition_hash(sql: str, *, schema: str | None = None) -> str:
-    return hashlib.sha256(normalise_definition(sql, schema=schema).encode()).hexdigest()
+    """Identity of an expression index (its CREATE INDEX text). Kept on the original,
+    coarser normalisation so existing snapshots keep their expression index names."""
+    text = _fold_outside_quotes(strip_schema(sql, schema), strip_identifier_quotes=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+SQL_OBJECT_KINDS = ("views", "triggers", "routines", "events")
+
+
+def without_sql(canonical: dict) -> dict:
+    """The canonical dict without the re-creation statements (``sql``): those are how a
+    server prints an object, not what it is, so they never count in a hash."""
+    out = dict(canonical)
+    for plural in SQL_OBJECT_KINDS:
+        objects = canonical.get(plural)
+        if objects:
+            out[plural] = {n: {k: v for k, v in o.items() if k != "sql"} if isinstance(o, dict) else o
+                           for n, o in objects.items()}
+    tables = canonical.get("tables")
+    if tables and any("checks" in t or "partition_sql" in t for t in tables.values()):
+        out["tables"] = {n: _table_without_sql(t) for n, t in tables.items()}
+    return out
+
+
+def _table_without_sql(table: dict) -> dict:
+    if "checks" not in table and "partition_sql" not in table:
+        return table
+    out = {k: v for k, v in table.items() if k != "partition_sql"}
+    if "checks" in table:
+        out["checks"] = {n: {k: v for k, v in c.items() if k != "sql"} for n, c in table["checks"].items()}
+    return out
+
+
 def schema_hash(canonical: dict) -> str:
-    """sha256 of the canonical dict's JSON (sorted keys, compact separators)."""
-    return hashlib.sha256(canonical_json(canonical).encode("utf-8")).hexdigest()
+    """sha256 of the canonical dict's JSON (sorted keys, compact separators), without the
+    ``sql`` re-creation statements."""
+    return hashlib.sha256(canonical_json(without_sql(canonical)).encode("utf-8")).hexdigest()
 
 
 def fk_rule(rule: str | None, *, dialect: str) -> str:

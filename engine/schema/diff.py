@@ -10,6 +10,18 @@ Decisions worth knowing:
   modified with attribute ``columns``), as MariaDB names it.
 * Index ``modified`` weighs 2 like index added/removed (the CLI table has no entry for it;
   repairing it is a drop plus a create). Views and triggers weigh 2 as well.
+* Weights of the kinds beyond the seeds (CLI.md lists the seeds'): check constraint
+  added/removed/modified 2 (a rule the data obeys, like a foreign key); trigger 2 and
+  view 2 (as before); routine (stored procedure/function) 3 (application code calls it:
+  missing or changed it breaks callers, like a changed column); event 2; partitioning
+  (object ``partition``, attribute ``partitioning``) 2; the new table options
+  ``row_format`` and ``comment`` are options (1); the new column attributes
+  (``on_update``, ``comment``, ``generated``, ``expression``, ``invisible``) are column
+  ``modified`` (3); index ``comment``/``ignored`` are index ``modified`` (2).
+* A difference of a trigger names the trigger's table; routines and events have no
+  table (``None``). Every object has an owner unit: the unit after whose migration it
+  first appeared (``attribute_owners``).
+* ``sql`` (the re-creation statement kept for repair) is never compared.
 * Column ``position`` only counts as drift when the relative order of the columns both
   sides have changed (a longest common subsequence is kept in place; the rest moved). An
   added or removed column therefore never shows up again as a shifted position of every
@@ -57,12 +69,28 @@ WEIGHTS: dict[tuple[DiffObject, DiffChange], int] = {
     ("trigger", "added"): 2,
     ("trigger", "removed"): 2,
     ("trigger", "modified"): 2,
+    ("check", "added"): 2,
+    ("check", "removed"): 2,
+    ("check", "modified"): 2,
+    ("routine", "added"): 3,
+    ("routine", "removed"): 3,
+    ("routine", "modified"): 3,
+    ("event", "added"): 2,
+    ("event", "removed"): 2,
+    ("event", "modified"): 2,
+    ("partition", "modified"): 2,
 }
 LEVELS: tuple[tuple[Severity, int], ...] = (("critical", 20), ("high", 10), ("medium", 5), ("low", 1))
 
 # Sub-object kinds as stored in a table dict -> the object name in a difference.
-_KINDS: dict[str, DiffObject] = {"columns": "column", "indexes": "index", "foreign_keys": "foreign_key"}
-_ORDER: dict[DiffObject, int] = {"table": 0, "view": 1, "trigger": 2, "column": 3, "index": 4, "foreign_key": 5, "option": 6}
+_KINDS: dict[str, DiffObject] = {"columns": "column", "indexes": "index", "foreign_keys": "foreign_key",
+                                  "checks": "check"}
+_ORDER: dict[DiffObject, int] = {"table": 0, "view": 1, "trigger": 2, "column": 3, "index": 4, "foreign_key": 5,
+                                 "check": 6, "option": 7, "partition": 8, "routine": 9, "event": 10}
+# Objects outside tables, kept as attribute dicts (top-level key -> object kind).
+NAMED: tuple[tuple[DiffObject, str], ...] = (("view", "views"), ("trigger", "triggers"), ("routine", "routines"),
+                                             ("event", "events"))
+_NOT_COMPARED = ("sql",)
 
 OwnerKey = tuple
 
@@ -147,17 +175,27 @@ def diff_schemas(
             found.append(Difference("table", "added", name, name, actual=sorted(a["columns"]), destructive_to_repair=True))
         elif e != a:  # the fast path: DeepDiff only where something differs
             found.extend(_diff_table(name, e, a))
-    named: tuple[tuple[DiffObject, str], ...] = (("view", "views"), ("trigger", "triggers"))
-    for kind, plural in named:
+    for kind, plural in NAMED:
         exp, act = expected.get(plural, {}), actual.get(plural, {})
         for name in sorted(set(exp) | set(act)):
-            table = name if kind == "view" else None
-            if name not in act:
-                found.append(Difference(kind, "removed", table, name, expected=exp[name]))
-            elif name not in exp:
-                found.append(Difference(kind, "added", table, name, actual=act[name]))
-            elif exp[name] != act[name]:
-                found.append(Difference(kind, "modified", table, name, "definition", exp[name], act[name]))
+            e_obj, a_obj = exp.get(name), act.get(name)
+            table = name if kind == "view" else _object_table(e_obj if e_obj is not None else a_obj)
+            # repairing an extra or changed one moves its definition into quarantine
+            if a_obj is None:
+                found.append(Difference(kind, "removed", table, name, expected=_shown(e_obj)))
+            elif e_obj is None:
+                found.append(Difference(kind, "added", table, name, actual=_shown(a_obj), destructive_to_repair=True))
+            elif e_obj != a_obj:
+                if not isinstance(e_obj, dict) or not isinstance(a_obj, dict):
+                    # a snapshot from before objects were captured attribute by attribute
+                    if _shown(e_obj) != _shown(a_obj):
+                        found.append(Difference(kind, "modified", table, name, "definition", _shown(e_obj),
+                                                _shown(a_obj), True))
+                    continue
+                for attr in sorted(set(e_obj) | set(a_obj)):
+                    if attr not in _NOT_COMPARED and e_obj.get(attr) != a_obj.get(attr):
+                        found.append(Difference(kind, "modified", table, name, attr, e_obj.get(attr), a_obj.get(attr),
+                                                True))
 
     result = []
     for diff in found:
@@ -168,6 +206,17 @@ def diff_schemas(
         result.append(_replace(diff, unit=unit, accepted=is_accepted))
     result.sort(key=lambda d: (d.table or "", _ORDER[d.object], d.name, d.attribute or ""))
     return result
+
+
+def _object_table(obj: Any) -> str | None:
+    return obj.get("table") if isinstance(obj, dict) else None
+
+
+def _shown(obj: Any) -> Any:
+    """What a report shows of a named object: its attributes without the ``sql``."""
+    if isinstance(obj, dict):
+        return {k: v for k, v in obj.items() if k not in _NOT_COMPARED}
+    return obj
 
 
 def diff_snapshots(a: dict, b: dict, **kwargs: Any) -> list[Difference]:
@@ -194,25 +243,31 @@ def _diff_table(table: str, e: dict, a: dict) -> list[Difference]:
             if option == "charset" and ("options", "collation") in keys:
                 continue  # implied by the collation difference
             ev, av = e["options"].get(option), a["options"].get(option)
-            destructive = option in ("collation", "charset") and _charset_loses(ev, av)
+            if option == "partitioning":
+                out.append(Difference("partition", "modified", table, table, option, ev, av))
+                continue
+            destructive = (option in ("collation", "charset") and _charset_loses(ev, av)) or (
+                option == "engine" and engine_loses(av, ev))
             out.append(Difference("option", "modified", table, option, option, ev, av, destructive))
         else:
             _, name, attribute = key
             obj = _KINDS[kind]
-            ev, av = e[kind].get(name), a[kind].get(name)
+            ev, av = e.get(kind, {}).get(name), a.get(kind, {}).get(name)
             if av is None:
                 out.append(Difference(obj, "removed", table, name, expected=ev))
             elif ev is None:
-                out.append(Difference(obj, "added", table, name, actual=av, destructive_to_repair=obj == "column"))
+                out.append(Difference(obj, "added", table, name, actual=av, destructive_to_repair=obj in ("column", "check")))
             else:
                 attributes = [attribute] if attribute is not None else [
                     k for k in sorted(set(ev) | set(av)) if k != "position" and ev.get(k) != av.get(k)
                 ]
                 for attr in attributes:
+                    if attr in _NOT_COMPARED:
+                        continue
                     ea, aa = ev.get(attr), av.get(attr)
                     if obj == "column" and attr == "collation" and _same_effective_collation(ea, aa, e, a):
                         continue
-                    destructive = obj == "column" and _column_change_destructive(attr, ea, aa, e, a)
+                    destructive = (obj == "column" and _column_change_destructive(attr, ea, aa, e, a)) or obj == "check"
                     out.append(Difference(obj, "modified", table, name, attr, ea, aa, destructive))
     out.extend(_position_differences(table, e_cols, a_cols))
     return out
@@ -229,11 +284,12 @@ def _keys_for(path: list, e: dict, a: dict) -> list[tuple]:
         return [("options", n) for n in names if e["options"].get(n) != a["options"].get(n)]
     if kind not in _KINDS:
         return []
-    if len(path) == 1:  # the whole mapping changed type; compare member by member
-        names = set(e.get(kind, {})) | set(a.get(kind, {}))
-        return [(kind, n, None) for n in names if e[kind].get(n) != a[kind].get(n)]
+    e_kind, a_kind = e.get(kind, {}), a.get(kind, {})
+    if len(path) == 1:  # the whole mapping changed type (or appeared); compare member by member
+        names = set(e_kind) | set(a_kind)
+        return [(kind, n, None) for n in names if e_kind.get(n) != a_kind.get(n)]
     name = path[1]
-    if len(path) == 2 or name not in e[kind] or name not in a[kind]:
+    if len(path) == 2 or name not in e_kind or name not in a_kind:
         return [(kind, name, None)]
     return [(kind, name, path[2])]
 
@@ -289,6 +345,8 @@ def _column_change_destructive(attribute: str, expected: Any, actual: Any, e: di
         return repair_narrows(actual, expected)
     if attribute == "nullable":
         return bool(actual) and not expected  # NULLs present now would have to go
+    if attribute == "generated":
+        return not actual  # a plain column made generated loses its stored values
     if attribute == "collation":
         return _charset_loses(expected or e["options"].get("collation"), actual or a["options"].get("collation"))
     return False
@@ -299,6 +357,16 @@ def _same_effective_collation(expected: str | None, actual: str | None, e: dict,
     When only the table default moved (``ALTER TABLE t COLLATE x``) the columns keep their
     collation but now spell it out: the table option difference already says it all."""
     return (expected or e["options"].get("collation")) == (actual or a["options"].get("collation"))
+
+
+# Engines that keep no data (or lose it on restart): converting a table to one loses rows.
+LOSSY_ENGINES = frozenset({"memory", "heap", "blackhole"})
+
+
+def engine_loses(actual: str | None, expected: str | None) -> bool:
+    """Repairing the engine from ``actual`` to ``expected`` rewrites the table; only an
+    engine that does not keep rows loses them. Same rule in the planner (``safe``)."""
+    return (expected or "").lower() in LOSSY_ENGINES and (actual or "").lower() != (expected or "").lower()
 
 
 def _charset_loses(expected_collation: str | None, actual_collation: str | None) -> bool:
@@ -318,8 +386,15 @@ def _replace(diff: Difference, **changes: Any) -> Difference:
 def _owner(diff: Difference, owners: dict[OwnerKey, str]) -> str | None:
     if diff.object in ("table", "view"):
         return owners.get((diff.name,))
-    if diff.object == "trigger":
-        return owners.get((None, "trigger", diff.name))
+    if diff.object in ("trigger", "routine", "event"):
+        if diff.attribute is not None and (None, diff.object, diff.name, diff.attribute) in owners:
+            return owners[(None, diff.object, diff.name, diff.attribute)]
+        if (None, diff.object, diff.name) in owners:
+            return owners[(None, diff.object, diff.name)]
+        # an extra trigger belongs with its table, like an extra column
+        return owners.get((diff.table,)) if diff.table is not None else None
+    if diff.object == "partition":
+        return owners.get((diff.table, "option", "partitioning")) or owners.get((diff.table,))
     kind = diff.object
     candidates: list[OwnerKey] = []
     if diff.attribute is not None and kind != "option":
@@ -351,8 +426,8 @@ def attribute_owners(captures_in_unit_order: list[tuple[str, dict]]) -> dict[Own
             if before is None:
                 owners[(tname,)] = unit
             for plural, kind in _KINDS.items():
-                for oname, obj in table[plural].items():
-                    old = before[plural].get(oname) if before else None
+                for oname, obj in table.get(plural, {}).items():
+                    old = before.get(plural, {}).get(oname) if before else None
                     if old is None:
                         owners[(tname, kind, oname)] = unit
                         for attr in obj:
@@ -369,23 +444,27 @@ def attribute_owners(captures_in_unit_order: list[tuple[str, dict]]) -> dict[Own
                 for option, value in table["options"].items():
                     if before["options"].get(option) != value:
                         owners[(tname, "option", option)] = unit
-        for vname, digest in schema.get("views", {}).items():
-            if vname not in previous["views"]:
+        for vname, view in schema.get("views", {}).items():
+            if vname not in previous.get("views", {}):
                 owners[(vname,)] = unit
-            elif previous["views"][vname] != digest:
+            elif previous["views"][vname] != view:
                 owners[(vname, "view", vname, "definition")] = unit
-        for trname, digest in schema.get("triggers", {}).items():
-            if trname not in previous["triggers"]:
-                owners[(None, "trigger", trname)] = unit
-            elif previous["triggers"][trname] != digest:
-                owners[(None, "trigger", trname, "definition")] = unit
+        for kind, plural in NAMED[1:]:
+            for oname, obj in schema.get(plural, {}).items():
+                before_obj = previous.get(plural, {}).get(oname)
+                if before_obj is None:
+                    owners[(None, kind, oname)] = unit
+                elif before_obj != obj:
+                    for attr in (obj if isinstance(obj, dict) else {"definition": obj}):
+                        if not isinstance(obj, dict) or before_obj.get(attr) != obj.get(attr):
+                            owners[(None, kind, oname, attr)] = unit
         previous = schema
     return {key: unit for key, unit in owners.items() if _exists(previous, key)}
 
 
 def _exists(schema: dict, key: OwnerKey) -> bool:
     if key[0] is None:
-        return key[2] in schema.get("triggers", {})
+        return key[2] in schema.get({"trigger": "triggers", "routine": "routines", "event": "events"}[key[1]], {})
     table = schema.get("tables", {}).get(key[0])
     if len(key) == 1 or table is None:
         return table is not None or key[0] in schema.get("views", {})
@@ -397,7 +476,7 @@ def _exists(schema: dict, key: OwnerKey) -> bool:
     if kind == "index" and name == "PRIMARY":
         return bool(table["primary_key"])
     plural = {v: k for k, v in _KINDS.items()}[kind]
-    return name in table[plural]
+    return name in table.get(plural, {})
 
 
 # --- acceptance and severity ----------------------------------------------------------------

@@ -11,14 +11,21 @@ has no expected counterpart: creating missing objects, restoring a default, wide
 type or nullability, re-creating a changed index/foreign key. Everything else (dropping
 extras, narrowing, collation/engine changes, auto-increment) is unsafe.
 
+Views, triggers, routines, events and CHECK constraints: a missing one is re-created from
+the expected definition (safe); an unexpected one is moved aside (its live definition is
+saved in quarantine, then it is dropped; unsafe) and a changed one is replaced the same
+way (``CREATE OR REPLACE`` where the server has it), never silently dropped.
+
 Left to people (in ``plan.skipped`` with the reason): primary-key changes, the order of
-existing columns, views and triggers (the canonical dict only keeps their hashes),
-expression indexes, and narrowing on a table without a primary key to keep values by.
+existing columns, expression indexes, subpartitions, CHECK constraints
+and generated-column details on SQLite (part of CREATE TABLE there), and narrowing on a
+table without a primary key to keep values by.
 """
 from __future__ import annotations
 
 import copy
 import functools
+import re
 import graphlib
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,11 +34,12 @@ import sqlalchemy as sa
 
 from tenantops.engine.errors import TenantopsError, ValidationError
 
+from tenantops.engine.schema import sqldefs
 from tenantops.engine.schema import sqlobjects as so
 from tenantops.engine.schema import steps
 from tenantops.engine.schema.coltypes import repair_narrows
-from tenantops.engine.schema.ddl import AddColumnAt, AlterTableOptions
-from tenantops.engine.schema.diff import Difference
+from tenantops.engine.schema.ddl import AddColumnAt, AlterTableOptions, ModifyColumn
+from tenantops.engine.schema.diff import Difference, engine_loses
 from tenantops.engine.schema.fitting import fit_text
 from tenantops.engine.schema.names import quarantine_name, validate_identifier, validate_suffix
 from tenantops.engine.schema.quarantine import QuarantineRecord
@@ -190,8 +198,10 @@ class _Planner:
         effect()
 
     def _dispatch(self, d: Difference) -> Made:
-        if d.object in ("view", "trigger"):
-            raise steps.Manual(f"{d.object}s are restored by re-running the migration that defines them")
+        if d.object in _SQL_OBJECTS:
+            return self._sql_object(d)
+        if d.object == "partition":
+            return self._partitioning(d, validate_identifier(d.table, "table"))
         if d.object == "index" and d.name == "PRIMARY":
             raise steps.Manual("primary key changes are repaired by hand")
         table = validate_identifier(d.table, "table")
@@ -208,6 +218,9 @@ class _Planner:
             ("column", "modified"): self._alter_column,
             ("table", "added"): self._quarantine_table,
             ("option", "modified"): self._table_options,
+            ("check", "added"): self._check,
+            ("check", "removed"): self._check,
+            ("check", "modified"): self._check,
         }.get((d.object, d.change))
         if handler is None:
             raise steps.Manual(f"no automatic repair for {d.object} {d.change}")
@@ -433,7 +446,15 @@ class _Planner:
             if tdef["primary_key"]:
                 items.append(sa.PrimaryKeyConstraint(*[validate_identifier(c, "column") for c in tdef["primary_key"]]))
             items += [so.foreign_key_constraint(n, fk, family) for n, fk in inline.items()]
+            if family == "mysql":
+                items += [sa.CheckConstraint(sa.text(so.check_expression(c["sql"], "check clause")),
+                                             name=validate_identifier(n, "check"))
+                          for n, c in sorted(tdef.get("checks", {}).items())]
             rt.ops.create_table(table, *items, **steps.table_kwargs(tdef, family))
+            steps.invisible_columns(rt, table, tdef)
+            if family == "mysql" and tdef.get("partition_sql"):
+                clause = so.check_expression(tdef["partition_sql"], "partitioning")
+                rt.ops.execute(sqldefs.verbatim(f"ALTER TABLE {table} {clause}"))
             for name, idef in sorted(tdef["indexes"].items()):
                 if name not in manual_indexes:
                     steps.create_index(rt, table, name, idef)
@@ -473,6 +494,7 @@ class _Planner:
                     rt.ops.add_column(table, column)
                 else:
                     rt.ops.execute(AddColumnAt(table, column, validate_identifier(after, "column") if after else None))
+                steps.invisible_columns(rt, table, {"columns": {name: cdef}})
                 return
             needs_copy = not appended or (not cdef["nullable"] and cdef["default"] is None)
             with rt.batch(table, current, recreate="always" if needs_copy else "auto") as batch:
@@ -501,11 +523,13 @@ class _Planner:
             raise steps.Manual("the order of existing columns is repaired by hand")
         if attribute == "autoincrement" and self.family == "sqlite":
             raise steps.Manual("SQLite auto-increment (the rowid alias) changes are repaired by hand")
-        if attribute not in ("type", "nullable", "default", "collation", "autoincrement"):
-            raise steps.Manual(f"no automatic repair for column {attribute}")
         state_col = self.state["tables"][table]["columns"].get(name)
         if state_col is None:
             raise steps.Manual(f"column {table}.{name} is missing")
+        if attribute in _MODIFY_ATTRIBUTES:
+            return self._modify_column(d, table)
+        if attribute not in ("type", "nullable", "default", "collation", "autoincrement"):
+            raise steps.Manual(f"no automatic repair for column {attribute}")
         target = self._expected_table(table)["columns"][name][attribute]
         if state_col[attribute] == target:
             return None  # an earlier operation (table options) already brought it back
@@ -557,9 +581,33 @@ class _Planner:
             def run_engine(rt: steps.Runtime) -> None:
                 rt.ops.execute(AlterTableOptions(table, engine=expected_options["engine"]))
 
+            # The same rule as the report's destructive_to_repair: the table is rebuilt
+            # with every row unless the target engine keeps none (MEMORY, BLACKHOLE).
+            loses = engine_loses(planned["options"].get("engine"), expected_options.get("engine"))
             op = Operation("option", "modified", table, option, f"change engine of {table} to {expected_options['engine']}",
-                           safe=False, attribute=option, run=run_engine)
+                           safe=not loses, attribute=option, destructive=loses, run=run_engine)
             return op, lambda: self.state["tables"][table]["options"].__setitem__("engine", expected_options["engine"])
+        if option in ("row_format", "comment"):
+            target = expected_options.get(option)
+
+            def run_option(rt: steps.Runtime) -> None:
+                if option == "row_format":
+                    rt.ops.execute(AlterTableOptions(table, row_format=target or "default"))
+                else:
+                    rt.ops.execute(AlterTableOptions(table, comment=target or ""))
+
+            shown = target if target is not None else "the server default" if option == "row_format" else "none"
+
+            def effect_option() -> None:
+                options = self.state["tables"][table]["options"]
+                if target is None:
+                    options.pop(option, None)
+                else:
+                    options[option] = target
+
+            op = Operation("option", "modified", table, option, f"set {option} of {table} to {shown}", safe=True,
+                           attribute=option, run=run_option)
+            return op, effect_option
 
         def run(rt: steps.Runtime) -> None:
             rt.ops.execute(AlterTableOptions(table, charset=expected_options["charset"], collation=expected_options["collation"]))
@@ -577,9 +625,11 @@ class _Planner:
                 elif cdef["type"] == "json":
                     steps.alter_column(rt, table, current, cname, "type", "json")  # re-declares its utf8mb4_bin
 
+        # Converting keeps every value unless the charset narrows (the report's
+        # destructive_to_repair): the conservative strategy runs exactly the former.
         op = Operation("option", "modified", table, option,
-                       f"convert {table} to {expected_options['collation']}", safe=False, attribute=option,
-                       destructive=d.destructive_to_repair, run=run)
+                       f"convert {table} to {expected_options['collation']}", safe=not d.destructive_to_repair,
+                       attribute=option, destructive=d.destructive_to_repair, run=run)
 
         def effect() -> None:
             tdef = self.state["tables"][table]
@@ -593,7 +643,212 @@ class _Planner:
         return op, effect
 
 
+    # -- partitioning --
+
+    def _partitioning(self, d: Difference, table: str) -> Made:
+        if self.family == "sqlite":
+            raise steps.Manual("SQLite has no partitioning")
+        expected_table = self._expected_table(table)
+        wanted = expected_table["options"].get("partitioning")
+        clause = expected_table.get("partition_sql")
+        if wanted is not None:
+            if not clause:
+                raise steps.Manual("this partitioning (subpartitions, system versioning) is repaired by hand")
+            so.check_expression(clause, "partitioning")
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, self._snapshot(table))
+            if current is None:
+                raise TenantopsError(f"table {table} does not exist")
+            if current["options"].get("partitioning") == wanted:
+                raise steps.AlreadyDone
+            # one ALTER re-partitions (rows move, none is dropped; a row no partition takes
+            # fails the statement and the job restores its backup)
+            sql = f"ALTER TABLE {table} REMOVE PARTITIONING" if wanted is None else f"ALTER TABLE {table} {clause}"
+            rt.ops.execute(sqldefs.verbatim(sql))
+            rt.invalidate()
+
+        what = "remove the partitioning of" if wanted is None else "re-partition"
+        op = Operation("partition", "modified", table, d.name, f"{what} {table} as expected", safe=True,
+                       attribute=d.attribute, run=run)
+
+        def effect() -> None:
+            tdef = self.state["tables"][table]
+            if wanted is None:
+                tdef["options"].pop("partitioning", None)
+                tdef.pop("partition_sql", None)
+            else:
+                tdef["options"]["partitioning"] = wanted
+                tdef["partition_sql"] = clause
+
+        return op, effect
+
+    # -- columns: attributes only a full MODIFY COLUMN sets --
+
+    def _modify_column(self, d: Difference, table: str) -> Made:
+        if self.family == "sqlite":
+            raise steps.Manual(f"SQLite keeps column {d.attribute} in CREATE TABLE: repaired by hand")
+        name, attribute = d.name, d.attribute
+        assert attribute is not None
+        expected_col = self._expected_table(table)["columns"][name]
+        state_col = self.state["tables"][table]["columns"][name]
+        keys = ("generated", "expression") if attribute in ("generated", "expression") else (attribute,)
+        if all(state_col.get(k) == expected_col.get(k) for k in keys):
+            return None
+        planned = self._snapshot(table)
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            col = current["columns"].get(name) if current else None
+            if col is None:
+                raise TenantopsError(f"column {table}.{name} does not exist")
+            if all(col.get(k) == expected_col.get(k) for k in keys):
+                raise steps.AlreadyDone
+            wanted = {**col, **{k: expected_col.get(k) for k in keys}}
+            rt.ops.execute(ModifyColumn(
+                table, so.column(name, {**wanted, "generated": None, "on_update": None}, rt.family),
+                on_update=so.check_expression(wanted["on_update"], "ON UPDATE") if wanted.get("on_update") else None,
+                generated=wanted.get("generated"),
+                expression=so.check_expression(wanted.get("expression") or "", "generated column expression")
+                if wanted.get("generated") else None,
+                invisible=bool(wanted.get("invisible")), comment=wanted.get("comment")))
+            rt.invalidate()
+
+        # Making a plain column generated replaces its stored values; everything else here
+        # is metadata or values derived from other columns.
+        replaces = attribute == "generated" and not state_col.get("generated")
+        op = Operation("column", "modified", table, name,
+                       f"change {table}.{name} {attribute} from {state_col.get(attribute)!r} to {expected_col.get(attribute)!r}",
+                       safe=not replaces, attribute=attribute, destructive=replaces, run=run)
+
+        def effect() -> None:
+            col = self.state["tables"][table]["columns"][name]
+            for k in keys:
+                if expected_col.get(k) is None:
+                    col.pop(k, None)
+                else:
+                    col[k] = expected_col[k]
+
+        return op, effect
+
+    # -- CHECK constraints --
+
+    def _check(self, d: Difference, table: str) -> Made:
+        if self.family == "sqlite":
+            raise steps.Manual("SQLite CHECK constraints are part of CREATE TABLE: repaired by hand")
+        name = d.name
+        expected = self._expected_table(table).get("checks", {}).get(name) if d.change != "added" else None
+        planned = self._snapshot(table)
+        if d.change == "modified" and (planned.get("checks", {}).get(name) or {}).get("clause") == (expected or {}).get("clause"):
+            return None
+        if expected is not None:
+            so.check_expression(expected["sql"], "check clause")
+
+        def run(rt: steps.Runtime) -> None:
+            current = rt.table(table, planned)
+            if current is None:
+                raise TenantopsError(f"table {table} does not exist")
+            now = current.get("checks", {}).get(name)
+            if d.change == "removed" and now is not None and expected is not None and now["clause"] == expected["clause"]:
+                raise steps.AlreadyDone
+            if d.change == "added" and now is None:
+                raise steps.AlreadyDone
+            if now is not None:
+                definition = f"ALTER TABLE `{table}` ADD CONSTRAINT `{name}` CHECK ({now['sql']})"
+                rt.records.append(QuarantineRecord("check", table, name, None, quarantine_name(rt.suffix, table, name),
+                                                   definition=definition))
+                rt.ops.execute(sqldefs.verbatim(f"ALTER TABLE {table} DROP CONSTRAINT {name}"))
+            if expected is not None:
+                rt.ops.execute(sqldefs.verbatim(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({expected['sql']})"))
+            rt.invalidate()
+
+        verb = {"added": "move check {n} on {t} (not expected) into quarantine", "removed": "create check {n} on {t}",
+                "modified": "replace check {n} on {t} (the changed one goes into quarantine)"}[d.change]
+        op = Operation("check", d.change, table, name, verb.format(n=name, t=table), safe=d.change == "removed",
+                       attribute=d.attribute, destructive=d.change != "removed", run=run)
+
+        def effect() -> None:
+            checks = self.state["tables"][table].setdefault("checks", {})
+            if expected is None:
+                checks.pop(name, None)
+            else:
+                checks[name] = copy.deepcopy(expected)
+
+        return op, effect
+
+    # -- views, triggers, routines, events --
+
+    def _sql_object(self, d: Difference) -> Made:
+        plural = _SQL_OBJECTS[d.object]
+        name = validate_identifier(d.name, d.object)
+        expected = self.expected.get(plural, {}).get(name) if d.change != "added" else None
+        present = self.state.get(plural, {}).get(name)
+        if d.change == "modified" and present == expected:
+            return None
+        if expected is not None and not (isinstance(expected, dict) and expected.get("sql")):
+            raise steps.Manual(f"the expected definition of {d.object} {name} is not known: re-run its migration")
+        create_kind = _sql_kind(d.object, expected)
+        drop_kind = _sql_kind(d.object, present)
+        table = d.table if d.object != "view" else None
+        if d.object in ("routine", "event") and self.family == "sqlite":
+            raise steps.Manual(f"SQLite has no {d.object}s")
+
+        def run(rt: steps.Runtime) -> None:
+            replace = False
+            if d.change in ("added", "modified"):
+                if rt.live:
+                    conn = rt.live_connection()
+                    if sqldefs.exists(conn, drop_kind, name):
+                        definition = sqldefs.live_definition(conn, drop_kind, name)
+                        rt.records.append(QuarantineRecord(drop_kind, table or "", name, None,  # type: ignore[arg-type]
+                                                           quarantine_name(rt.suffix, name), definition=definition))
+                    elif d.change == "added":
+                        raise steps.AlreadyDone
+                # MariaDB replaces any of them in one statement, MySQL only views;
+                # elsewhere the old one is dropped first (its definition is in quarantine)
+                replace = (d.change == "modified" and rt.family == "mysql" and create_kind == drop_kind
+                           and (create_kind == "view" or bool(getattr(rt.dialect, "is_mariadb", False))))
+                if not replace:
+                    rt.ops.execute(sqldefs.drop_statement(drop_kind, name))
+            if expected is not None:
+                if rt.live and d.change == "removed" and sqldefs.exists(rt.live_connection(), create_kind, name):
+                    raise steps.AlreadyDone
+                sql = expected["sql"]
+                if replace:
+                    sql = re.sub(r"^\s*CREATE\s+", "CREATE OR REPLACE ", sql, count=1, flags=re.IGNORECASE)
+                rt.ops.execute(sqldefs.verbatim(sql))
+
+        what = f"{d.object} {name}" + (f" on {table}" if table else "")
+        description = {"added": f"move {what} (not expected) into quarantine", "removed": f"create {what}",
+                       "modified": f"replace {what} with the expected definition (the changed one goes into quarantine)"}
+        op = Operation(d.object, d.change, d.table, name, description[d.change], safe=d.change == "removed",
+                       attribute=d.attribute, destructive=d.change != "removed", run=run)
+
+        def effect() -> None:
+            objects = self.state.setdefault(plural, {})
+            if expected is None:
+                objects.pop(name, None)
+            else:
+                objects[name] = copy.deepcopy(expected)
+
+        return op, effect
+
+
+_SQL_OBJECTS: dict[str, str] = {"view": "views", "trigger": "triggers", "routine": "routines", "event": "events"}
+_MODIFY_ATTRIBUTES = ("on_update", "comment", "generated", "expression", "invisible")
+
+
+def _sql_kind(obj: str, definition: Any) -> str:
+    if obj == "routine":
+        return sqldefs.routine_kind(definition or {})
+    return obj
+
+
 def _phase(d: Difference) -> int:
+    if d.object in _SQL_OBJECTS:
+        # extras go before any table changes under them; the expected ones come last, when
+        # every table and column they use exists again
+        return 0 if d.change == "added" else 10
     return {
         ("foreign_key", "added"): 1,
         ("index", "added"): 2,
@@ -607,4 +862,7 @@ def _phase(d: Difference) -> int:
         ("index", "modified"): 7,
         ("foreign_key", "removed"): 8,
         ("foreign_key", "modified"): 8,
+        ("check", "added"): 1,
+        ("check", "modified"): 9,
+        ("check", "removed"): 9,
     }.get((d.object, d.change), 9)

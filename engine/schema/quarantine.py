@@ -5,6 +5,9 @@
   ``_q_<suffix>_<table>__<column>`` before the column is dropped.
 * ``values``: before a narrowing change (type, NULL -> NOT NULL) the affected values are
   copied the same way into ``_q_<suffix>_<table>__<column>__<attribute>``.
+* ``view``, ``trigger``, ``procedure``, ``function``, ``event``, ``check``: an unexpected
+  object holds no data, only its definition: the CREATE statement is kept in the record
+  (``definition``) and run again on restore. ``quarantined_as`` names the record only.
 
 Records are plain dataclasses; the landlord persists them (``quarantine list``).
 """
@@ -22,7 +25,8 @@ from tenantops.engine.errors import ConflictError, NotFoundError, ValidationErro
 from tenantops.engine.schema.guards import ddl_guard
 from tenantops.engine.schema.names import QUARANTINE_PREFIX, validate_identifier
 
-QuarantineKind = Literal["table", "column", "values"]
+QuarantineKind = Literal["table", "column", "values", "view", "trigger", "procedure", "function", "event", "check"]
+OBJECT_KINDS = ("view", "trigger", "procedure", "function", "event", "check")
 
 
 @dataclass
@@ -38,13 +42,16 @@ class QuarantineRecord:
     # before the repair, so a restore can undo the narrowing before putting values back.
     attribute: str | None = None
     previous: Any = None
+    # For object kinds: the statement that re-creates the object.
+    definition: str | None = None
 
     def to_json(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict) -> "QuarantineRecord":
-        known: dict[str, Any] = {k: data.get(k) for k in ("kind", "table", "column", "rows", "quarantined_as", "attribute", "previous")}
+        known: dict[str, Any] = {k: data.get(k) for k in ("kind", "table", "column", "rows", "quarantined_as", "attribute", "previous",
+                                                          "definition")}
         return cls(key=list(data.get("key") or []), **known)
 
 
@@ -81,6 +88,8 @@ def restore_quarantine(connection: sa.Connection, record: QuarantineRecord | dic
     Commits; pass a connection without pending work.
     """
     rec = record if isinstance(record, QuarantineRecord) else QuarantineRecord.from_json(record)
+    if rec.kind in OBJECT_KINDS:
+        return _restore_object(connection, rec)
     table = validate_identifier(rec.table, "table")
     qtable = validate_identifier(rec.quarantined_as, "quarantine table")
     if not qtable.startswith(QUARANTINE_PREFIX):
@@ -93,6 +102,30 @@ def restore_quarantine(connection: sa.Connection, record: QuarantineRecord | dic
         raise NotFoundError(f"quarantine table {qtable!r} does not exist")
     with ddl_guard(connection):
         return _restore(connection, rec, table, qtable, tables, inspector)
+
+
+def _restore_object(connection: sa.Connection, rec: QuarantineRecord) -> int:
+    from tenantops.engine.schema import sqldefs
+
+    if connection.in_transaction():
+        connection.commit()
+    if rec.kind == "check":
+        name = validate_identifier(rec.column or "", "check constraint")
+        if _check_exists(connection, rec.table, name):
+            raise ConflictError(f"check {name!r} exists again on {rec.table}", hint="drop it before restoring")
+        if not rec.definition:
+            raise ValidationError(f"quarantine holds no definition of check {name}")
+        connection.execute(sqldefs.verbatim(rec.definition))
+        connection.commit()
+        return 0
+    sqldefs.restore_definition(connection, rec.kind, validate_identifier(rec.column or "", rec.kind), rec.definition)
+    return 0
+
+
+def _check_exists(connection: sa.Connection, table: str, name: str) -> bool:
+    return connection.execute(sa.text(
+        "SELECT 1 FROM information_schema.CHECK_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+        "AND TABLE_NAME = :t AND CONSTRAINT_NAME = :n"), {"t": table, "n": name}).first() is not None
 
 
 def _restore(connection: sa.Connection, rec: QuarantineRecord, table: str, qtable: str, tables: set[str], inspector: Any) -> int:

@@ -16,6 +16,8 @@ from tenantops.engine.schema.names import validate_identifier
 FK_RULES = ("CASCADE", "SET NULL", "SET DEFAULT", "RESTRICT", "NO ACTION")
 _INDEX_COLUMN = re.compile(r"^(?P<name>[^()\s]+)(?:\((?P<length>\d+)\))?(?P<desc> desc)?$")
 _UNSAFE_SQL = (";", "--", "/*", "*/")
+# Defaults every dialect takes without parentheses (MySQL 8 only these, on DATETIME/TIMESTAMP).
+_BARE_DEFAULT = re.compile(r"^CURRENT_TIMESTAMP(\(\d\))?$")
 
 
 def server_default(canonical: str | None) -> str | sa.TextClause | None:
@@ -33,7 +35,11 @@ def server_default(canonical: str | None) -> str | sa.TextClause | None:
         return canonical
     if any(token in canonical for token in _UNSAFE_SQL):
         raise ValidationError(f"default expression {canonical!r} can't be replayed safely", hint="repair it by hand")
-    return sa.text(canonical)
+    if _BARE_DEFAULT.match(canonical):
+        return sa.text(canonical)
+    # MariaDB/MySQL take any other expression default only in parentheses (``SET DEFAULT
+    # a * a`` is a syntax error); SQLite wants them too. Capture strips them again.
+    return sa.text(f"({canonical})")
 
 
 def default_value(canonical: str) -> sa.ColumnElement[Any] | sa.TextClause:
@@ -51,14 +57,36 @@ def column(name: str, cdef: dict, dialect: str, *, nullable: bool | None = None,
            autoincrement: bool | None = None, collation: str | None = None) -> sa.Column:
     validate_identifier(name, "column")
     auto = cdef.get("autoincrement", False) if autoincrement is None else autoincrement
+    extra: list[Any] = []
+    default = server_default(cdef.get("default")) if with_default else None
+    if with_default and cdef.get("generated"):
+        check_expression(cdef.get("expression") or "", "generated column expression")
+        extra.append(sa.Computed(sa.text(cdef["expression"]), persisted=cdef["generated"] == "stored"))
+        default = None
+    elif with_default and cdef.get("on_update") and dialect == "mysql":
+        check_expression(cdef["on_update"], "ON UPDATE")
+        # SQLAlchemy has no ON UPDATE for DDL: MySQL's documented way is to append it to the default
+        base = default.text if isinstance(default, sa.TextClause) else ("NULL" if default is None else None)
+        if base is not None:
+            default = sa.text(f"{base} ON UPDATE {cdef['on_update']}")
     return sa.Column(
         name,
         sa_type(cdef["type"], dialect, collation=collation if collation is not None else cdef.get("collation"), autoincrement=auto),
+        *extra,
         nullable=cdef["nullable"] if nullable is None else nullable,
-        server_default=server_default(cdef.get("default")) if with_default else None,
+        server_default=default,
         # Explicit: SQLAlchemy would otherwise make any single integer PK AUTO_INCREMENT.
         autoincrement=bool(auto),
+        comment=cdef.get("comment") if with_default and dialect == "mysql" else None,
     )
+
+
+def check_expression(text: str, what: str) -> str:
+    """An expression from a canonical dict about to go into DDL as text: refuse comment
+    and statement separators (they can't be part of a captured expression)."""
+    if not text or any(token in text for token in _UNSAFE_SQL):
+        raise ValidationError(f"{what} {text!r} can't be replayed safely", hint="repair it by hand")
+    return text
 
 
 def parse_index_column(entry: str) -> tuple[str, int | None, bool]:
@@ -92,10 +120,12 @@ def index_kwargs(idef: dict, dialect_name: str) -> dict:
     if dialect_name not in ("mysql", "mariadb"):
         return {}
     kind = (idef.get("type") or "btree").lower()
+    # Both spellings: an offline MariaDB dialect (the preview) reads mariadb_*, a live
+    # mysql+pymysql connection mysql_*; with one only, the preview and the run differ.
     if kind in ("fulltext", "spatial"):
-        return {"mysql_prefix": kind.upper()}
+        return {"mysql_prefix": kind.upper(), "mariadb_prefix": kind.upper()}
     if kind == "hash":
-        return {"mysql_using": "hash"}
+        return {"mysql_using": "hash", "mariadb_using": "hash"}
     return {}
 
 

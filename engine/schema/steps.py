@@ -8,6 +8,7 @@ planned state.
 from __future__ import annotations
 
 import copy
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal
@@ -16,6 +17,7 @@ import sqlalchemy as sa
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 
+from tenantops.engine.errors import TenantopsError
 from tenantops.engine.schema import sqlobjects as so
 from tenantops.engine.schema.capture import capture
 from tenantops.engine.schema.coltypes import sa_type
@@ -42,15 +44,21 @@ class Skip(Exception):
 
 
 class StatementRecorder:
-    """Output buffer for offline Alembic: Alembic writes one statement per ``write``."""
+    """Output buffer for offline Alembic: Alembic writes one statement per ``write``.
 
-    def __init__(self) -> None:
+    With a ``format``/``pyformat`` driver (pymysql) statements are compiled with ``%``
+    doubled, and the driver halves them again on the way out; the preview shows the
+    statement as the server receives it, so it halves them too."""
+
+    def __init__(self, halve_percents: bool = False) -> None:
         self.statements: list[str] = []
+        self.halve_percents = halve_percents
 
     def write(self, text: str) -> None:
         text = text.strip()
         if text:
-            self.statements.append(text.removesuffix(";").rstrip())
+            text = text.removesuffix(";").rstrip()
+            self.statements.append(text.replace("%%", "%") if self.halve_percents else text)
 
     def flush(self) -> None:
         pass
@@ -92,10 +100,22 @@ class Runtime:
 
     @contextmanager
     def batch(self, table: str, planned: dict, recreate: Literal["auto", "always", "never"] = "auto") -> Iterator[Any]:
-        """SQLite batch mode: live, Alembic reflects the real table (so nothing that exists
-        is ever left out of the copy); offline it copies from the planned definition."""
+        """SQLite batch mode: the new table is built from the table's canonical definition
+        (the planned one offline, the live capture live), so the preview shows exactly the
+        statements the run sends. A table holding what the canonical dict does not express
+        (CHECK, COLLATE, generated columns, AUTOINCREMENT, WITHOUT ROWID, STRICT, deferrable
+        foreign keys, ON CONFLICT) is rebuilt from Alembic's reflection of the
+        real table instead, so nothing that exists is ever left out of the copy; for those
+        the run's CREATE TABLE can spell more than the preview's."""
+        if any(col.get("generated") for col in (planned or {}).get("columns", {}).values()):
+            # batch mode copies every column, generated ones included, which SQLite refuses
+            raise TenantopsError(f"SQLite can't rebuild table {table}: it has generated columns; repair it by hand")
         if self.live:
-            kwargs: dict[str, Any] = {"naming_convention": SQLITE_NAMING}
+            current = self.table(table, planned)
+            if current is None or _sqlite_needs_reflection(self.live_connection(), table):
+                kwargs: dict[str, Any] = {"naming_convention": SQLITE_NAMING}
+            else:
+                kwargs = {"copy_from": so.table(table, current, "sqlite")}
         else:
             kwargs = {"copy_from": so.table(table, planned, "sqlite")}
         with self.ops.batch_alter_table(table, recreate=recreate, **kwargs) as batch:
@@ -108,11 +128,25 @@ class Runtime:
         return self.live_connection().execute(statement).scalar() if self.live else None
 
 
+# What a SQLite CREATE TABLE can hold that the canonical dict does not (or not fully)
+# express: a rebuild from the canonical definition would silently drop it.
+_NOT_CANONICAL = re.compile(
+    r"\b(?:CHECK|COLLATE|GENERATED|AUTOINCREMENT|WITHOUT\s+ROWID|STRICT|DEFERRABLE|MATCH|ON\s+CONFLICT)\b"
+    r"|\bAS\s*\(", re.IGNORECASE)
+
+
+def _sqlite_needs_reflection(connection: sa.Connection, table: str) -> bool:
+    sql = connection.execute(sa.text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"),
+                             {"t": table}).scalar() or ""
+    return bool(_NOT_CANONICAL.search(sql))
+
+
 def offline_runtime(dialect: str, suffix: str) -> tuple[Runtime, StatementRecorder]:
     recorder = StatementRecorder()
     context = MigrationContext.configure(
         dialect_name=dialect, opts={"as_sql": True, "output_buffer": recorder, "literal_binds": True}
     )
+    recorder.halve_percents = bool(getattr(context.dialect.identifier_preparer, "_double_percents", False))
     return Runtime(Operations(context), FAMILY[dialect], live=False, suffix=suffix), recorder
 
 
@@ -135,8 +169,22 @@ def drop_index(rt: Runtime, table: str, name: str, planned: dict) -> None:
 
 def create_index(rt: Runtime, table: str, name: str, idef: dict) -> None:
     elements = so.index_elements(idef["columns"], rt.dialect)
-    rt.ops.create_index(validate_identifier(name, "index"), table, elements, unique=idef["unique"],
-                        **so.index_kwargs(idef, rt.dialect.name))
+    if idef.get("comment") and rt.family == "mysql":
+        from alembic.operations.schemaobj import SchemaObjects
+
+        from tenantops.engine.schema.ddl import CreateIndexWithComment
+
+        index = SchemaObjects(rt.ops.migration_context).index(
+            validate_identifier(name, "index"), table, elements, unique=idef["unique"],
+            **so.index_kwargs(idef, rt.dialect.name))
+        rt.ops.execute(CreateIndexWithComment(index, idef["comment"]))
+    else:
+        rt.ops.create_index(validate_identifier(name, "index"), table, elements, unique=idef["unique"],
+                            **so.index_kwargs(idef, rt.dialect.name))
+    if idef.get("ignored") and rt.family == "mysql":
+        # MariaDB calls it IGNORED, MySQL 8 INVISIBLE (the MySQL spelling is untested here)
+        word = "IGNORED" if getattr(rt.dialect, "is_mariadb", False) else "INVISIBLE"
+        rt.ops.execute(sa.text(f"ALTER TABLE {validate_identifier(table, 'table')} ALTER INDEX {name} {word}"))
 
 
 def _sqlite_index_origin(connection: sa.Connection, table: str, name: str) -> str | None:
@@ -151,10 +199,32 @@ def table_kwargs(tdef: dict, family: str) -> dict:
         return {}
     options = tdef["options"]
     kwargs = {}
-    for key, option in (("mysql_engine", "engine"), ("mysql_charset", "charset"), ("mysql_collate", "collation")):
+    for key, option in (("engine", "engine"), ("charset", "charset"), ("collate", "collation")):
         if options.get(option):
-            kwargs[key] = validate_identifier(options[option], f"table {option}")
+            # both spellings: the offline MariaDB dialect (the preview) reads mariadb_*,
+            # a live mysql+pymysql connection mysql_*
+            kwargs[f"mysql_{key}"] = kwargs[f"mariadb_{key}"] = validate_identifier(options[option], f"table {option}")
+    if options.get("row_format"):
+        kwargs["mysql_row_format"] = kwargs["mariadb_row_format"] = validate_identifier(
+            options["row_format"], "table row format").upper()
+    if options.get("comment"):
+        kwargs["comment"] = options["comment"]
     return kwargs
+
+
+def invisible_columns(rt: Runtime, table: str, tdef: dict) -> None:
+    """Make the expected INVISIBLE columns invisible (SQLAlchemy can't declare them)."""
+    from tenantops.engine.schema.ddl import ModifyColumn
+
+    if rt.family != "mysql":
+        return
+    for name in so.ordered_columns(tdef):
+        cdef = tdef["columns"][name]
+        if cdef.get("invisible"):
+            rt.ops.execute(ModifyColumn(
+                table, so.column(name, {**cdef, "generated": None, "on_update": None}, rt.family),
+                on_update=cdef.get("on_update"), generated=cdef.get("generated"), expression=cdef.get("expression"),
+                invisible=True, comment=cdef.get("comment")))
 
 
 def copy_aside(rt: Runtime, table: str, current: dict, column: str, target: str, where: str | None) -> int | None:

@@ -14,6 +14,9 @@ from tenantops.engine.schema.capture import capture
 from tenantops.engine.tenants.records import tenant_database, tenant_server
 
 SOURCES = ("provision", "manual", "after-repair", "after-migration", "after-restore", "after-move", "scheduled")
+# Pinned: the provisioning baseline (what every later drift question goes back to) and
+# the snapshots someone took by hand on purpose. Retention prunes only the others.
+PINNED_SOURCES = ("provision", "manual")
 
 
 def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:
@@ -54,7 +57,7 @@ def counts(schema: dict[str, Any]) -> dict[str, int]:
 def snapshot_json(snap: m.Snapshot, *, with_schema: bool = False) -> dict[str, Any]:
     doc = {"id": snap.id, "hash": snap.hash, "source": snap.source, "tables": snap.tables,
            "columns": snap.columns, "indexes": snap.indexes, "created_at": snap.created_at.isoformat(),
-           "created_by": snap.created_by}
+           "created_by": snap.created_by, "pinned": snap.source in PINNED_SOURCES}
     if with_schema:
         doc["schema"], doc["rows"] = snap.schema, snap.rows
     return doc
@@ -74,7 +77,8 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
         s.flush()
         doc = snapshot_json(snap)
         keep = ctx.settings.snapshot_retention
-        old = list(s.scalars(sa.select(m.Snapshot.id).where(m.Snapshot.tenant_id == tenant_id)
+        old = list(s.scalars(sa.select(m.Snapshot.id).where(m.Snapshot.tenant_id == tenant_id,
+                                                            m.Snapshot.source.not_in(PINNED_SOURCES))
                              .order_by(m.Snapshot.id.desc()).offset(keep)))
         if old:
             s.execute(sa.delete(m.Snapshot).where(m.Snapshot.id.in_(old)))

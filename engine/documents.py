@@ -155,6 +155,13 @@ class OperatorDoc(TypedDict):
     added_at: str
 
 
+class ServerLoad(TypedDict):
+    threads_running: int | None
+    limit: int | None
+    throttled: bool
+    checked_at: str | None
+
+
 class ServerDoc(TypedDict):
     name: str
     dialect: str
@@ -165,6 +172,7 @@ class ServerDoc(TypedDict):
     reachable: bool | None
     draining: bool
     checked_at: str | None
+    load: ServerLoad
 
 
 class QuarantineDoc(TypedDict):

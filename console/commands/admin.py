@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from tenantops.engine.access import audit
     from tenantops.engine.access import operators
     from tenantops.engine.servers import registry as servers
+    from tenantops.engine.servers import load
     from tenantops.engine.context import Context
 else:
     store = lazy("tenantops.engine.landlord.store")
@@ -23,6 +24,7 @@ else:
     audit = lazy("tenantops.engine.access.audit")
     operators = lazy("tenantops.engine.access.operators")
     servers = lazy("tenantops.engine.servers.registry")
+    load = lazy("tenantops.engine.servers.load")
 
 
 def read_password_stdin() -> str:
@@ -80,11 +82,23 @@ def _need(value: str | None, name: str) -> str:
     return value
 
 
+def _load(load: dict) -> str:
+    if load["limit"] is None:
+        return ""
+    now = "?" if load["threads_running"] is None else str(load["threads_running"])
+    return ("THROTTLED " if load["throttled"] else "") + f"{now}/{load['limit']} threads"
+
+
 def _server_rows(rows: list[dict]) -> None:
-    output.table("Servers", ["name", "dialect", "url", "version", "tenants", "capacity", "reachable", "draining"],
+    output.table("Servers", ["name", "dialect", "url", "version", "tenants", "capacity", "reachable", "draining",
+                             "load"],
                  [(r["name"], r["dialect"], r["url"], r["version"], r["tenants"], r["capacity"],
-                   {True: "yes", False: "NO", None: "?"}[r["reachable"]], "yes" if r["draining"] else "")
-                  for r in rows])
+                   {True: "yes", False: "NO", None: "?"}[r["reachable"]], "yes" if r["draining"] else "",
+                   _load(r["load"])) for r in rows])
+    for r in rows:
+        if r["load"]["throttled"]:
+            output.note(f"server {r['name']} is THROTTLED: Threads_running {r['load']['threads_running']} > "
+                        f"limit {r['load']['limit']}; no new tenant job starts there until it drops")
 
 
 def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
@@ -105,6 +119,23 @@ def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
         if not doc["reachable"]:
             output.note(f"server {doc['name']} is unreachable: {doc['error']}")
             return 1
+        return 0
+    if args.action == "limit":
+        if args.threads_running is None:
+            raise UsageError("servers limit NAME needs --threads-running N (or off)")
+        if args.threads_running == "off":
+            limit = None
+        else:
+            try:
+                limit = int(args.threads_running)
+            except ValueError:
+                raise UsageError(f"--threads-running {args.threads_running!r}: a whole number or off") from None
+        server = load.set_load_limit(ctx, name=_need(args.name, "NAME"), threads_running=limit)
+        doc = servers.server_json(server, 0)["load"]
+        output.show(args, {"name": args.name, **doc}, lambda d: output.note(
+            f"server {d['name']}: " + ("no load limit" if d["limit"] is None else
+                                       f"no new tenant job while Threads_running > {d['limit']} "
+                                       f"(now {d['threads_running'] if d['threads_running'] is not None else '?'})")))
         return 0
     if args.action in ("drain", "undrain"):
         servers.set_draining(ctx, name=_need(args.name, "NAME"), draining=args.action == "drain")
@@ -163,11 +194,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.set_defaults(handler=cmd_operators)
 
     p = sub.add_parser("servers", parents=[common], help="database servers")
-    p.add_argument("action", choices=["list", "add", "check", "remove", "drain", "undrain", "harden"])
+    p.add_argument("action", choices=["list", "add", "check", "remove", "drain", "undrain", "harden", "limit"])
     p.add_argument("name", nargs="?")
     p.add_argument("url", nargs="?")
     p.add_argument("--capacity", type=int, default=100)
     p.add_argument("--password-stdin", action="store_true")
+    p.add_argument("--threads-running", metavar="N|off",
+                   help="limit: no new tenant job while the server's Threads_running exceeds N")
     p.set_defaults(handler=cmd_servers)
 
     p = sub.add_parser("demo", parents=[common], help="fill the store with demo data")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tenantops.engine.vocab import ACTIVE_JOB_STATUSES, JobStatus
 from tenantops.engine.documents import JobDoc, StepDoc
 from tenantops.engine.jobs import locks
+from tenantops.engine.servers import load
 from tenantops.engine.context import Context
 from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError
 from tenantops.engine.landlord import models as m
@@ -120,7 +121,8 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     claimable = sa.or_(sa.and_(m.Job.status == "queued", due),
                        sa.and_(m.Job.status == "running", m.Job.lease_until < now))
     query = sa.select(m.Job.id).where(claimable).order_by(m.Job.id).limit(1)
-    busy = _busy_servers(ctx, now)
+    # servers over their load limit (servers/load.py) take no new job, like full ones
+    busy = sorted(set(_busy_servers(ctx, now)) | (load.throttled(ctx) if job_id is None else set()))
     if busy and job_id is None:
         # one busy server never gets more than its share: skip its tenants' jobs for now
         on_busy = sa.select(m.Tenant.slug).where(m.Tenant.server_id.in_(busy))

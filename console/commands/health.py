@@ -81,8 +81,10 @@ def cmd_snapshots(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
+    if args.full and not args.all:
+        raise UsageError("--full goes with drift --all")
     if args.all:
-        result = drift.check_all(ctx, progress=None if args.json else output.note)
+        result = drift.check_all(ctx, progress=None if args.json else output.note, full=args.full)
         reports = result["reports"]
         if args.json:
             output.emit_json(result if args.clusters else reports)
@@ -240,6 +242,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--all", action="store_true")
     p.add_argument("--fail-on", choices=["low", "medium", "high", "critical"])
     p.add_argument("--clusters", action="store_true", help="with --all --json: {reports, clusters}")
+    p.add_argument("--full", action="store_true",
+                   help="with --all: capture every tenant (default: only those whose fingerprint changed)")
     p.add_argument("--accept", type=int, metavar="N", help="accept difference N of the latest report (dba)")
     p.add_argument("--reason")
     p.add_argument("--expires", help="ISO date; default 30 days")

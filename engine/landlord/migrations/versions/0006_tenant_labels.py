@@ -1,5 +1,6 @@
 """tenant labels (region, tier ...) for filters and rollout stages; staged rollouts with
-their per-tenant outcomes; a server's load limit (Threads_running) for the claim throttle
+their per-tenant outcomes; a server's load limit (Threads_running) for the claim throttle; drift reports keep the raw
+fingerprint and expectation basis an incremental scan compares with
 
 Revision ID: 0006_tenant_labels
 Revises: 0005_tenant_compliance
@@ -55,6 +56,10 @@ def upgrade() -> None:
         sa.UniqueConstraint('rollout_id', 'tenant'),
     )
     op.create_index('ix_rollout_tenants_rollout_id', 'rollout_tenants', ['rollout_id'])
+    with op.batch_alter_table('drift_reports') as batch:
+        batch.add_column(sa.Column('fingerprint', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('basis', sa.String(length=64), nullable=True))
+        batch.add_column(sa.Column('captured', sa.Boolean(), nullable=True))
     with op.batch_alter_table('servers') as batch:
         batch.add_column(sa.Column('max_threads_running', sa.Integer(), nullable=True))
         batch.add_column(sa.Column('threads_running', sa.Integer(), nullable=True))
@@ -62,6 +67,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('drift_reports') as batch:
+        batch.drop_column('captured')
+        batch.drop_column('basis')
+        batch.drop_column('fingerprint')
     with op.batch_alter_table('servers') as batch:
         batch.drop_column('load_checked_at')
         batch.drop_column('threads_running')

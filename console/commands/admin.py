@@ -131,8 +131,8 @@ def cmd_servers(ctx: Context, args: argparse.Namespace) -> int:
             except ValueError:
                 raise UsageError(f"--threads-running {args.threads_running!r}: a whole number or off") from None
         server = load.set_load_limit(ctx, name=_need(args.name, "NAME"), threads_running=limit)
-        doc = servers.server_json(server, 0)["load"]
-        output.show(args, {"name": args.name, **doc}, lambda d: output.note(
+        limit_doc = {"name": args.name, **servers.server_json(server, 0)["load"]}
+        output.show(args, limit_doc, lambda d: output.note(
             f"server {d['name']}: " + ("no load limit" if d["limit"] is None else
                                        f"no new tenant job while Threads_running > {d['limit']} "
                                        f"(now {d['threads_running'] if d['threads_running'] is not None else '?'})")))

@@ -89,7 +89,7 @@ def fingerprints(conn: sa.Connection, schemas: list[str]) -> dict[str, str]:
         return {}
     conn.exec_driver_sql(f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX}")
     is_mariadb = bool(getattr(conn.dialect, "is_mariadb", False))
-    version = tuple(conn.dialect.server_version_info or ())
+    version = tuple(int(v) for v in (conn.dialect.server_version_info or ()) if isinstance(v, int))
     found = {s: d for s, d in conn.execute(query(is_mariadb, version), {"schemas": schemas})}
     empty = "0" * 64
     present = {r[0] for r in conn.execute(

@@ -28,7 +28,7 @@ def sample(server: m.Server) -> int | None:
         if not isinstance(adapter, MysqlAdapter):
             return None
         rows = adapter._exec("SHOW GLOBAL STATUS LIKE 'Threads_running'")
-        return int(rows[0][1]) if rows else None
+        return int(rows[0]._mapping["Value"]) if rows else None
     except TenantopsError:
         return None
     finally:

@@ -4,6 +4,7 @@ command line and in a stage spec (``label:region=east``) without quoting."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -74,6 +75,6 @@ def labels_by_tenant(s: Session, tenant_ids: list[int] | None = None) -> dict[in
     return out
 
 
-def labelled(key: str, value: str) -> sa.Select[tuple[int]]:
+def labelled(key: str, value: str) -> sa.Select[Any]:
     """The ids of tenants carrying ``key=value`` (a subquery for filters)."""
     return sa.select(m.TenantLabel.tenant_id).where(m.TenantLabel.key == key, m.TenantLabel.value == value)

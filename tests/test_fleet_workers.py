@@ -97,8 +97,10 @@ class Sampler(threading.Thread):
 
 
 def _worker(name: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tenantops.engine.jobs.worker", "--name", name],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # the last one is the CLI's `tenantops worker --name`, the others the worker module
+    cmd = ([sys.executable, str(Path(__file__).parent / "as_operator.py"), "alice", "-m", "tenantops.console",
+            "worker"] if name.endswith(str(WORKERS - 1)) else [sys.executable, "-m", "tenantops.engine.jobs.worker"])
+    return subprocess.Popen(cmd + ["--name", name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def test_four_workers_one_mariadb_landlord_every_job_once_limits_hold_leases_reclaimed(two_servers) -> None:

@@ -217,6 +217,10 @@ def cmd_jobs(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
+    if args.name:
+        import os
+
+        os.environ[jobs.WORKER_NAME_ENV] = args.name  # jobs and locks name this worker so
     done = worker.work(ctx, once=args.once)
     output.note(f"worker ran {done} job(s)")
     return 0
@@ -276,4 +280,5 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
 
     p = sub.add_parser("worker", parents=[common], help="run queued jobs")
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--name", help="this worker's name in jobs and locks (default: the host name)")
     p.set_defaults(handler=cmd_worker, runs_for_requesters=True)

@@ -15,9 +15,9 @@ from typing import NoReturn
 from tenantops.engine.errors import TenantopsError
 
 from . import output
-from .commands import admin, catalog, completion, day2, health, lifecycle, tenancy
+from .commands import admin, catalog, completion, day2, health, lifecycle, rollouts, tenancy
 
-COMMAND_MODULES = [admin, catalog, tenancy, day2, health, lifecycle]
+COMMAND_MODULES = [admin, catalog, tenancy, day2, health, lifecycle, rollouts]
 
 
 class Parser(argparse.ArgumentParser):

@@ -66,6 +66,7 @@ class TenantDoc(TypedDict):
     database: str | None
     template: TemplateRef
     modules: list[str]
+    labels: dict[str, str]
     module_details: list[ModuleDetail]
     migrations: dict[str, int]
     schema_hash: str | None
@@ -154,6 +155,13 @@ class OperatorDoc(TypedDict):
     added_at: str
 
 
+class ServerLoad(TypedDict):
+    threads_running: int | None
+    limit: int | None
+    throttled: bool
+    checked_at: str | None
+
+
 class ServerDoc(TypedDict):
     name: str
     dialect: str
@@ -164,6 +172,7 @@ class ServerDoc(TypedDict):
     reachable: bool | None
     draining: bool
     checked_at: str | None
+    load: ServerLoad
 
 
 class QuarantineDoc(TypedDict):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import fcntl
 import os
 import secrets as _random
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,11 +76,34 @@ def _serialised() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+@contextmanager
+def _atomic(kr: keyring.backend.KeyringBackend) -> Iterator[keyring.backend.KeyringBackend]:
+    """A file backend rewrites its file in place: a worker SIGKILLed mid-write left it
+    truncated, and every stored password (servers, tenant users) was gone. Writes go to a
+    copy, renamed over the file once complete; other backends are used as they are."""
+    path = getattr(kr, "file_path", None)
+    if not isinstance(path, str) or not os.path.exists(path):
+        yield kr
+        return
+    scratch = f"{path}.{os.getpid()}.tmp"
+    shutil.copy2(path, scratch)
+    copy = type(kr)()
+    copy.file_path = scratch  # type: ignore[attr-defined]  # keyrings.alt lets an instance override it
+    try:
+        yield copy
+        with open(scratch, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(scratch, path)
+    finally:
+        if os.path.exists(scratch):
+            os.unlink(scratch)
+
+
 def set_secret(key: str, value: str) -> None:
     kr = backend()
     try:
-        with _serialised():
-            kr.set_password(SERVICE, key, value)
+        with _serialised(), _atomic(kr) as target:
+            target.set_password(SERVICE, key, value)
     except (keyring.errors.KeyringError, EOFError, OSError) as exc:
         raise SecretsError(f"cannot store secret {key!r} in the keyring: {type(exc).__name__}", hint=_HINT) from None
 
@@ -100,8 +124,8 @@ def get_secret(key: str, *, required: bool = True) -> str | None:
 def delete_secret(key: str) -> None:
     kr = backend()
     try:
-        with _serialised():
-            kr.delete_password(SERVICE, key)
+        with _serialised(), _atomic(kr) as target:
+            target.delete_password(SERVICE, key)
     except keyring.errors.PasswordDeleteError:
         pass
     except (keyring.errors.KeyringError, EOFError, OSError) as exc:

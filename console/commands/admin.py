@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from tenantops.engine.access import audit
     from tenantops.engine.access import operators
     from tenantops.engine.servers import registry as servers
+    from tenantops.engine.servers import load
     from tenantops.engine.context import Context
 else:
     store = lazy("tenantops.engine.landlord.store")
@@ -26,6 +27,7 @@ else:
     audit = lazy("tenantops.engine.access.audit")
     operators = lazy("tenantops.engine.access.operators")
     servers = lazy("tenantops.engine.servers.registry")
+    load = lazy("tenantops.engine.servers.load")
 
 
 def read_password_stdin() -> str:
@@ -80,11 +82,23 @@ def cmd_operators_remove(ctx: Context, args: argparse.Namespace) -> int:
     return 0
 
 
+def _load(doc: dict) -> str:
+    if doc["limit"] is None:
+        return ""
+    now = "?" if doc["threads_running"] is None else str(doc["threads_running"])
+    return ("THROTTLED " if doc["throttled"] else "") + f"{now}/{doc['limit']} threads"
+
+
 def _server_rows(rows: list[dict]) -> None:
-    output.table("Servers", ["name", "dialect", "url", "version", "tenants", "capacity", "reachable", "draining"],
+    output.table("Servers", ["name", "dialect", "url", "version", "tenants", "capacity", "reachable", "draining",
+                             "load"],
                  [(r["name"], r["dialect"], r["url"], r["version"], r["tenants"], r["capacity"],
-                   {True: "yes", False: "NO", None: "?"}[r["reachable"]], "yes" if r["draining"] else "")
-                  for r in rows])
+                   {True: "yes", False: "NO", None: "?"}[r["reachable"]], "yes" if r["draining"] else "",
+                   _load(r["load"])) for r in rows])
+    for r in rows:
+        if r["load"]["throttled"]:
+            output.note(f"server {r['name']} is THROTTLED: Threads_running {r['load']['threads_running']} > "
+                        f"limit {r['load']['limit']}; no new tenant job starts there until it drops")
 
 
 def cmd_servers_list(ctx: Context, args: argparse.Namespace) -> int:
@@ -129,6 +143,28 @@ def cmd_servers_harden(ctx: Context, args: argparse.Namespace) -> int:
         "\n".join(f"{r['tenant']}: {r['user']}@{r['host']} reduced to data privileges (removed "
                   f"{', '.join(r['removed'])})" for r in d["reduced"])
         or f"server {d['server']}: every tenant user already has data privileges only"))
+    return 0
+
+
+def _threads_limit(text: str) -> int | None:
+    if text == "off":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number or off") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return value
+
+
+def cmd_servers_limit(ctx: Context, args: argparse.Namespace) -> int:
+    server = load.set_load_limit(ctx, name=args.name, threads_running=args.threads_running)
+    limit_doc = {"name": args.name, **servers.server_json(server, 0)["load"]}
+    output.show(args, limit_doc, lambda d: output.note(
+        f"server {d['name']}: " + ("no load limit" if d["limit"] is None else
+                                   f"no new tenant job while Threads_running > {d['limit']} "
+                                   f"(now {d['threads_running'] if d['threads_running'] is not None else '?'})")))
     return 0
 
 
@@ -205,6 +241,13 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                                 ("harden", cmd_servers_harden,
                                  "reduce tenant users left by older versions to data privileges (dba)")):
         _server_name(verb(verbs, name, common, help=text, handler=handler, example=f"tenantops servers {name} db1"))
+
+    p = verb(verbs, "limit", common, help="no new tenant job while the server's Threads_running is above N (dba)",
+             handler=cmd_servers_limit, example=["tenantops servers limit db1 --threads-running 40",
+                                                 "tenantops servers limit db1 --threads-running off"])
+    _server_name(p)
+    p.add_argument("--threads-running", required=True, type=_threads_limit, metavar="N|off",
+                   help="the limit, or off to remove it")
 
     p = verb(sub, "demo", common, help="fill the store with demo data", handler=cmd_demo,
              example=["tenantops demo", "tenantops demo --reset"])

@@ -156,8 +156,11 @@ def cmd_rollback(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
+    if (args.parallel is not None or args.on_error is not None) and args.stages is None:
+        raise UsageError("--parallel and --on-error go with --stages")
     report = fleet.sync(ctx, slug=None if args.all else args.slug, dry_run=args.dry_run, canary=args.canary,
-                        strategy=args.strategy, progress=None if args.json else output.note)
+                        strategy=args.strategy, progress=None if args.json else output.note, stages=args.stages,
+                        parallel=1 if args.parallel is None else args.parallel, on_error=args.on_error or "halt")
 
     def render(d: dict) -> None:
         output.table(f"Sync ({d['strategy']})", ["tenant", "outcome", "pending", "held", "versions", "error"],
@@ -172,6 +175,9 @@ def cmd_sync(ctx: Context, args: argparse.Namespace) -> int:
                 output.note(f"{t['tenant']}: SQL plan written to {t['plan_file']} (nothing applied)")
         if d.get("stopped"):
             output.note(f"rollout stopped after {d['stopped']} failed; the remaining tenants were left untouched")
+        if d.get("rollout"):
+            from .rollouts import render_rollout
+            render_rollout(d["rollout"])
     output.show(args, report, render)
     return 1 if any(t["outcome"] in ("failed", "blocked") for t in report["tenants"]) else 0
 
@@ -279,6 +285,12 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--strategy", choices=SYNC_STRATEGIES,
                    help="conservative: only revisions that add (the rest wait for a dba); aggressive: all; "
                         "manual: write the SQL plan, apply nothing (default: sync_strategy in the config)")
+    p.add_argument("--stages", metavar="SPEC",
+                   help="--all as a staged rollout, e.g. canary:2,pilot:10%%,label:region=east,rest")
+    p.add_argument("--parallel", type=positive_int, metavar="N",
+                   help="with --stages: tenants at once per stage (default 1)")
+    p.add_argument("--on-error", metavar="halt|continue|threshold:P%%",
+                   help="with --stages: what a failure does (default halt)")
 
     verbs = group(sub, "backups", help="tenant backups")
     p = verb(verbs, "list", common, help="a tenant's backups (array with --json)", handler=cmd_backups_list,

@@ -80,12 +80,14 @@ def cmd_snapshots_diff(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_drift(ctx: Context, args: argparse.Namespace) -> int:
+    if args.full and not args.all:
+        raise UsageError("--full goes with drift --all")
     if args.all and (args.accept is not None or args.accepted or args.withdraw is not None):
         raise UsageError("drift --accept/--accepted/--withdraw take a SLUG, not --all")
     if args.accept is None and (args.reason or args.expires):
         raise UsageError("drift --reason and --expires go with --accept N")
     if args.all:
-        result = drift.check_all(ctx, progress=None if args.json else output.note)
+        result = drift.check_all(ctx, progress=None if args.json else output.note, full=args.full)
         reports = result["reports"]
         if args.json:
             output.emit_json(result if args.clusters else reports)
@@ -247,6 +249,8 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p.add_argument("--fail-on", choices=["low", "medium", "high", "critical"],
                    help="exit 3 when drift at or above this severity is found")
     p.add_argument("--clusters", action="store_true", help="with --all --json: print {reports, clusters}")
+    p.add_argument("--full", action="store_true",
+                   help="with --all: capture every tenant (default: only those whose fingerprint changed)")
     p.add_argument("--accept", type=int, metavar="N", help="accept difference N of the latest report (dba)")
     p.add_argument("--reason", metavar="TEXT", help="with --accept: why this difference is fine")
     p.add_argument("--expires", metavar="DATE", type=iso_time, help="with --accept: ISO date; default in 30 days")

@@ -44,7 +44,7 @@ def show_tenant(ctx: Context, args: argparse.Namespace) -> int:
 
     def render(d: dict[str, Any]) -> None:
         output.fields(d, ["slug", "organization", "status", "suspended_reason", "server", "database", "template",
-                          "modules", "migrations", "schema_hash", "last_drift", "admin_user", "error"])
+                          "modules", "labels", "migrations", "schema_hash", "last_drift", "admin_user", "error"])
         h = d["health"]
         facts = [("database", f"{_human_bytes(h['size_bytes'])}, {h['tables']} tables, ~{h['rows_estimate']} rows"
                   if h["reachable"] else ("unreachable: " + h["error"] if h["reachable"] is False else "-")),

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tenantops.engine.tenants import applications
     from tenantops.engine.migrate import history
     from tenantops.engine.jobs import queue as jobs
-    from tenantops.engine.tenants import notify
+    from tenantops.engine.tenants import labels, notify
     from tenantops.engine.tenants import provision as provisioner
     from tenantops.engine.tenants import records as tenants
     from tenantops.engine.jobs import worker
@@ -30,6 +30,7 @@ else:
     history = lazy("tenantops.engine.migrate.history")
     jobs = lazy("tenantops.engine.jobs.queue")
     notify = lazy("tenantops.engine.tenants.notify")
+    labels = lazy("tenantops.engine.tenants.labels")
     provisioner = lazy("tenantops.engine.tenants.provision")
     tenants = lazy("tenantops.engine.tenants.records")
     worker = lazy("tenantops.engine.jobs.worker")
@@ -169,11 +170,23 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_list(ctx: Context, args: argparse.Namespace) -> int:
-    rows = tenants.list_tenants(ctx, args.status)
+    label = None
+    if args.label is not None:
+        key, value = labels.parse_pair(args.label)
+        label = (key, value or "")
+    rows = tenants.list_tenants(ctx, args.status, label)
     output.show(args, rows, lambda rs: output.table(
-        "Tenants", ["slug", "status", "server", "template", "modules", "drift"],
+        "Tenants", ["slug", "status", "server", "template", "modules", "labels", "drift"],
         [(r["slug"], r["status"], r["server"], r["template"]["slug"], ",".join(r["modules"]),
+          ",".join(f"{k}={v}" for k, v in r["labels"].items()),
           (r["last_drift"] or {}).get("severity", "")) for r in rs]))
+    return 0
+
+
+def cmd_tenants_label(ctx: Context, args: argparse.Namespace) -> int:
+    done = labels.set_labels(ctx, tenant=args.slug, changes=labels.parse_changes(args.pairs))
+    output.show(args, {"tenant": args.slug, "labels": done}, lambda d: output.note(
+        f"{d['tenant']}: " + (", ".join(f"{k}={v}" for k, v in d["labels"].items()) or "no labels")))
     return 0
 
 
@@ -221,6 +234,10 @@ def cmd_jobs_retry(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(ctx: Context, args: argparse.Namespace) -> int:
+    if args.name:
+        import os
+
+        os.environ[jobs.WORKER_NAME_ENV] = args.name  # jobs and locks name this worker so
     done = worker.work(ctx, once=args.once)
     output.show(args, {"jobs_run": done}, lambda d: output.note(f"worker ran {d['jobs_run']} job(s)"))
     return 0
@@ -269,6 +286,11 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = verb(verbs, "list", common, help="list tenants (array with --json)", handler=cmd_tenants_list,
              example=["tenantops tenants list --json", "tenantops tenants list --status suspended"])
     p.add_argument("--status", choices=TENANT_STATUSES, help="only tenants in this status")
+    p.add_argument("--label", metavar="KEY=VALUE", help="only tenants carrying this label")
+    p = verb(verbs, "label", common, help="set or remove a tenant's labels (admin)", handler=cmd_tenants_label,
+             example=["tenantops tenants label nc-ktm region=east tier=gold", "tenantops tenants label nc-ktm tier="])
+    p.add_argument("slug", help="the tenant's slug")
+    p.add_argument("pairs", nargs="+", metavar="KEY=VALUE", help="labels to set; KEY= removes one")
     from . import lifecycle   # here, not at the top: lifecycle's handlers reuse day2's, which import this module
 
     lifecycle.register_tenant_verbs(verbs, common)
@@ -297,3 +319,4 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
     p = verb(sub, "worker", common, help="run queued jobs (several may run on several machines)", handler=cmd_worker,
              example=["tenantops worker", "tenantops worker --once"], runs_for_requesters=True)
     p.add_argument("--once", action="store_true", help="exit when the queue is empty")
+    p.add_argument("--name", help="this worker's name in jobs and locks (default: the host name)")

@@ -172,7 +172,9 @@ def store_reports(ctx: Context, reports: list[tuple[int, dict[str, Any]]]) -> li
         checked = parse_time(public["checked_at"])
         rows.append({"tenant_id": tenant_id, "severity": public["severity"], "score": public["score"],
                      "expected_hash": public["expected_hash"], "actual_hash": public["actual_hash"],
-                     "differences": public["differences"], "checked_at": checked})
+                     "differences": public["differences"], "checked_at": checked,
+                     "fingerprint": report.get("_fingerprint"), "basis": report.get("_basis"),
+                     "captured": report.get("_captured", True)})
         updates.append({"id": tenant_id, "last_drift_severity": public["severity"], "last_drift_at": checked})
         out.append(public)
     if rows:
@@ -318,10 +320,15 @@ def since_snapshot(ctx: Context, slug: str, snapshot_id: int, other_id: int | No
 # -- the fleet ------------------------------------------------------------------------------
 
 
-def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
+def check_all(ctx: Context, *, progress=None, full: bool = False) -> dict[str, Any]:
     """Every active tenant: a handful of bulk information_schema queries per MariaDB server
     (not per-table reflection), expected schemas cached per distinct unit set, reports
-    stored, and tenants grouped by actual schema fingerprint."""
+    stored, and tenants grouped by actual schema fingerprint.
+
+    Incremental unless ``full``: one query per MariaDB/MySQL server fingerprints every
+    tenant database (health/fingerprint.py); a tenant whose fingerprint and basis
+    (expected schema, acceptances, ignore rules) equal those of its last captured check
+    keeps that verdict without a capture. SQLite servers are always captured."""
     say = progress or (lambda _msg: None)
     with ctx.session() as s:
         tenants = list(s.scalars(sa.select(m.Tenant).where(m.Tenant.status.in_(("active", "suspended")))
@@ -349,10 +356,31 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
     for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):
         server = servers[server_id]
         adapter = adapter_for(server)
+        kept: list[tuple[int, dict[str, Any]]] = []
         try:
-            say(f"{server.name}: capturing {len(group)} tenant(s)")
+            say(f"{server.name}: {'capturing' if full else 'checking'} {len(group)} tenant(s)")
             try:
-                captured = _capture_group(adapter, group)
+                prints, heads = _fingerprint_group(adapter, group, with_heads=not full)
+                to_capture = group
+                if not full and prints:
+                    to_capture = []
+                    refs = _last_fingerprinted(ctx, [t.id for t in group])
+                    for t in group:
+                        ref = refs.get(t.id)
+                        key = (t.template, tuple(modules.get(t.id, [])), t.slug if _has_custom(ctx, t.slug) else None)
+                        if ref is None or t.database is None or ref["_fingerprint"] != prints.get(t.database):
+                            to_capture.append(t)
+                            continue
+                        if key not in unit_sets:
+                            unit_sets[key] = units_for(ctx, t, modules.get(t.id, []))[0]
+                        units = unit_sets[key]
+                        basis = _basis(units, applied_from_heads_memo(units, heads.get(t.database, [])),
+                                       accepted.get(t.id, []), ctx, adapter)
+                        if basis != ref["_basis"]:
+                            to_capture.append(t)
+                            continue
+                        kept.append((t.id, {**ref, "checked_at": iso(utcnow()), "_captured": False}))
+                captured = _capture_group(adapter, to_capture)
             except ServerUnreachable as exc:
                 reports += [unchecked(t, server, str(exc), "unreachable") for t in group]
                 continue
@@ -360,8 +388,11 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
                 message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name}: {short_error(exc)}"
                 reports += [unchecked(t, server, message) for t in group]
                 continue
-            done: list[tuple[int, dict[str, Any]]] = []
+            done: list[tuple[int, dict[str, Any]]] = list(kept)
+            kept_ids = {tid for tid, _ in kept}
             for t in group:
+                if t.id in kept_ids:
+                    continue
                 if t.database not in captured:
                     reports.append(unchecked(t, server, f"database {t.database} is missing on {server.name}"))
                     continue
@@ -373,6 +404,9 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
                     units = unit_sets[key]
                     report = compare(ctx, t, adapter, actual, units=units, applied=applied(units),
                                      accepted=accepted.get(t.id, []))
+                    if t.database in prints:
+                        report["_fingerprint"] = prints[t.database]
+                        report["_basis"] = _basis(units, applied(units), accepted.get(t.id, []), ctx, adapter)
                 except ServerUnreachable as exc:  # it froze half way through the group
                     reports.append(unchecked(t, server, str(exc), "unreachable"))
                     continue
@@ -380,8 +414,9 @@ def check_all(ctx: Context, *, progress=None) -> dict[str, Any]:
                     reports.append(unchecked(t, server, str(exc).splitlines()[0]))
                     continue
                 done.append((t.id, report))
-            for public in store_reports(ctx, done):
-                reports.append({**public, "server": server.name, "status": "checked", "checked": True})
+            for (_, report), public in zip(done, store_reports(ctx, done)):
+                reports.append({**public, "server": server.name, "status": "checked", "checked": True,
+                                "captured": report.get("_captured", True)})
         finally:
             adapter.dispose()
     reports.sort(key=lambda r: r["tenant"])
@@ -401,6 +436,67 @@ def unchecked_summary(reports: list[dict[str, Any]]) -> str:
         more = f" (+{len(others) - 5} more)" if len(others) > 5 else ""
         parts.append(f"{len(others)} tenant(s) could not be checked: {', '.join(others[:5])}{more}")
     return "drift --all: " + "; ".join(parts)
+
+
+def _fingerprint_group(adapter: Adapter, tenants: list[m.Tenant], *, with_heads: bool
+                       ) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """({database: raw fingerprint}, {database: alembic heads}) of a MariaDB/MySQL server's
+    tenants; nothing for SQLite (always captured). A full scan records fingerprints too,
+    taken before its capture, so a change racing the capture only ever causes a recapture."""
+    if adapter.dialect == "sqlite":
+        return {}, {}
+    from tenantops.engine.health.fingerprint import fingerprints
+
+    assert isinstance(adapter, MysqlAdapter)  # every server that is not SQLite is MariaDB/MySQL
+    names = [t.database for t in tenants if t.database is not None]
+    with adapter.admin().connect() as conn:
+        prints = fingerprints(conn, names)
+        heads = _bulk_heads(conn, [n for n in names if n in prints]) if with_heads else {}
+    return prints, heads
+
+
+def _last_fingerprinted(ctx: Context, tenant_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Each tenant's latest report that recorded a fingerprint, as a report document."""
+    if not tenant_ids:
+        return {}
+    r = m.DriftReport
+    latest = (sa.select(r.tenant_id, sa.func.max(r.id).label("rid")).where(r.fingerprint.is_not(None))
+              .group_by(r.tenant_id).subquery())
+    slugs = dict.fromkeys(tenant_ids)
+    out: dict[int, dict[str, Any]] = {}
+    with ctx.session() as s:
+        for tenant_id, slug in s.execute(sa.select(m.Tenant.id, m.Tenant.slug).where(m.Tenant.id.in_(tenant_ids))):
+            slugs[tenant_id] = slug
+        for row in s.scalars(sa.select(r).join(latest, latest.c.rid == r.id)):
+            if row.tenant_id in slugs:
+                out[row.tenant_id] = {"tenant": slugs[row.tenant_id], "severity": row.severity, "score": row.score,
+                                      "expected_hash": row.expected_hash, "actual_hash": row.actual_hash,
+                                      "differences": row.differences, "_fingerprint": row.fingerprint,
+                                      "_basis": row.basis}
+    return out
+
+
+_BASES: dict[tuple, str] = {}
+
+
+def _basis(units: list[Unit], applied: list[str], accepted: list[dict[str, Any]], ctx: Context,
+           adapter: Adapter) -> str:
+    """What a tenant's verdict depends on besides its own schema: the expected schema (its
+    applied revision set and their contents), its live acceptances, the ignore rules."""
+    from tenantops.engine.health.fingerprint import FORMAT
+
+    family = "sqlite" if adapter.dialect == "sqlite" else "mysql"
+    memo = (tuple(id(u) for u in units), tuple(applied), family)
+    if memo not in _BASES:
+        _BASES[memo] = _set_key(units, applied, family)
+    rules = ctx.settings.drift_ignore
+    parts = [FORMAT, _BASES[memo], sorted(json.dumps(a, sort_keys=True) for a in accepted),
+             [list(rules.tables), list(rules.columns), list(rules.attributes)]]
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def applied_from_heads_memo(units: list[Unit], heads: list[str]) -> list[str]:
+    return _applied_from(heads)(units)
 
 
 def _has_custom(ctx: Context, slug: str) -> bool:

@@ -16,7 +16,7 @@ from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs import worker
 from tenantops.engine.context import Context
 from tenantops.engine.documents import JobDoc
-from tenantops.engine.errors import TenantopsError
+from tenantops.engine.errors import TenantopsError, UsageError
 from tenantops.engine.landlord import models as m
 
 Progress = Callable[[str], None] | None
@@ -65,8 +65,20 @@ def run_one(ctx: Context, job_id: int) -> JobDoc:
 
 
 def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary: int | None = None,
-         strategy: str | None = None, progress: Progress = None) -> dict[str, Any]:
+         strategy: str | None = None, progress: Progress = None, stages: str | None = None, parallel: int = 1,
+         on_error: str = "halt") -> dict[str, Any]:
+    """Sync one tenant or the fleet; with ``stages`` the fleet goes as a staged rollout
+    (engine/health/rollouts.py), recorded so it can be paused, resumed and cancelled."""
+    from tenantops.engine.health import rollouts
+
     say = progress or (lambda _m: None)
+    if stages is not None:
+        if slug is not None or canary is not None:
+            raise UsageError("--stages goes with --all, and replaces --canary")
+        rollouts.parse_stages(stages)
+        rollouts.parse_on_error(on_error)
+        if parallel < 1:
+            raise UsageError(f"--parallel {parallel}: must be at least 1")
     strategy = strategy or ctx.settings.sync_strategy
     slugs = [slug] if slug else active_tenants(ctx)
     entries: dict[str, dict[str, Any]] = {}
@@ -98,6 +110,17 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
             entries[s]["outcome"] = "planned"
             entries[s]["plan_file"] = str(tenant_sync.write_manual_plan(ctx, s, {"pending": entries[s]["pending"]}))
         return report
+    if stages is not None and strategy != "manual":
+        if dry_run:
+            planned, left_out = rollouts.assign(ctx, rollouts.parse_stages(stages), todo)
+            report["stages"], report["left_out"] = planned, left_out
+            return report
+        if not todo:
+            return report
+        rollout_id = rollouts.create(ctx, spec=stages, parallel=parallel, on_error=on_error, strategy=strategy,
+                                     slugs=todo)
+        say(f"rollout {rollout_id}: {stages} (--parallel {parallel}, --on-error {on_error})")
+        return rollout_report(report, rollouts.drive(ctx, rollout_id, progress=say))
     if dry_run or not todo:
         return report
     if canary is not None:
@@ -118,6 +141,30 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
             entries[s].update(outcome="failed", error=str(exc))
     for job_id, doc in run_jobs(ctx, [j for j in job_ids if j is not None], say).items():
         _record(entries[job_ids[job_id]], doc)
+    return report
+
+
+def rollout_report(report: dict[str, Any], rollout: dict[str, Any]) -> dict[str, Any]:
+    """The sync report of a staged rollout: each tenant's outcome from the rollout record,
+    the rollout's document under ``rollout``, ``stopped`` naming the first failure of a
+    halted rollout."""
+    from tenantops.engine.health import rollouts
+
+    entries = {e["tenant"]: e for e in report["tenants"]}
+    for stage in rollout["stages"]:
+        for t in stage["tenants"]:
+            entry = entries.setdefault(t["tenant"], {"tenant": t["tenant"], "pending": [], "versions": {}})
+            entry["outcome"] = rollouts.entries_outcome(t["outcome"])
+            entry["stage"], entry["job"] = stage["name"], t["job"]
+            if t["error"]:
+                entry["error"] = t["error"]
+    for slug in rollout.get("left_out", []):
+        entries[slug]["outcome"] = "untouched"
+    report["tenants"] = [entries[k] for k in sorted(entries)]
+    report["rollout"] = {k: v for k, v in rollout.items()}
+    if rollout["status"] == "halted":
+        report["stopped"] = next((t["tenant"] for st in rollout["stages"] for t in st["tenants"]
+                                  if t["outcome"] == "failed"), None)
     return report
 
 

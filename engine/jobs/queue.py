@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from tenantops.engine.vocab import ACTIVE_JOB_STATUSES, JobStatus
 from tenantops.engine.documents import JobDoc, StepDoc
 from tenantops.engine.jobs import locks
+from tenantops.engine.servers import load
 from tenantops.engine.context import Context
 from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError
 from tenantops.engine.landlord import models as m
@@ -94,8 +95,14 @@ def _expire_lapsed(s: Session, tenant: str, new_job: int) -> None:
               .values(outcome="failed", error=error))
 
 
+# ``tenantops worker --name`` (several machines, or several workers on one, told apart in
+# `jobs list` and `locks list`); the pid keeps two workers given one name apart anyway,
+# since a heartbeat only renews a lease its own claim took
+WORKER_NAME_ENV = "TENANTOPS_WORKER_NAME"
+
+
 def worker_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    return f"{os.environ.get(WORKER_NAME_ENV) or socket.gethostname()}:{os.getpid()}"
 
 
 def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = None) -> m.Job | None:
@@ -114,7 +121,8 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     claimable = sa.or_(sa.and_(m.Job.status == "queued", due),
                        sa.and_(m.Job.status == "running", m.Job.lease_until < now))
     query = sa.select(m.Job.id).where(claimable).order_by(m.Job.id).limit(1)
-    busy = _busy_servers(ctx, now)
+    # servers over their load limit (servers/load.py) take no new job, like full ones
+    busy = sorted(set(_busy_servers(ctx, now)) | (load.throttled(ctx) if job_id is None else set()))
     if busy and job_id is None:
         # one busy server never gets more than its share: skip its tenants' jobs for now
         on_busy = sa.select(m.Tenant.slug).where(m.Tenant.server_id.in_(busy))
@@ -124,11 +132,15 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     if kinds:
         query = query.where(m.Job.kind.in_(kinds))
     mysql = ctx.engine.dialect.name in ("mysql", "mariadb")
-    skipped: list[int] = []  # jobs whose tenant another operation holds: not now
+    skipped: list[int] = []  # jobs whose tenant another operation holds, or whose server is full: not now
+    full: set[int] = set(busy)
     for _ in range(20):
         candidates = query.where(m.Job.id.not_in(skipped)) if skipped else query
         with ctx.session() as s:
             if mysql:
+                # READ COMMITTED: the count of a server's running jobs below must see the
+                # claims other workers committed while this one waited for the server row
+                s.connection(execution_options={"isolation_level": "READ COMMITTED"})
                 candidate = s.scalar(candidates.with_for_update(skip_locked=True))
             else:
                 candidate = s.scalar(candidates)
@@ -142,6 +154,14 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
                 .execution_options(synchronize_session=False))).rowcount
             if won == 1:
                 job = s.get_one(m.Job, candidate)
+                server_id = job_server(s, job)
+                if server_id is not None and job_id is None and \
+                        (server_id in full or not _room_on(s, server_id, job.id, now, ctx, lock=mysql)):
+                    # the server already runs its share: this job waits for the next claim
+                    s.rollback()
+                    full.add(server_id)
+                    skipped.append(candidate)
+                    continue
                 if job.tenant:
                     # every job holds its tenant's lock from its claim on (its own reservation,
                     # or a scheduled job's first lock): a job whose tenant another operation
@@ -159,6 +179,33 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
         if job_id is not None:
             return None
     return None
+
+
+def job_server(s: Session, job: m.Job) -> int | None:
+    """The server a job works on: its tenant's, or for a provisioning not yet placed the
+    server it was asked for (None: placed by the worker, outside the per-server limit)."""
+    if job.tenant:
+        placed = s.scalar(sa.select(m.Tenant.server_id).where(m.Tenant.slug == job.tenant))
+        if placed is not None:
+            return placed
+    requested = (job.params or {}).get("server") if job.kind == "provision" else None
+    if requested:
+        return s.scalar(sa.select(m.Server.id).where(m.Server.name == requested))
+    return None
+
+
+def _room_on(s: Session, server_id: int, job_id: int, now: datetime, ctx: Context, *, lock: bool) -> bool:
+    """Does the server take one more running job (this one, already marked running)?
+
+    Claims of one server are serialised by a lock on its row (MariaDB/MySQL; SQLite holds
+    the database's write lock since the UPDATE above), so two workers never both see the
+    last free slot."""
+    if lock:
+        s.execute(sa.select(m.Server.id).where(m.Server.id == server_id).with_for_update())
+    running = list(s.scalars(sa.select(m.Job).where(m.Job.status == "running", m.Job.lease_until >= now,
+                                                    m.Job.id != job_id)))
+    on_server = sum(1 for other in running if job_server(s, other) == server_id)
+    return on_server < ctx.settings.concurrency_per_server
 
 
 def _busy_servers(ctx: Context, now: datetime) -> list[int]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from tenantops.engine.context import Context
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.jobs.kinds import JobKind, Registry
-from tenantops.engine.jobs.queue import claim, finish, heartbeat
+from tenantops.engine.jobs.queue import WORKER_NAME_ENV, claim, finish, heartbeat
 from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
@@ -156,7 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landlord")
     parser.add_argument("--job", type=int)
     parser.add_argument("--once", action="store_true")
+    parser.add_argument("--name", help="this worker's name in jobs and locks (default: the host name)")
     args = parser.parse_args(argv)
+    if args.name:
+        os.environ[WORKER_NAME_ENV] = args.name
     try:
         # a worker acts for each job's requester, whose role was checked when it was queued
         ctx = Context.open(home=args.home, config=args.config, landlord_url=args.landlord, require_operator=False)

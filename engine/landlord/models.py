@@ -44,6 +44,10 @@ class Server(Base):
     reachable: Mapped[bool | None] = mapped_column()
     checked_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # load-aware throttle: no new tenant job is claimed while Threads_running exceeds this
+    max_threads_running: Mapped[int | None] = mapped_column()
+    threads_running: Mapped[int | None] = mapped_column()  # last sampled value
+    load_checked_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class Operator(Base):
@@ -102,6 +106,48 @@ class Tenant(Base):
     server: Mapped[Server | None] = relationship()
     modules: Mapped[list["TenantModule"]] = relationship(
         back_populates="tenant", cascade="all, delete-orphan", order_by="TenantModule.position")
+
+
+class TenantLabel(Base):
+    """``key=value`` on a tenant (region, tier ...): filters and rollout stages use them."""
+    __tablename__ = "tenant_labels"
+    __table_args__ = (sa.Index("ix_tenant_labels_key_value", "key", "value"),)
+    tenant_id: Mapped[int] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(63), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(63))
+
+
+class Rollout(Base):
+    """A staged fleet operation (sync --all --stages): its stages and, in RolloutTenant,
+    every tenant's outcome, so a crashed or paused rollout continues where it stopped."""
+    __tablename__ = "rollouts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    strategy: Mapped[str | None] = mapped_column(sa.String(16))
+    spec: Mapped[str] = mapped_column(sa.String(512))
+    parallel: Mapped[int] = mapped_column()
+    on_error: Mapped[str] = mapped_column(sa.String(32))
+    status: Mapped[str] = mapped_column(sa.String(16), index=True)
+    stages: Mapped[list[Any]] = mapped_column(sa.JSON)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    updated_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class RolloutTenant(Base):
+    __tablename__ = "rollout_tenants"
+    __table_args__ = (sa.UniqueConstraint("rollout_id", "tenant"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rollout_id: Mapped[int] = mapped_column(sa.ForeignKey("rollouts.id", ondelete="CASCADE"), index=True)
+    stage: Mapped[int] = mapped_column()
+    position: Mapped[int] = mapped_column()
+    tenant: Mapped[str] = mapped_column(sa.String(64))
+    outcome: Mapped[str] = mapped_column(sa.String(16))
+    job_id: Mapped[int | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class TenantModule(Base):
@@ -209,6 +255,12 @@ class DriftReport(Base):
     expected_hash: Mapped[str | None] = mapped_column(sa.String(64))
     actual_hash: Mapped[str | None] = mapped_column(sa.String(64))
     differences: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    # incremental scans: the tenant's raw structural fingerprint (computed inside MariaDB)
+    # and the hash of what its verdict depends on besides (expected schema, acceptances,
+    # ignore rules); captured False: the verdict was kept from an earlier capture
+    fingerprint: Mapped[str | None] = mapped_column(sa.String(64))
+    basis: Mapped[str | None] = mapped_column(sa.String(64))
+    captured: Mapped[bool | None] = mapped_column()
 
 
 class DriftAcceptance(Base):

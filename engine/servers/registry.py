@@ -36,7 +36,11 @@ def server_json(server: m.Server, tenants: int) -> ServerDoc:
     return {"name": server.name, "dialect": server.dialect, "url": server.url,
             "version": server.version, "capacity": server.capacity, "tenants": tenants,
             "reachable": server.reachable, "draining": server.draining,
-            "checked_at": iso(server.checked_at)}
+            "checked_at": iso(server.checked_at),
+            "load": {"threads_running": server.threads_running, "limit": server.max_threads_running,
+                     "throttled": bool(server.max_threads_running is not None and server.threads_running is not None
+                                       and server.threads_running > server.max_threads_running),
+                     "checked_at": iso(server.load_checked_at)}}
 
 
 def _tenant_counts(s: Session) -> dict[int | None, int]:

@@ -44,6 +44,8 @@ def tenant_json(s: Session, t: m.Tenant) -> TenantDoc:
         "database": t.database,
         "template": {"slug": t.template, "version": t.template_version},
         "modules": [tm.module for tm in t.modules],
+        "labels": {k: v for k, v in s.execute(sa.select(m.TenantLabel.key, m.TenantLabel.value)
+                                              .where(m.TenantLabel.tenant_id == t.id).order_by(m.TenantLabel.key))},
         "module_details": [{"module": tm.module, "version": tm.version, "required": tm.required,
                             "reason": tm.reason} for tm in t.modules],
         "migrations": _applied_counts(s, t),
@@ -85,9 +87,11 @@ def show(ctx: Context, slug: str) -> TenantDoc:
         return tenant_json(s, get_tenant_row(s, slug))
 
 
-def list_tenants(ctx: Context, status: TenantStatus | None = None) -> list[dict[str, Any]]:
-    """Every tenant (or those with ``status``) in one pass (three queries, plain rows
-    rather than ORM objects): the console's list must stay fast with 10,000+ tenants."""
+def list_tenants(ctx: Context, status: TenantStatus | None = None,
+                 label: tuple[str, str] | None = None) -> list[dict[str, Any]]:
+    """Every tenant (or those with ``status``, or carrying the ``label`` (key, value)) in
+    one pass (four queries, plain rows rather than ORM objects): the console's list must
+    stay fast with 10,000+ tenants."""
     if status is not None and status not in vocab.TENANT_STATUSES:
         raise ValidationError(f"unknown tenant status {status!r}; one of {', '.join(vocab.TENANT_STATUSES)}")
     t = m.Tenant
@@ -97,14 +101,22 @@ def list_tenants(ctx: Context, status: TenantStatus | None = None) -> list[dict[
         for tenant_id, module in s.execute(sa.select(m.TenantModule.tenant_id, m.TenantModule.module)
                                            .order_by(m.TenantModule.position)):
             modules.setdefault(tenant_id, []).append(module)
-        rows = s.execute(sa.select(t.id, t.slug, t.organization, t.status, t.server_id, t.database, t.template,
-                                   t.template_version, t.schema_hash, t.last_drift_severity, t.last_drift_at)
-                         .where(sa.true() if status is None else t.status == status)
-                         .order_by(t.slug)).all()
+        labels: dict[int, dict[str, str]] = {}
+        for tenant_id, key, value in s.execute(sa.select(m.TenantLabel.tenant_id, m.TenantLabel.key,
+                                                         m.TenantLabel.value).order_by(m.TenantLabel.key)):
+            labels.setdefault(tenant_id, {})[key] = value
+        query = (sa.select(t.id, t.slug, t.organization, t.status, t.server_id, t.database, t.template,
+                           t.template_version, t.schema_hash, t.last_drift_severity, t.last_drift_at)
+                 .where(sa.true() if status is None else t.status == status)
+                 .order_by(t.slug))
+        if label is not None:
+            query = query.where(t.id.in_(sa.select(m.TenantLabel.tenant_id).where(
+                m.TenantLabel.key == label[0], m.TenantLabel.value == label[1])))
+        rows = s.execute(query).all()
     return [{
         "slug": r.slug, "organization": r.organization, "status": r.status, "server": servers.get(r.server_id),
         "database": r.database, "template": {"slug": r.template, "version": r.template_version},
-        "modules": modules.get(r.id, []), "schema_hash": r.schema_hash,
+        "modules": modules.get(r.id, []), "labels": labels.get(r.id, {}), "schema_hash": r.schema_hash,
         "last_drift": ({"severity": r.last_drift_severity, "checked_at": iso(r.last_drift_at)}
                        if r.last_drift_at else None),
     } for r in rows]

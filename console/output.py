@@ -35,7 +35,10 @@ def _print_block(renderable: Any) -> None:
         out.print(renderable)
         return
     width = Measurement.get(out, out.options.update(width=1_000_000), renderable).maximum
-    out.print(renderable, width=max(width, 1), crop=False)
+    # Console.print never renders wider than its console (80 columns when not a
+    # terminal): a console as wide as the content prints it whole
+    Console(file=out.file, width=max(width, 1), soft_wrap=True,
+            force_terminal=out.is_terminal, no_color=out.no_color).print(renderable, crop=False)
 
 
 def _default(value: Any) -> Any:

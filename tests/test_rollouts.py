@@ -142,7 +142,7 @@ def test_crash_pause_and_cancel_take_effect_between_tenants(fleet: list[str]) ->
     (["--stages", "label:Region=east"], "label key 'Region'"),
     (["--stages", "a:1,a:2"], "stage names repeat"),
     (["--stages", "rest", "--on-error", "sometimes"], "--on-error 'sometimes'"),
-    (["--stages", "rest", "--parallel", "0"], "--parallel 0"),
+    (["--stages", "rest", "--parallel", "0"], "argument --parallel: '0' must be 1 or more"),
     (["--parallel", "2"], "--parallel and --on-error go with --stages"),
 ])
 def test_bad_rollout_options_are_refused_with_one_line(args: list[str], complaint: str) -> None:

@@ -79,7 +79,7 @@ def test_labels_set_filter_show_remove_and_audit(landlord: str, as_operator) -> 
 
 
 @pytest.mark.parametrize("args, complaint", [
-    (["tenants", "label", "east-a"], "at least one KEY=VALUE"),
+    (["tenants", "label", "east-a"], "required: KEY=VALUE"),
     (["tenants", "label", "east-a", "region"], "expected key=value"),
     (["tenants", "label", "east-a", "Region=east"], "label key 'Region'"),
     (["tenants", "label", "east-a", "region=east west"], "label value 'east west'"),

@@ -22,7 +22,7 @@ from tenantops.engine.tenants import records as tenants
 
 DRIFT_LEVELS = ("critical", "high", "medium", "low", "none", "unchecked")
 TENANT_STATUSES = ("active", "provisioning", "failed", "suspended")
-JOB_STATUSES = ("running", "queued", "failed", "needs_confirmation", "succeeded", "cancelled")
+JOB_STATUSES = ("running", "queued", "failed", "succeeded", "cancelled")
 
 
 def dashboard(ctx: Context) -> dict[str, Any]:

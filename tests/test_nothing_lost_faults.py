@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 
 from cli import run
-from conftest import IN_CI, drop_tenants
-from mariadb import MariaDB, mariadbd_path, start_mariadb
+from mariadb import MariaDB
+from test_hardening_faults import faulty, private_db  # noqa: F401 - the private server, registered as db9
 from test_nothing_lost import backups_of, execute, provision, state_of
 from tenantops.engine.context import Context
 from tenantops.engine.jobs import queue as jobs
@@ -113,36 +113,10 @@ def test_worker_killed_at_each_restore_step(step: str, server: str) -> None:
     _kill_worker_at(step, server)
 
 
-@pytest.fixture(scope="module")
-def private_db() -> MariaDB:
-    if mariadbd_path() is None:
-        if IN_CI:
-            pytest.fail("mariadbd is not installed, and CI=true forbids skipping MariaDB tests")
-        pytest.skip("mariadbd is not installed")
-    db = start_mariadb(prefix="tenantops-restore-faults-")
-    yield db
-    db.cleanup()
-
-
-@pytest.fixture
-def crashing(private_db: MariaDB, tenantops_env: Path) -> MariaDB:
-    """The private server registered as `db9`; always left running and free of tenants."""
-    Path(os.environ["TENANTOPS_CONFIG"]).write_text("lease_seconds = 3\n")
-    ctx = Context.open()
-    servers.add_server(ctx, name="db9", url=private_db.url, password=private_db.admin_password)
-    ctx.close()
-    try:
-        yield private_db
-    finally:
-        if private_db.process is None or private_db.process.poll() is not None:
-            private_db.restart()
-        drop_tenants(private_db)
-
-
 @pytest.mark.slow
 @pytest.mark.mariadb
 @pytest.mark.parametrize("step", [s for s in STEPS if s != "verify"])
-def test_server_killed_at_each_restore_step(step: str, crashing: MariaDB) -> None:
+def test_server_killed_at_each_restore_step(step: str, faulty: MariaDB) -> None:
     """SIGKILL of mariadbd while the restore is inside each step: the job fails with one
     line and the worker does not crash; after the server is back the tenant has its old
     or its new complete database, and `backups restore` again finishes the restore."""
@@ -151,7 +125,7 @@ def test_server_killed_at_each_restore_step(step: str, crashing: MariaDB) -> Non
     ctx = Context.open()
     job_id = _queue_restore(ctx, slug, backup_id)
     proc = _worker_parked_in(ctx, job_id, step, "2")
-    crashing.kill()
+    faulty.kill()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0 and "Traceback" not in err, err   # the job fails, not the worker
     job = jobs.get_job(ctx, job_id)
@@ -159,13 +133,13 @@ def test_server_killed_at_each_restore_step(step: str, crashing: MariaDB) -> Non
     assert job["status"] == "failed" and "\n" not in job["error"], job
     assert run("locks", "list", "--json").json() == []
 
-    crashing.restart()
+    faulty.restart()
     assert state_of(slug) in (old, new)
     assert state_of(slug) == (new if step in AFTER_SWAP else old)
     r = run("backups", "restore", slug, str(backup_id), "--confirm", slug, "--json")
     assert r.code == 0, r.err
     _assert_settled(slug, new)
     # no staging copy is left behind by the crash or the retry
-    leftovers = [r[0] for r in crashing.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
+    leftovers = [r[0] for r in faulty.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA")
                  if r[0].startswith(backups.STAGING_PREFIX)]
     assert leftovers == []

@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 
-from common import isolated_home, machine, median, ratio_line
+from common import compile_bytecode, isolated_home, machine, median, ratio_line
 
 
 def cpu_of(cmd: list[str]) -> float:
@@ -32,6 +32,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
+    compile_bytecode()
     exe = shutil.which("tenantops") or sys.exit("tenantops is not installed (pip install -e .)")
     py = sys.executable
     print(f"# bench_cli on {machine()}, {args.runs} runs each, CPU seconds per process (median)")

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import isolated_home, machine, mariadb_servers, median, ratio_line
+from common import compile_bytecode, isolated_home, machine, mariadb_servers, median, ratio_line
 
 TEMPLATE, MODULES = "political_party_nepal", []  # its required modules: membership_management, financial_tracking
 MIGRATION_STEPS = ("create database",)
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--peer-runs", type=int, default=5)
     parser.add_argument("--cli-runs", type=int, default=7)
     args = parser.parse_args()
+    compile_bytecode()
 
     with isolated_home(), mariadb_servers(1) as (db,):
         import sqlalchemy as sa

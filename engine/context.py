@@ -122,6 +122,13 @@ class Context:
             return f"sqlite:{self.home / 'landlord.db'}"
         return store.public_url(sa.make_url(self.landlord_url))
 
+    @property
+    def cache_dir(self) -> Path:
+        """Caches keyed by content (compiled plans, expected schemas): one can serve several
+        homes, so TENANTOPS_CACHE_DIR may share it; by default it lives in the home."""
+        shared = os.environ.get("TENANTOPS_CACHE_DIR")
+        return Path(shared) if shared else self.home / "cache"
+
     @contextmanager
     def session(self) -> Iterator[Session]:
         with Session(self.engine, expire_on_commit=False) as s:

@@ -3,7 +3,8 @@ how a failed one is queued again. Each record is declared beside its operation; 
 module only gathers them (workers load it by name, see jobs/worker.py)."""
 from __future__ import annotations
 
-from collections.abc import Mapping
+import importlib
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,17 +12,52 @@ import sqlalchemy as sa
 from tenantops.engine.context import Context
 from tenantops.engine.documents import JobDoc
 from tenantops.engine.errors import ConflictError, NotFoundError, StateError, TenantopsError, ValidationError
-from tenantops.engine.health import repair
 from tenantops.engine.jobs import queue
 from tenantops.engine.jobs.changes import Preview, require_confirmation
 from tenantops.engine.jobs.kinds import JobKind
 from tenantops.engine.landlord import models as m
 from tenantops.engine.servers.placement import tenant_counts
-from tenantops.engine.tenants import backups, custom, lifecycle, modules, move, provision, rollback, sync, template
 
-KINDS: dict[str, JobKind] = {kind.name: kind for kind in (
-    *provision.KINDS, *modules.KINDS, *custom.KINDS, *rollback.KINDS, *sync.KINDS, *repair.KINDS,
-    *backups.KINDS, *lifecycle.KINDS, *move.KINDS, *template.KINDS)}
+# Where each kind is declared. A process imports only the operations it runs: importing
+# all of them (drift and repair pull in deepdiff, the offline renderer Alembic) cost a CLI
+# that follows one provisioning job about a quarter of a second. tests/test_job_kinds.py
+# checks this table against what the modules declare.
+KIND_MODULES: dict[str, str] = {
+    "provision": "tenantops.engine.tenants.provision",
+    "modules.add": "tenantops.engine.tenants.modules",
+    "modules.remove": "tenantops.engine.tenants.modules",
+    "custom.apply": "tenantops.engine.tenants.custom",
+    "rollback": "tenantops.engine.tenants.rollback",
+    "sync": "tenantops.engine.tenants.sync",
+    "repair": "tenantops.engine.health.repair",
+    "restore": "tenantops.engine.tenants.backups",
+    "suspend": "tenantops.engine.tenants.lifecycle",
+    "resume": "tenantops.engine.tenants.lifecycle",
+    "archive": "tenantops.engine.tenants.lifecycle",
+    "unarchive": "tenantops.engine.tenants.lifecycle",
+    "move": "tenantops.engine.tenants.move",
+    "change-template": "tenantops.engine.tenants.template",
+}
+
+
+class _Kinds(Mapping[str, JobKind]):
+    """The registry, loading a kind's module the first time the kind is looked up."""
+
+    def __getitem__(self, name: str) -> JobKind:
+        module = importlib.import_module(KIND_MODULES[name])
+        for kind in module.KINDS:
+            if kind.name == name:
+                return kind
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(KIND_MODULES)
+
+    def __len__(self) -> int:
+        return len(KIND_MODULES)
+
+
+KINDS: Mapping[str, JobKind] = _Kinds()
 
 
 def kind_of(name: str) -> JobKind:

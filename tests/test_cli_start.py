@@ -38,3 +38,53 @@ def test_a_read_command_on_a_current_store_does_not_import_alembic() -> None:
     assert _modules_after("init")["alembic"]  # creating the store does use Alembic
     loaded = _modules_after("tenants", "list", "--json")
     assert loaded["sqlalchemy"] and not loaded["alembic"] and not loaded["deepdiff"]
+
+
+def test_provisioning_again_replays_the_stored_plan_without_alembic(server: str) -> None:
+    """The second tenant of a unit set is built from the plan compiled for the first, in a
+    new process that never imports Alembic (or deepdiff), and comes out complete."""
+    from cli import run
+    from helpers import approved
+
+    from tenantops.engine.context import Context
+
+    ctx = Context.open()
+    for slug in ("first-org", "second-org"):
+        approved(ctx, slug, template="community_group")
+    ctx.close()
+    assert run("provision", "first-org", "--server", server).code == 0
+    loaded = _modules_after("provision", "second-org", "--server", server)
+    assert not loaded["alembic"] and not loaded["deepdiff"]
+    first, second = run("tenants", "show", "first-org", "--json").json(), run("tenants", "show", "second-org",
+                                                                               "--json").json()
+    assert second["status"] == "active"
+    assert second["schema_hash"] == first["schema_hash"]
+
+
+def test_a_damaged_or_outdated_stored_plan_is_rendered_again(tmp_path) -> None:
+    from helpers import copy_catalog
+
+    from tenantops.engine import catalog as catalog_mod
+    from tenantops.engine.migrate import plans
+
+    root = copy_catalog(tmp_path)
+    cache = tmp_path / "plans"
+
+    def compile_fresh() -> list:
+        plans._CACHE.clear()  # a new process: only the files on disk remain
+        units = catalog_mod.resolve(catalog_mod.load_catalog(root), "community_group", []).units
+        return plans.compiled(units, "sqlite", cache)
+
+    original = compile_fresh()
+    (stored,) = cache.glob("*.json")
+    assert stored.stat().st_mode & 0o077 == 0  # private, like the rest of the home
+    stored.write_text("{ half a file")
+    assert compile_fresh() == original
+    assert json.loads(stored.read_text())[0]["revision"] == original[0].revision  # rewritten whole
+
+    revision = root / "templates" / "community_group" / "versions" / "cg_0001_projects_notices.py"
+    revision.write_text(revision.read_text().replace(
+        "def upgrade() -> None:\n", "def upgrade() -> None:\n    op.execute(\"CREATE TABLE cache_probe (id INTEGER)\")\n"))
+    edited = compile_fresh()
+    assert any("cache_probe" in statement for p in edited for statement in p.sql)
+    assert not any("cache_probe" in statement for p in original for statement in p.sql)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,9 +45,7 @@ def _set_key(units: list[Unit], applied: list[str], dialect: str) -> str:
 
 
 def _cache_path(ctx: Context, key: str) -> Path:
-    # keyed by content, so one cache can safely serve several homes (TENANTOPS_CACHE_DIR)
-    root = Path(os.environ["TENANTOPS_CACHE_DIR"]) if os.environ.get("TENANTOPS_CACHE_DIR") else ctx.home / "cache"
-    return root / "expected" / f"{key}.json"
+    return ctx.cache_dir / "expected" / f"{key}.json"
 
 
 _MEMO: dict[str, tuple[dict, dict]] = {}
@@ -66,7 +63,7 @@ def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: 
         _MEMO[key] = data["schema"], {tuple(k): v for k, v in data["owners"]}
         return _MEMO[key]
     done = set(applied)
-    planned = [p for p in plans.compiled(units, family) if p.revision in done]
+    planned = [p for p in plans.compiled(units, family, plans.cache_dir(ctx)) if p.revision in done]
     captures: list[tuple[str, dict]] = []
     with Shadow(adapter, key) as engine:
         with engine.connect() as conn:

@@ -22,14 +22,12 @@ bookkeeping is kept apart (``PlannedRevision.version_sql``) so that the two comp
 from __future__ import annotations
 
 import functools
-import hashlib
 import os
 import time
 from collections.abc import Collection, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.config import Config
@@ -42,81 +40,18 @@ from alembic.util.exc import CommandError
 from tenantops.engine.alembic_lock import serialised
 from tenantops.engine.catalog import Unit
 from tenantops.engine.errors import ConflictError, TenantopsError, ValidationError
+from tenantops.engine.migrate.results import (  # noqa: F401 - re-exported: callers import them from here
+    Direction, MigrationFailed, Outcome, PlannedRevision, RevisionResult, normalize_sql, revision_checksum)
 
 # script.py.mako lives here (for authoring revisions); no env.py is needed. An install
 # without the folder still works: any existing directory satisfies ScriptDirectory.
 _SCRIPT_LOCATION = next(p for p in (Path(__file__).parent / "alembic_env", Path(__file__).parent) if p.is_dir())
-
-Outcome = Literal["ok", "failed"]
-Direction = Literal["upgrade", "downgrade"]
-
-
-class MigrationFailed(TenantopsError):
-    """A revision failed to upgrade or downgrade; names the unit and the revision."""
-
-    def __init__(self, unit: str, revision: str, error: str, *, direction: Direction = "upgrade") -> None:
-        verb = "upgrade" if direction == "upgrade" else "downgrade"
-        super().__init__(f"{verb} of revision {revision} (unit {unit}) failed: {error}")
-        self.unit = unit
-        self.revision = revision
-        self.error = error
-        self.direction = direction
-
-
-@dataclass(frozen=True)
-class RevisionResult:
-    """One revision applied or rolled back, as the landlord history records it."""
-
-    unit: str
-    kind: str
-    revision: str
-    checksum: str
-    duration_s: float
-    outcome: Outcome
-    direction: Direction = "upgrade"
-    error: str | None = None
-    statements: tuple[str, ...] = ()
-    path: Path | None = None
-
-
-@dataclass(frozen=True)
-class PlannedRevision:
-    """A revision still to apply; ``sql`` is filled by ``render_sql`` only."""
-
-    unit: str
-    kind: str
-    revision: str
-    path: Path
-    checksum: str
-    message: str
-    sql: tuple[str, ...] = ()
-    version_sql: tuple[str, ...] = ()
-
 
 OnRevision = Callable[[RevisionResult], None]
 
 
 class _CallbackFailed(Exception):
     """Carries an exception raised by the caller's on_revision out of Alembic untouched."""
-
-
-_CHECKSUMS: dict[tuple[str, int, int], str] = {}
-
-
-def revision_checksum(path: Path) -> str:
-    """sha256 of a revision file, so history shows when a file changed after it ran.
-
-    Cached by (path, mtime, size): fleet scans key thousands of tenants by their files."""
-    stat = Path(path).stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    if key not in _CHECKSUMS:
-        _CHECKSUMS[key] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-    return _CHECKSUMS[key]
-
-
-def normalize_sql(statement: str) -> str:
-    """One statement with whitespace collapsed and no terminator, for comparisons only."""
-    return " ".join(statement.split()).rstrip(";").rstrip()
 
 
 # ---------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from tenantops.engine.errors import NotFoundError
 from tenantops.engine.jobs.timeline import Timeline
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
-from tenantops.engine.migrate.driver import RevisionResult
+from tenantops.engine.migrate.results import RevisionResult
 from tenantops.engine.timestamps import iso
 
 

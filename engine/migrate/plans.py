@@ -6,32 +6,102 @@ edited file recompiles), reviewed in the preview, and replayed raw through one
 connection, with the version table written exactly as Alembic writes it. Alembic's
 per-revision bookkeeping costs about three times the statements themselves
 (shared/STACK-NOTES.md). Existing tenants keep going through Alembic itself.
+
+Compiled plans are also kept on disk (``cache_dir``), so a new process (the CLI that
+provisions one tenant) replays them without importing Alembic at all: its import and the
+offline rendering cost about ten times the tenant's DDL.
 """
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 
 from tenantops.engine.catalog import Unit
-from tenantops.engine.migrate.driver import MigrationFailed, PlannedRevision, RevisionResult, revision_checksum
-from tenantops.engine.migrate.offline import render_sql
+from tenantops.engine.context import Context
+from tenantops.engine.migrate.results import MigrationFailed, PlannedRevision, RevisionResult, revision_checksum
 
 _CACHE: dict[tuple, list[PlannedRevision]] = {}
+# bumped when the file layout below changes
+CACHE_FORMAT = 1
 
 
 def _key(units: Sequence[Unit], dialect: str) -> tuple:
-    return (dialect, tuple((u.slug, tuple(revision_checksum(u.revision_path(r)) for r in u.revisions))
-                           for u in units))
+    return (dialect, tuple((u.slug, tuple((str(u.revision_path(r)), revision_checksum(u.revision_path(r)))
+                                          for r in u.revisions)) for u in units))
 
 
-def compiled(units: Sequence[Unit], dialect: str) -> list[PlannedRevision]:
+def _renderers() -> tuple:
+    """What else decides the rendered SQL: the SQLAlchemy and Alembic installed (found
+    without importing Alembic: its package file changes with any reinstall)."""
+    spec = importlib.util.find_spec("alembic")
+    origin = Path(spec.origin) if spec and spec.origin else None
+    stat = origin.stat() if origin else None
+    return (CACHE_FORMAT, sa.__version__, str(origin), stat.st_mtime_ns if stat else 0, stat.st_size if stat else 0)
+
+
+def compiled(units: Sequence[Unit], dialect: str, cache_dir: Path | None = None) -> list[PlannedRevision]:
+    """The compiled plan of ``units``: from memory, else from ``cache_dir``, else rendered
+    by Alembic (and stored in both)."""
     key = _key(units, dialect)
-    if key not in _CACHE:
-        _CACHE[key] = render_sql(list(units), dialect)
-    return _CACHE[key]
+    if key in _CACHE:
+        return _CACHE[key]
+    path = None
+    if cache_dir is not None:
+        digest = hashlib.sha256(repr((_renderers(), key)).encode()).hexdigest()
+        path = Path(cache_dir) / f"{digest}.json"
+        planned = _read(path)
+        if planned is not None:
+            _CACHE[key] = planned
+            return planned
+    from tenantops.engine.migrate.offline import render_sql  # imports Alembic: only on a miss
+
+    _CACHE[key] = planned = render_sql(list(units), dialect)
+    if path is not None:
+        _write(path, planned)
+    return planned
+
+
+def _read(path: Path) -> list[PlannedRevision] | None:
+    """A stored plan, or None when absent or unreadable (then it is rendered again)."""
+    try:
+        rows = json.loads(path.read_text(encoding="utf-8"))
+        return [PlannedRevision(unit=r["unit"], kind=r["kind"], revision=r["revision"], path=Path(r["path"]),
+                                checksum=r["checksum"], message=r["message"], sql=tuple(r["sql"]),
+                                version_sql=tuple(r["version_sql"])) for r in rows]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write(path: Path, planned: Sequence[PlannedRevision]) -> None:
+    """Atomically, private to the operator; a cache that cannot be written is only slower."""
+    rows = [{"unit": p.unit, "kind": p.kind, "revision": p.revision, "path": str(p.path), "checksum": p.checksum,
+             "message": p.message, "sql": list(p.sql), "version_sql": list(p.version_sql)} for p in planned]
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(rows, f)
+            os.replace(tmp, path)
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
+
+
+def cache_dir(ctx: Context) -> Path:
+    """Where compiled plans are kept (keyed by content, like every ``ctx.cache_dir``)."""
+    return ctx.cache_dir / "plans"
 
 
 def replay(connection: sa.Connection, planned: Sequence[PlannedRevision],

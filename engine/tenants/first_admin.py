@@ -50,16 +50,26 @@ ROLES = sa.table("roles", sa.column("id"), sa.column("name"))
 USER_ROLES = sa.table("user_roles", sa.column("user_id"), sa.column("role_id"))
 
 
-def ensure_admin(connection: sa.Connection, *, email: str, contact: str, tenant_id: int) -> str | None:
-    """Create the first admin if absent; returns the one-time setup token (None if it existed)."""
+def new_setup_token() -> tuple[str, str]:
+    """A one-time setup token and its scrypt hash. The hash is the slow part on purpose;
+    hashlib.scrypt releases the GIL, so provisioning computes it in a thread while the
+    schema is being built."""
+    token = _random.token_urlsafe(24)
+    return token, hash_secret(token)
+
+
+def ensure_admin(connection: sa.Connection, *, email: str, contact: str, tenant_id: int,
+                 setup: tuple[str, str] | None = None) -> str | None:
+    """Create the first admin if absent; returns the one-time setup token (None if it
+    existed). ``setup``: a token and hash from ``new_setup_token``, made in advance."""
     existing = connection.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).first()
     if existing is not None:
         return None
-    token = _random.token_urlsafe(24)
+    token, hashed = setup if setup is not None else new_setup_token()
     first, last = split_name(contact, email)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     connection.execute(USERS.insert().values(
-        uuid=str(uuid.uuid4()), first_name=first, last_name=last, email=email, password_hash=hash_secret(token),
+        uuid=str(uuid.uuid4()), first_name=first, last_name=last, email=email, password_hash=hashed,
         must_change_password=True, tenant_id=tenant_id, status="active", created_at=now, updated_at=now))
     user_id = connection.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).scalar_one()
     role_id = connection.execute(sa.select(ROLES.c.id).where(ROLES.c.name == ADMIN_ROLE)).scalar()

@@ -8,6 +8,7 @@ or crashed new tenant leaves no orphan database or user behind (unless
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +18,6 @@ from tenantops.engine import catalog as catalog_mod
 from tenantops.engine import names, secrets
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.jobs import locks
-from tenantops.engine.migrate import offline
 from tenantops.engine.migrate import seeds
 from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.tenants.applications import _find as find_application
@@ -53,7 +53,9 @@ def preview_provision(ctx: Context, *, slug: str, server: str | None = None) -> 
         template, modules = app.template, list(app.modules or [])
         target_name, dialect = target.name, target.dialect
     resolution = catalog_mod.resolve(catalog_for(ctx), template, modules)
-    revisions = offline.render_sql(resolution.units, "sqlite" if dialect == "sqlite" else "mysql")
+    # the very plan the job replays (rendered by Alembic's offline mode, or its stored copy)
+    revisions = plans.compiled(resolution.units, "sqlite" if dialect == "sqlite" else "mysql",
+                               plans.cache_dir(ctx))
     return Preview("provision", slug, {
         "slug": slug, "server": target_name, "dialect": dialect, "database": names.database_name(slug),
         "units": [{"slug": u.slug, "kind": u.kind, "version": str(u.version),
@@ -134,6 +136,13 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             activated = tenant is not None and tenant.activated_at is not None
         if activated:
             return _finish_after_activation(ctx, tl, slug)
+    from tenantops.engine.tenants.first_admin import ensure_admin, new_setup_token
+
+    # the first admin's setup token hash (scrypt: slow on purpose) is computed on another
+    # core while the database is built; scrypt releases the GIL
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
+    setup = hashing.submit(new_setup_token)
+    hashing.shutdown(wait=False)
     with tl.step("validate") as info:
         with ctx.session() as s:
             app = _approved_app(s, slug)
@@ -183,7 +192,8 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
 
     batch = next_batch(ctx, tenant_id)
     engine = adapter.engine(database)
-    plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql")
+    plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql",
+                              plans.cache_dir(ctx))
 
     with engine.connect() as conn:  # one connection for every layer
         for i, unit in enumerate(resolution.units):
@@ -212,9 +222,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
     token = None
     with tl.step("admin user") as info:
         with engine.connect() as conn:
-            from tenantops.engine.tenants.first_admin import ensure_admin
-
-            token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id)
+            token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id, setup=setup.result())
             conn.commit()
         info["detail"] = f"{email}, must change password on first login"
         with ctx.session() as s:
@@ -222,15 +230,16 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             t.admin_email, t.admin_must_change_password = email, True
 
     with tl.step("snapshot") as info:
-        from tenantops.engine.tenants.snapshots import take_snapshot
+        from tenantops.engine.tenants.snapshots import capture_tenant, store_snapshot
 
-        snap = take_snapshot(ctx, slug, source="provision")
+        # through this job's own connections (a fresh adapter would log in again)
+        schema, row_counts = capture_tenant(adapter, database)
+        snap = store_snapshot(ctx, tenant_id, schema, row_counts, "provision")
         info["detail"] = f"schema {snap['hash'][:12]}: {snap['tables']} tables"
 
     with tl.step("compliance") as info:
         required = sorted(resolution.units[1].required_tables)
-        with engine.connect() as conn:
-            present = set(sa.inspect(conn).get_table_names())
+        present = set(schema["tables"])  # as the snapshot just read them
         missing = [t for t in required if t not in present]
         if missing:
             raise ValidationError(f"compliance: required tables missing: {', '.join(missing)}")

@@ -394,3 +394,34 @@ def test_custom_unit(tmp_path: Path) -> None:
         custom_unit("nepali-congress", folder)
     with pytest.raises(ValidationError, match="invalid tenant slug"):
         custom_unit("../etc", folder)
+
+
+def test_revisions_kept_from_an_earlier_read_give_the_same_catalog_and_never_hide_a_problem(tmp_path: Path) -> None:
+    """Each command reads the catalog; what clean revision files hold is kept by content,
+    so an edited file is read again (its new problem shows) and a damaged cache is rebuilt."""
+    from helpers import copy_catalog
+
+    root, kept = copy_catalog(tmp_path), tmp_path / "cache" / "revisions.json"
+
+    def summary(catalog) -> dict:
+        return {u.slug: {r: (f.down_revision, f.branch_labels, f.depends_on, f.tables, f.message, f.path)
+                         for r, f in u.revision_files.items()} for u in catalog.units()}
+
+    plain = summary(load_catalog(root))
+    assert summary(load_catalog(root, parsed_cache=kept)) == plain  # first read fills the cache
+    assert kept.exists() and kept.stat().st_mode & 0o077 == 0
+    assert summary(load_catalog(root, parsed_cache=kept)) == plain  # second read comes from it
+
+    kept.write_text("{ damaged")
+    assert summary(load_catalog(root, parsed_cache=kept)) == plain
+    assert json.loads(kept.read_text())["entries"]
+
+    revision = next((root / "templates" / "community_group" / "versions").glob("*.py"))
+    revision.write_text(revision.read_text().replace("def downgrade() -> None:\n", "def downgrade() -> None:\n    pass\n"
+                                                     "\n\ndef _old_downgrade() -> None:\n", 1))
+    problems = check_catalog(root)
+    assert any("downgrade: does nothing" in p for p in problems)
+    with pytest.raises(CatalogError, match="downgrade: does nothing"):
+        load_catalog(root, parsed_cache=kept)
+    with pytest.raises(CatalogError, match="downgrade: does nothing"):
+        load_catalog(root, parsed_cache=kept)  # a file with a problem is never kept

@@ -18,17 +18,22 @@ from tenantops.engine.catalog.model import (
     Unit,
     shipped_catalog_root,
 )
-from tenantops.engine.catalog.revisions import RevisionReader
+from tenantops.engine.catalog.revisions import ParsedRevisions, RevisionReader
 from tenantops.engine.errors import CatalogError, ValidationError
 
 
-def load_catalog(path: Path | None = None, *, strict: bool = True) -> Catalog:
+def load_catalog(path: Path | None = None, *, strict: bool = True, parsed_cache: Path | None = None) -> Catalog:
     """Read the catalog at ``path`` (default: the one shipped with tenantops).
 
     With ``strict`` (the default) any problem raises ``CatalogError`` listing them all;
     ``strict=False`` returns what could be read, with ``Catalog.problems`` filled in.
+    ``parsed_cache``: a file keeping what clean revision files hold (``ParsedRevisions``).
     """
-    catalog = _Scanner(Path(path) if path is not None else shipped_catalog_root()).scan()
+    scanner = _Scanner(Path(path) if path is not None else shipped_catalog_root())
+    if parsed_cache is not None:
+        scanner.parsed = ParsedRevisions(parsed_cache)
+    catalog = scanner.scan()
+    scanner.parsed.save()
     if strict and catalog.problems:
         raise CatalogError(catalog.problems)
     return catalog

@@ -3,7 +3,11 @@ its code): identifiers, branch labels, dependencies, created tables, order in a 
 from __future__ import annotations
 
 import ast
+import hashlib
+import json
+import os
 import re
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -18,7 +22,71 @@ AST_LOCK = threading.Lock()
 _MAY_INDEX = re.compile(r"\b[Ii]ndex\b")
 
 
+class ParsedRevisions:
+    """What parsing each clean revision file found, kept on disk by content: every process
+    that loads the catalog (each CLI command) would otherwise parse and walk every file
+    again, about 20 ms for the shipped catalog. A file that has problems is never kept, so
+    its problems are reported every time."""
+
+    FORMAT = 1
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.changed = False
+        if path is not None:
+            try:
+                loaded = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(loaded, dict) and loaded.get("format") == self.FORMAT:
+                    self.entries = loaded["entries"]
+            except (OSError, ValueError, KeyError, TypeError):
+                pass  # absent or damaged: parsed again and rewritten
+
+    @staticmethod
+    def key(path: Path, source: str) -> str:
+        return hashlib.sha256(f"{path}\0{source}".encode()).hexdigest()
+
+    def get(self, key: str, path: Path) -> RevisionFile | None:
+        entry = self.entries.get(key)
+        if not isinstance(entry, dict):
+            return None
+        try:
+            return RevisionFile(revision=entry["revision"], path=path, down_revision=entry["down_revision"],
+                                branch_labels=tuple(entry["branch_labels"]), depends_on=tuple(entry["depends_on"]),
+                                tables=tuple(entry["tables"]), message=entry["message"])
+        except (KeyError, TypeError):
+            return None
+
+    def put(self, key: str, info: RevisionFile) -> None:
+        self.entries[key] = {"revision": info.revision, "down_revision": info.down_revision,
+                             "branch_labels": list(info.branch_labels), "depends_on": list(info.depends_on),
+                             "tables": list(info.tables), "message": info.message}
+        self.changed = True
+
+    def save(self) -> None:
+        """Atomically and privately; a cache that cannot be written is only slower."""
+        if self.path is None or not self.changed:
+            return
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".revisions-", suffix=".tmp")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    json.dump({"format": self.FORMAT, "entries": self.entries}, f)
+                os.replace(tmp, self.path)
+            except BaseException:
+                os.unlink(tmp)
+                raise
+        except OSError:
+            pass
+        self.changed = False
+
+
 class RevisionReader(ProblemLog):
+    # without a file, one in-memory set shared by the process (entries are keyed by path
+    # and content, so sharing them is safe)
+    parsed: ParsedRevisions = ParsedRevisions(None)
+
     def read_revisions(self, unit: Unit, *, allow_empty: bool = False) -> None:
         files = sorted(p for p in unit.versions_dir.glob("*.py") if p.name != "__init__.py") \
             if unit.versions_dir.is_dir() else []
@@ -41,13 +109,25 @@ class RevisionReader(ProblemLog):
     def parse_revision(self, path: Path) -> RevisionFile | None:
         try:
             source = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            self.problem(path, None, f"cannot read: {exc}")
+            return None
+        key = ParsedRevisions.key(path, source)
+        known = self.parsed.get(key, path)
+        if known is not None:
+            return known
+        problems_before = len(self.problems)
+        info = self._parse_revision(path, source)
+        if info is not None and len(self.problems) == problems_before:
+            self.parsed.put(key, info)
+        return info
+
+    def _parse_revision(self, path: Path, source: str) -> RevisionFile | None:
+        try:
             with AST_LOCK:
                 tree = ast.parse(source, filename=str(path))
         except SyntaxError as exc:
             self.problem(path, None, f"does not parse: {exc.msg} (line {exc.lineno})")
-            return None
-        except (OSError, UnicodeDecodeError) as exc:
-            self.problem(path, None, f"cannot read: {exc}")
             return None
         except (ValueError, RecursionError, MemoryError) as exc:  # NUL bytes (older Pythons), absurd nesting
             self.problem(path, None, f"does not parse: {type(exc).__name__}")

@@ -20,7 +20,7 @@ def catalog_for(ctx: Context) -> catalog_mod.Catalog:
     key = (str(root), tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files))
     if key not in _CATALOGS:
         _CATALOGS.clear()
-        _CATALOGS[key] = catalog_mod.load_catalog(root)
+        _CATALOGS[key] = catalog_mod.load_catalog(root, parsed_cache=ctx.cache_dir / "revisions.json")
     return _CATALOGS[key]
 
 

@@ -138,11 +138,6 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             return _finish_after_activation(ctx, tl, slug)
     from tenantops.engine.tenants.first_admin import ensure_admin, new_setup_token
 
-    # the first admin's setup token hash (scrypt: slow on purpose) is computed on another
-    # core while the database is built; scrypt releases the GIL
-    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
-    setup = hashing.submit(new_setup_token)
-    hashing.shutdown(wait=False)
     with tl.step("validate") as info:
         with ctx.session() as s:
             app = _approved_app(s, slug)
@@ -190,6 +185,12 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
                 s.get_one(m.Tenant, tenant_id).db_user = user
         info["detail"] = (info.get("detail") or "") + f"created {database}" + (f" and user {user}" if password else "")
 
+    # the first admin's setup token hash (scrypt: slow on purpose) is computed on another
+    # core while the server builds the schema and this thread waits on it (scrypt releases
+    # the GIL); started earlier, it would compete with this thread's own work
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
+    setup = hashing.submit(new_setup_token)
+    hashing.shutdown(wait=False)
     batch = next_batch(ctx, tenant_id)
     engine = adapter.engine(database)
     plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql",

@@ -50,3 +50,38 @@ def _walk(root: Path) -> Iterator[tuple[Path, int, bool]]:
 
 def fix_command(path: Path, is_dir: bool) -> str:
     return f"chmod {'700' if is_dir else '600'} {shlex.quote(str(path))}"
+
+
+def read_own_text(path: Path) -> str | None:
+    """The text of a file only this account could have written (owned by it, writable by
+    nobody else), else None. Caches may live in a shared TENANTOPS_CACHE_DIR and one of
+    them holds SQL that runs with a server's admin account: a file planted there by
+    another account is treated as absent. Checked on the open file, not its name."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            st = os.fstat(fh.fileno())
+            if st.st_uid != os.getuid() or st.st_mode & 0o022:
+                return None
+            return fh.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def write_atomically(path: Path, text: str) -> bool:
+    """Write a whole file or nothing (a reader never sees half of it), private to this
+    account. False when it could not be written: for a cache that only means slower."""
+    import tempfile
+
+    try:
+        path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+            os.replace(scratch, path)
+        except BaseException:
+            os.unlink(scratch)
+            raise
+    except OSError:
+        return False
+    return True

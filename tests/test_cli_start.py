@@ -3,6 +3,7 @@ landlord without Alembic, and the head revision known without Alembic is Alembic
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -81,6 +82,18 @@ def test_a_damaged_or_outdated_stored_plan_is_rendered_again(tmp_path) -> None:
     stored.write_text("{ half a file")
     assert compile_fresh() == original
     assert json.loads(stored.read_text())[0]["revision"] == original[0].revision  # rewritten whole
+
+    # a plan another account could have written is not run: it is rendered again
+    planted = json.loads(stored.read_text())
+    planted[0]["sql"] = ["DROP TABLE tenant_users"]
+    stored.write_text(json.dumps(planted))
+    stored.chmod(0o666)
+    assert compile_fresh() == original
+    if os.getuid() == 0:
+        stored.write_text(json.dumps(planted))
+        stored.chmod(0o600)
+        os.chown(stored, 65534, 65534)
+        assert compile_fresh() == original
 
     revision = root / "templates" / "community_group" / "versions" / "cg_0001_projects_notices.py"
     revision.write_text(revision.read_text().replace(

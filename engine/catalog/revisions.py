@@ -5,13 +5,12 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
-import os
 import re
-import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+from tenantops.engine import private
 from tenantops.engine.catalog.model import REVISION_ID_RE, RevisionFile, Unit
 from tenantops.engine.catalog.problems import ProblemLog
 
@@ -34,13 +33,14 @@ class ParsedRevisions:
         self.path = path
         self.entries: dict[str, dict[str, Any]] = {}
         self.changed = False
-        if path is not None:
+        text = private.read_own_text(path) if path is not None else None
+        if text is not None:
             try:
-                loaded = json.loads(path.read_text(encoding="utf-8"))
+                loaded = json.loads(text)
                 if isinstance(loaded, dict) and loaded.get("format") == self.FORMAT:
-                    self.entries = loaded["entries"]
-            except (OSError, ValueError, KeyError, TypeError):
-                pass  # absent or damaged: parsed again and rewritten
+                    self.entries = dict(loaded["entries"])
+            except (ValueError, KeyError, TypeError):
+                pass  # damaged: parsed again and rewritten
 
     @staticmethod
     def key(path: Path, source: str) -> str:
@@ -64,21 +64,8 @@ class ParsedRevisions:
         self.changed = True
 
     def save(self) -> None:
-        """Atomically and privately; a cache that cannot be written is only slower."""
-        if self.path is None or not self.changed:
-            return
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".revisions-", suffix=".tmp")
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as f:
-                    json.dump({"format": self.FORMAT, "entries": self.entries}, f)
-                os.replace(tmp, self.path)
-            except BaseException:
-                os.unlink(tmp)
-                raise
-        except OSError:
-            pass
+        if self.path is not None and self.changed:
+            private.write_atomically(self.path, json.dumps({"format": self.FORMAT, "entries": self.entries}))
         self.changed = False
 
 

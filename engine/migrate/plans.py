@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from tenantops.engine import private
 from tenantops.engine.catalog import Unit
 from tenantops.engine.context import Context
 from tenantops.engine.migrate.results import MigrationFailed, PlannedRevision, RevisionResult, revision_checksum
@@ -71,32 +70,23 @@ def compiled(units: Sequence[Unit], dialect: str, cache_dir: Path | None = None)
 
 
 def _read(path: Path) -> list[PlannedRevision] | None:
-    """A stored plan, or None when absent or unreadable (then it is rendered again)."""
+    """A stored plan, or None when absent, unreadable or not this account's own (then it
+    is rendered again)."""
+    text = private.read_own_text(path)
+    if text is None:
+        return None
     try:
-        rows = json.loads(path.read_text(encoding="utf-8"))
         return [PlannedRevision(unit=r["unit"], kind=r["kind"], revision=r["revision"], path=Path(r["path"]),
                                 checksum=r["checksum"], message=r["message"], sql=tuple(r["sql"]),
-                                version_sql=tuple(r["version_sql"])) for r in rows]
-    except (OSError, ValueError, KeyError, TypeError):
+                                version_sql=tuple(r["version_sql"])) for r in json.loads(text)]
+    except (ValueError, KeyError, TypeError):
         return None
 
 
 def _write(path: Path, planned: Sequence[PlannedRevision]) -> None:
-    """Atomically, private to the operator; a cache that cannot be written is only slower."""
     rows = [{"unit": p.unit, "kind": p.kind, "revision": p.revision, "path": str(p.path), "checksum": p.checksum,
              "message": p.message, "sql": list(p.sql), "version_sql": list(p.version_sql)} for p in planned]
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".plan-", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(rows, f)
-            os.replace(tmp, path)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError:
-        pass
+    private.write_atomically(path, json.dumps(rows))
 
 
 def cache_dir(ctx: Context) -> Path:

@@ -229,3 +229,32 @@ def test_rollouts_screen(size: tuple[int, int], theme: str, fixed_ctx: Context, 
 def test_halted_rollout(fixed_ctx: Context, snap_compare: Any) -> None:
     """The halted rollout: the failing tenant of its pilot stage, with its error."""
     assert snap_compare(make_app(fixed_ctx), terminal_size=(80, 24), run_before=_open("j", "tab", "j"))
+
+
+async def test_the_servers_screen_shows_the_load_throttle(server: str, dialect: str) -> None:
+    """`servers limit NAME --threads-running 0`: on MariaDB the session itself is a running
+    thread, so the server is over its limit; SQLite has no Threads_running (never throttled)."""
+    from tenantops.engine.servers import load
+
+    ctx = Context.open()
+    load.set_load_limit(ctx, name=server, threads_running=0)
+    async with make_app(ctx).run_test(size=(120, 40)) as pilot:
+        app = pilot.app
+        await pilot.press("5")
+        listing = app.screen.query_one("#servers-list", RowList)
+        assert await wait_for(pilot, lambda: listing.move_to_key(server))
+        await settle(pilot)
+        cells = listing.current_row.cells
+        bar = str(app.screen.query_one("#servers-bar").render())
+        detail = str(app.screen.query_one("#servers-detail").render())
+        if dialect == "mariadb":
+            assert cells[3] == ("! throttled", "warn")
+            assert cells[6][0].endswith("/0") and cells[6][1] == "bad"
+            assert "1 throttled" in bar and "no new tenant job starts here until it drops" in detail
+        else:
+            assert cells[3][0] != "! throttled" and cells[6] == ("?/0", None)
+            assert "throttled" not in bar and "SQLite has none, never throttled" in detail
+        other = next(r for r in listing.rows if r.key != server) if len(listing.rows) > 1 else None
+        if other is not None:
+            assert other.cells[6] == ("—", "muted")  # no limit
+    ctx.close()

@@ -144,4 +144,4 @@ async def test_monkey_walk(role: str, home: Path) -> None:
         ctx.close()
     # the walk reached the sections and the drill-downs
     assert {"DashboardScreen", "ReviewScreen", "JobsScreen", "TenantsScreen", "ServersScreen", "AuditScreen",
-            "TenantScreen", "TimelineScreen", "HelpScreen"} <= visited, visited
+            "RolloutsScreen", "TenantScreen", "TimelineScreen", "HelpScreen"} <= visited, visited

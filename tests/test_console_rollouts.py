@@ -258,3 +258,28 @@ async def test_the_servers_screen_shows_the_load_throttle(server: str, dialect: 
         if other is not None:
             assert other.cells[6] == ("—", "muted")  # no limit
     ctx.close()
+
+
+async def test_a_refused_resume_says_why_and_changes_nothing(fixed_ctx: Context) -> None:
+    """The driver is `tenantops rollouts resume` run as this machine's account, which this
+    store does not know: it refuses, and the screen shows its one line."""
+    halted = next(r for r in rollouts.summaries(fixed_ctx) if r["status"] == "halted")
+    async with make_app(fixed_ctx, poll_seconds=0.5).run_test(size=(80, 24)) as pilot:
+        app = pilot.app
+        await pilot.press("7")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, RolloutsScreen) and len(stages(app)) == 3)
+        await pilot.press("u")  # the running rollout: the screen says what to do instead
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any("tenantops rollouts resume 4` takes it over" in n for n in notifications(app))
+        await pilot.press("j")
+        assert await wait_for(pilot, lambda: app.screen.rollout_id == halted["id"])
+        await pilot.press("u")
+        await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: any(n.title == "Resume failed" for n in app._notifications), timeout=60)
+        refusal = next(n.message for n in app._notifications if n.title == "Resume failed")
+        assert identity.os_operator() in refusal and "Traceback" not in refusal and "\n" not in refusal
+        assert app.handled_errors == []
+    assert rollouts.summaries(fixed_ctx)[1] == halted

@@ -439,6 +439,12 @@ class RolloutsScreen(BaseScreen):
     def cmd_resume(self) -> None:
         from tenantops.console.screens.confirm import ConfirmDialog
 
+        if self.rollout is not None and self.rollout["status"] == "running":
+            # a running rollout has a driver, or had one that died: only the CLI takes it over
+            self.notify(f"Rollout {self.rollout['id']} is running. If its driver died (nothing moves), "
+                        f"`tenantops rollouts resume {self.rollout['id']}` takes it over.", severity="warning",
+                        timeout=8)
+            return
         rollout = self._chosen("resume", ("paused", "halted"))
         if rollout is None:
             return

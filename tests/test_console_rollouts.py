@@ -101,6 +101,7 @@ async def test_a_halted_rollout_shows_each_stage_and_resumes_pauses_and_cancels_
         assert await wait_for(pilot, lambda: [s[1:3] for s in stages(app)] == [
             ("1/1", "✓ done"), ("2/2 ✗1", "✗ 1 failed"), ("1/1", "✓ done")], timeout=240)
         assert "completed" in str(app.screen.query_one("#rollout-summary").render())
+        assert await wait_for(pilot, lambda: f"Rollout {rollout_id} completed (1 tenant(s) failed)" in notifications(app))
         assert rollouts.show(ctx, rollout_id)["status"] == "completed"
 
         # a second rollout (nothing left to do, no driver): pause, then cancel, from the screen

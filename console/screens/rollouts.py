@@ -147,8 +147,9 @@ class StageRow(Horizontal):
         self.set_class(selected, "-selected")
         self.query_one(".stage-name", Label).update(f"{'▸' if selected else ' '} {escape(st['name'])}")
         bar = self.query_one(ProgressBar)
-        # an empty stage has nothing to wait for: full, not an indeterminate animation
-        bar.update(total=st["total"] or 1, progress=st["done"] if st["total"] else 1)
+        # an empty stage: an empty bar (its state says why), not Textual's animation for
+        # an unknown total
+        bar.update(total=st["total"] or 1, progress=st["done"])
         bar.set_class(bool(st["failed"]), "-failed")
         self.query_one(".stage-counts", Label).update(counts_text(st))
         text, tone = stage_state(rollout, self.index)
@@ -180,6 +181,8 @@ class RolloutsScreen(BaseScreen):
         self._stages_of: int | None = None
         self._stage_rows: list[StageRow] = []
         self._last_read = 0.0
+        # rollouts whose end is announced: id -> updated_at when this screen began to watch
+        self._watching: dict[int, str | None] = {}
         # drivers this console started: rollout id -> (process, its stderr log, updated_at before)
         self.drivers: dict[int, tuple[subprocess.Popen[bytes], Path, str | None]] = {}
 
@@ -247,6 +250,20 @@ class RolloutsScreen(BaseScreen):
                                          tuple[int, ...]]) -> None:
         listed, rollout_id, at, tenants, ended = value
         self.rollouts, self.loaded = listed, True
+        for r in listed:
+            # the end of a rollout this screen saw running or resumed: said once, wherever
+            # the cursor is (its updated_at moves when its driver ends it)
+            if r["status"] == "running":
+                self._watching.setdefault(r["id"], r["updated_at"])
+                continue
+            if r["id"] not in self._watching or r["updated_at"] == self._watching[r["id"]]:
+                continue
+            del self._watching[r["id"]]
+            if r["status"] in ("completed", "halted"):
+                failed = sum(st["failed"] for st in r["stages"])
+                self.notify(f"Rollout {r['id']} {r['status']}" + (f": {r['reason']}" if r.get("reason") else "")
+                            + (f" ({failed} tenant(s) failed)" if failed and r["status"] == "completed" else "."),
+                            title="Rollouts", severity="error" if r["status"] == "halted" or failed else "information")
         self._check_drivers(ended)
         if rollout_id is not None and (self.rollout_id is None or rollout_id == self.rollout_id):
             self.rollout_id = rollout_id
@@ -470,7 +487,7 @@ class RolloutsScreen(BaseScreen):
             if ok:
                 self.change(rollout["id"], "cancel")
 
-        self.app.push_screen(ConfirmDialog("Cancel rollout", body, target=str(rollout["id"]), confirm="Cancel rollout"),
+        self.app.push_screen(ConfirmDialog("Cancel rollout", body, target=str(rollout["id"]), confirm="End rollout"),
                              confirmed)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="rollouts-change")
@@ -501,6 +518,7 @@ class RolloutsScreen(BaseScreen):
     def show_spawned(self, value: tuple[int, str | None, subprocess.Popen[bytes], Path]) -> None:
         rollout_id, updated_at, proc, log = value
         self.drivers[rollout_id] = (proc, log, updated_at)
+        self._watching[rollout_id] = updated_at
         self.notify(f"Rollout {rollout_id} resumes: its driver runs in the background.", title="Rollouts")
         self.cmd_refresh()
 

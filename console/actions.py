@@ -265,6 +265,9 @@ REGISTRY: tuple[Action, ...] = (
     _a("rollouts.cancel-rollout", "x", "Cancel", "rollouts", role="admin", dangerous=True,
        help="End the rollout: tenants not started yet are never started; it cannot be resumed",
        engine="rollouts.cancel"),
+    _a("rollouts.status", "f", "Status", "rollouts", help="Cycle the status filter: running, paused, halted, "
+                                                          "cancelled, completed, all"),
+    _a("rollouts.tenant", "t", "Tenant", "rollouts", footer=False, help="Open the highlighted tenant of the stage"),
     _a("rollouts.refresh", "r", "Refresh", "rollouts", footer=False),
 )
 

@@ -202,6 +202,13 @@ async def test_a_support_operator_sees_rollouts_but_cannot_pause_resume_or_cance
             await settle(pilot)
             assert not isinstance(app.screen, ConfirmDialog)
             assert f"{name} needs the admin role; bob has viewer" in notifications(app)
+        listing = app.screen.query_one("#rollouts-list", RowList)
+        summary = app.screen.query_one("#rollout-summary")
+        await pilot.press("f", "f", "f")  # running → paused → halted
+        assert await wait_for(pilot, lambda: [r.data["status"] for r in listing.rows] == ["halted"])
+        assert await wait_for(pilot, lambda: "HALTED" in str(summary.render()))
+        await pilot.press("f")
+        assert await wait_for(pilot, lambda: [r.data["status"] for r in listing.rows] == ["cancelled"])
     assert rollouts.summaries(fixed_ctx)[0] == running  # nothing changed
     bob.close()
 

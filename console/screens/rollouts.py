@@ -22,9 +22,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.markup import escape
 from textual.widgets import Label, ProgressBar, Static
 
-from tenantops.console.screens.base import BaseScreen
+from tenantops.console.screens.base import BaseScreen, next_in
 from tenantops.console.widgets.format import ago, tone_markup
-from tenantops.console.widgets.rowlist import Column, Row, RowList
+from tenantops.console.widgets.rowlist import Cell, Column, LazyRows, Row, RowList
 
 if TYPE_CHECKING:
     from tenantops.engine.context import Context
@@ -38,6 +38,8 @@ ROLLOUT_STATUS: dict[str, tuple[str, str | None]] = {
 OUTCOME: dict[str, tuple[str, str | None]] = {
     "pending": ("◷ pending", "muted"), "running": ("▶ running", "accent"), "upgraded": ("✓ upgraded", "ok"),
     "up-to-date": ("= up to date", None), "failed": ("✗ FAILED", "bad"), "cancelled": ("⊘ not started", "muted")}
+
+STATUS_CYCLE: tuple[str | None, ...] = (None, "running", "paused", "halted", "cancelled", "completed")
 
 LIST_COLUMNS = [Column("#", 4, align="right"), Column("status", 11), Column("stages"),
                 Column("progress", 9, align="right"), Column("failed", 6, align="right"), Column("by", 10),
@@ -90,7 +92,14 @@ def counts_text(st: dict[str, Any]) -> str:
     text = f"{st['done']}/{st['total']}"
     if st["failed"]:
         text += " " + tone_markup(f"✗{st['failed']}", "bad", bold=True)
+    if st["running"]:
+        text += " " + tone_markup(f"▶{st['running']}", "accent")
     return text
+
+
+def tenant_cells(t: dict[str, Any]) -> list[Cell]:
+    return [t["tenant"], OUTCOME.get(t["outcome"], (t["outcome"], None)), str(t["job"]) if t["job"] else "—",
+            (t["error"] or "", "bad")]
 
 
 def driver_command(ctx: Context, rollout_id: int) -> list[str]:
@@ -168,6 +177,7 @@ class RolloutsScreen(BaseScreen):
     def __init__(self) -> None:
         super().__init__()
         self.rollouts: list[dict[str, Any]] = []
+        self.status: str | None = None
         self.loaded = False
         self.rollout_id: int | None = None
         # the stage whose tenants are shown; None follows the stage the rollout is at
@@ -277,12 +287,16 @@ class RolloutsScreen(BaseScreen):
     # -- painting --------------------------------------------------------------------
     @property
     def rollout(self) -> dict[str, Any] | None:
-        return next((r for r in self.rollouts if r["id"] == self.rollout_id), None)
+        """The rollout the detail shows: the highlighted one, unless the filter hides it."""
+        found = next((r for r in self.rollouts if r["id"] == self.rollout_id), None)
+        return found if found is not None and self.status in (None, found["status"]) else None
 
     def render_list(self) -> None:
         now = self.tapp.clock()
         rows = []
         for r in self.rollouts:
+            if self.status is not None and r["status"] != self.status:
+                continue
             total = sum(st["total"] for st in r["stages"])
             done = sum(st["done"] for st in r["stages"])
             failed = sum(st["failed"] for st in r["stages"])
@@ -297,7 +311,7 @@ class RolloutsScreen(BaseScreen):
         by_status: dict[str, int] = {}
         for r in self.rollouts:
             by_status[r["status"]] = by_status.get(r["status"], 0) + 1
-        parts = [f"[b]{len(self.rollouts)}[/] rollout(s)"] if self.rollouts else ["no rollouts"]
+        parts = [f"[b]{self.status or 'all'}[/] {len(rows)} shown"] if self.rollouts else ["no rollouts"]
         parts += [tone_markup(f"{n} {s}", rollout_status(s)[1], bold=s in ("running", "halted"))
                   for s, n in by_status.items()]
         if self.live:
@@ -369,10 +383,10 @@ class RolloutsScreen(BaseScreen):
         if self._tenants_shown != self._tenants_of:
             self._tenants_shown = self._tenants_of
             self.tenant_list.forget_changes()
-        rows = [Row(t["tenant"], [t["tenant"], OUTCOME.get(t["outcome"], (t["outcome"], None)),
-                                  str(t["job"]) if t["job"] else "—", (t["error"] or "", "bad")], data=t)
-                for t in self.tenants]
-        self.tenant_list.set_rows(rows)
+        # a stage can hold thousands of tenants, read every second: only the visible rows
+        # are formatted, and changed outcomes are still marked
+        self.tenant_list.set_rows(LazyRows(self.tenants, key=lambda t: t["tenant"], cells=tenant_cells,
+                                           fingerprint=lambda t: (t["outcome"], t["job"])), compare=True)
         st = rollout["stages"][at]
         self.tenant_list.border_title = f"stage {st['name']} · {st['total']} tenant(s)"
         self._show_error(self.tenant_list.current_row)
@@ -412,6 +426,19 @@ class RolloutsScreen(BaseScreen):
     @on(RowList.Selected, "#rollouts-list")
     def open_rollout(self, event: RowList.Selected) -> None:
         self.tenant_list.focus()
+
+    def cmd_status(self) -> None:
+        self.status = next_in(STATUS_CYCLE, self.status)
+        self.render_list()
+
+    def cmd_tenant(self) -> None:
+        from tenantops.console.screens.tenant import TenantScreen
+
+        row = self.tenant_list.current_row
+        if row is None:
+            self.notify("No tenant highlighted.", severity="warning")
+            return
+        self.app.push_screen(TenantScreen(row.key))
 
     # -- stages ----------------------------------------------------------------------
     def choose_stage(self, index: int) -> None:

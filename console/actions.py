@@ -96,7 +96,7 @@ REGISTRY: tuple[Action, ...] = (
     _a("app.servers", "5", "Servers", footer=False, help="Database servers: reachability, version, capacity"),
     _a("app.audit", "6", "Audit", footer=False, help="Who did what to which tenant, with the outcome"),
     _a("app.rollouts", "7", "Rollouts", footer=False,
-       help="Staged rollouts (sync --all --stages): progress per stage, pause, resume, cancel"),
+       help="Staged rollouts: progress per stage; pause, resume, cancel"),
     _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
     _a("app.command-log", "L", "Command log", footer=False,
        help="Every engine call and SQL statement this console made, with timing"),

@@ -195,6 +195,7 @@ class RolloutsScreen(BaseScreen):
         self._watching: dict[int, str | None] = {}
         # drivers this console started: rollout id -> (process, its stderr log, updated_at before)
         self.drivers: dict[int, tuple[subprocess.Popen[bytes], Path, str | None]] = {}
+        self._spawning: set[int] = set()
 
     def compose_body(self) -> ComposeResult:
         yield Static("reading rollouts…", id="rollouts-bar", classes="bar")
@@ -532,10 +533,11 @@ class RolloutsScreen(BaseScreen):
 
     def start_driver(self, rollout: dict[str, Any]) -> None:
         driver = self.drivers.get(rollout["id"])
-        if driver is not None and driver[0].poll() is None:
+        if rollout["id"] in self._spawning or (driver is not None and driver[0].poll() is None):
             self.notify(f"Rollout {rollout['id']} already has a driver started from this console.",
                         severity="warning")
             return
+        self._spawning.add(rollout["id"])
         self.spawn(rollout["id"], rollout["updated_at"])
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="rollouts-driver")
@@ -544,10 +546,15 @@ class RolloutsScreen(BaseScreen):
 
     def show_spawned(self, value: tuple[int, str | None, subprocess.Popen[bytes], Path]) -> None:
         rollout_id, updated_at, proc, log = value
+        self._spawning.discard(rollout_id)
         self.drivers[rollout_id] = (proc, log, updated_at)
         self._watching[rollout_id] = updated_at
         self.notify(f"Rollout {rollout_id} resumes: its driver runs in the background.", title="Rollouts")
         self.cmd_refresh()
+
+    def failed_spawned(self, error: str) -> None:
+        self._spawning.clear()
+        self.notify(error, title="Resume failed", severity="error", timeout=8)
 
     def _check_drivers(self, ended: tuple[int, ...]) -> None:
         """A driver that ended without touching its rollout was refused (a race: someone

@@ -95,6 +95,8 @@ REGISTRY: tuple[Action, ...] = (
     _a("app.tenants", "4", "Tenants", footer=False, help="Provisioned tenants by status and drift"),
     _a("app.servers", "5", "Servers", footer=False, help="Database servers: reachability, version, capacity"),
     _a("app.audit", "6", "Audit", footer=False, help="Who did what to which tenant, with the outcome"),
+    _a("app.rollouts", "7", "Rollouts", footer=False,
+       help="Staged rollouts: progress per stage; pause, resume, cancel"),
     _a("app.theme", "T", "Theme", footer=False, help="Pick a colour theme (saved in the config file)"),
     _a("app.command-log", "L", "Command log", footer=False,
        help="Every engine call and SQL statement this console made, with timing"),
@@ -248,13 +250,32 @@ REGISTRY: tuple[Action, ...] = (
        help="Stop placing new tenants on the highlighted server, or take them again; asks first",
        engine="registry.set_draining"),
     _a("servers.refresh", "r", "Refresh", "servers", footer=False),
+    # staged rollouts
+    _a("rollouts.next-stage", "l,right", "Next stage", "rollouts", footer=False,
+       help="Show the next stage's tenants"),
+    _a("rollouts.previous-stage", "h,left", "Previous stage", "rollouts", footer=False,
+       help="Show the previous stage's tenants"),
+    _a("rollouts.pause", "p", "Pause", "rollouts", role="admin",
+       help="Start no further tenant; those in flight finish. Resume goes on from there",
+       engine="rollouts.pause"),
+    _a("rollouts.resume", "u", "Resume", "rollouts", role="admin", dangerous=True,
+       help="Go on with a paused or halted rollout's tenants not started yet, in a driver process that "
+            "outlives the console", engine="rollouts.resume"),
+    # not "cancel": cmd_cancel is what q/Esc call on a dialog
+    _a("rollouts.cancel-rollout", "x", "Cancel", "rollouts", role="admin", dangerous=True,
+       help="End the rollout: tenants not started yet are never started; it cannot be resumed",
+       engine="rollouts.cancel"),
+    _a("rollouts.status", "f", "Status", "rollouts", help="Cycle the status filter: running, paused, halted, "
+                                                          "cancelled, completed, all"),
+    _a("rollouts.tenant", "t", "Tenant", "rollouts", footer=False, help="Open the highlighted tenant of the stage"),
+    _a("rollouts.refresh", "r", "Refresh", "rollouts", footer=False),
 )
 
 BY_ID: dict[str, Action] = {a.id: a for a in REGISTRY}
 
 # how the palette names the screen an action belongs to
 SCREEN_LABELS = {"dashboard": "Dashboard", "review": "Applications", "jobs": "Jobs", "tenants": "Tenants",
-                 "servers": "Servers", "audit": "Audit log", "tenant": "a tenant", "diff": "a tenant's diff",
+                 "servers": "Servers", "audit": "Audit log", "rollouts": "Rollouts", "tenant": "a tenant", "diff": "a tenant's diff",
                  "repair": "a tenant's repair", "snapshots": "a tenant's snapshots",
                  "backups": "a tenant's backups", "quarantine": "a tenant's quarantine",
                  "accepted": "a tenant's accepted drift", "custom": "a tenant's custom migrations", "timeline": "a job's timeline",

@@ -19,6 +19,7 @@ from tenantops.console.screens.base import BaseScreen, Deliver, Filterable, one_
 from tenantops.console.screens.dashboard import DashboardScreen
 from tenantops.console.screens.jobs import JobsScreen
 from tenantops.console.screens.review import ReviewScreen
+from tenantops.console.screens.rollouts import RolloutsScreen
 from tenantops.console.screens.servers import ServersScreen
 from tenantops.console.screens.tenants import TenantsScreen
 from tenantops.console.themes import DEFAULT_THEME, THEMES, stylesheets
@@ -30,10 +31,10 @@ if TYPE_CHECKING:
     from tenantops.engine.context import Context
 
 # Top-level sections are modes: each keeps its own screen stack, so jumping between
-# them (1-6) never piles screens up; drill-downs (tenant, diff, repair, timeline, wizard,
+# them (1-7) never piles screens up; drill-downs (tenant, diff, repair, timeline, wizard,
 # help) are pushed.
 SECTIONS: dict[Section, type[BaseScreen]] = {"dashboard": DashboardScreen, "review": ReviewScreen, "jobs": JobsScreen, "tenants": TenantsScreen,
-            "servers": ServersScreen, "audit": AuditScreen}
+            "servers": ServersScreen, "audit": AuditScreen, "rollouts": RolloutsScreen}
 
 
 class TenantopsApp(Deliver, Dispatch, ConsoleApp):
@@ -285,6 +286,9 @@ class TenantopsApp(Deliver, Dispatch, ConsoleApp):
 
     def cmd_audit(self) -> None:
         self.open_section("audit")
+
+    def cmd_rollouts(self) -> None:
+        self.open_section("rollouts")
 
     def cmd_theme(self) -> None:
         from tenantops.console.screens.theme_picker import ThemePicker

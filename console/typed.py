@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 # The top-level sections (app.SECTIONS): each is a mode with its own root screen.
-Section = Literal["dashboard", "review", "jobs", "tenants", "servers", "audit"]
+Section = Literal["dashboard", "review", "jobs", "tenants", "servers", "audit", "rollouts"]
 
 
 # -- "open X filtered by Y": one typed request per section ---------------------------

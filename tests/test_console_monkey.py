@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
 import traceback
 from pathlib import Path
 from typing import Any
@@ -22,12 +23,13 @@ from test_console_support import (SLUG, behind_the_back, idle, make_app, make_pr
 from tenantops.console.actions import REGISTRY
 from tenantops.engine.access import operators
 from tenantops.engine.context import Context
-from tenantops.engine.health import drift
+from tenantops.engine.health import drift, rollouts
+from tenantops.console.screens import rollouts as rollouts_screen
 
 pytestmark = pytest.mark.asyncio
 
 PRESSES = 1300  # per role: 4 roles, 5,200 presses in all
-SECTIONS = ["1", "2", "3", "4", "5", "6"]
+SECTIONS = ["1", "2", "3", "4", "5", "6", "7"]
 # every key of the registry (ctrl+q quits: left out, the walk would end), plus keys that
 # mean nothing to the console and text an operator types into filters and forms
 REGISTRY_KEYS = sorted({k for a in REGISTRY for k in a.keys if k != "ctrl+q"})
@@ -47,7 +49,12 @@ def home(store: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> P
     use_home(store, tenantops_env)
     ctx = Context.open()
     seed(ctx)
-    seed_fleet(ctx, 30)
+    fleet = sorted(seed_fleet(ctx, 30))
+    # rollouts to pause, resume and cancel: one running (no driver), one halted
+    rollouts.create(ctx, spec="canary:2,rest", parallel=1, on_error="halt", strategy=None, slugs=fleet[:10])
+    halted = rollouts.create(ctx, spec="canary:1,pilot:2,rest", parallel=1, on_error="halt", strategy=None,
+                             slugs=fleet[10:16])
+    rollouts._set(ctx, halted, status="halted", reason="stage pilot: 1 of 2 tenant(s) failed (--on-error halt)")
     for role, user in OPERATORS.items():
         if user != "alice":
             operators.add_operator(ctx, user=user, role=role)
@@ -57,6 +64,9 @@ def home(store: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> P
     ctx.close()
     # jobs are queued, no worker process is started
     monkeypatch.setattr(worker, "spawn", lambda ctx, job_id=None, **kw: None)
+    # nor a rollout's driver: a process that ends at once, having changed nothing
+    monkeypatch.setattr(rollouts_screen, "spawn_driver",
+                        lambda ctx, rollout_id: (subprocess.Popen(["true"]), tenantops_env / "no-driver.log"))
     return tenantops_env
 
 
@@ -134,4 +144,4 @@ async def test_monkey_walk(role: str, home: Path) -> None:
         ctx.close()
     # the walk reached the sections and the drill-downs
     assert {"DashboardScreen", "ReviewScreen", "JobsScreen", "TenantsScreen", "ServersScreen", "AuditScreen",
-            "TenantScreen", "TimelineScreen", "HelpScreen"} <= visited, visited
+            "RolloutsScreen", "TenantScreen", "TimelineScreen", "HelpScreen"} <= visited, visited

@@ -25,7 +25,7 @@ from tenantops.console.widgets.keybar import KeyBar
 from tenantops.engine.tenants import applications
 from tenantops.engine import kinds
 from tenantops.engine.tenants import custom, modules, rollback, sync
-from tenantops.engine.health import drift
+from tenantops.engine.health import drift, rollouts
 from tenantops.engine.tenants import provision as provisioner
 from tenantops.engine.health import repair as repairs
 from tenantops.engine.tenants import backups, lifecycle, move, snapshots
@@ -61,6 +61,9 @@ ENGINE_CALLS: dict[str, Callable[[Context], Any]] = {
     "lifecycle.request_suspend": lambda c: lifecycle.request_suspend(c, slug=SLUG, reason="unpaid"),
     "lifecycle.request_archive": lambda c: lifecycle.request_archive(c, slug=SLUG, confirm=SLUG),
     "move.request_move": lambda c: move.request_move(c, slug=SLUG, to="local"),
+    "rollouts.pause": lambda c: rollouts.pause(c, rollout_id=1),
+    "rollouts.resume": lambda c: rollouts.resume(c, rollout_id=1),
+    "rollouts.cancel": lambda c: rollouts.cancel(c, rollout_id=1),
     "drift.accept_difference": lambda c: drift.accept_difference(c, slug=SLUG, object="table", change="added",
                                                                  table="scratch", name="scratch", reason="r",
                                                                  expires="2030-01-01"),
@@ -86,7 +89,7 @@ def _push(factory: Callable[[], Any], *keys: str) -> Callable[[Any], Awaitable[N
 # every screen an operator can reach, by registry scope
 SCREENS: dict[str, Callable[[Any], Awaitable[None]]] = {
     "dashboard": _mode("dashboard"), "review": _mode("review"), "jobs": _mode("jobs"), "tenants": _mode("tenants"),
-    "servers": _mode("servers"), "audit": _mode("audit"),
+    "servers": _mode("servers"), "audit": _mode("audit"), "rollouts": _mode("rollouts"),
     "tenant": _push(lambda: TenantScreen(SLUG)), "diff": _push(lambda: DiffScreen(SLUG)),
     "repair": _push(lambda: RepairScreen(SLUG)), "snapshots": _push(lambda: SnapshotsScreen(SLUG)),
     "custom": _push(lambda: CustomScreen(SLUG)),

@@ -127,6 +127,9 @@ def fleet_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
         # the embedded server's real path holds the temporary directory
         s.execute(sa.update(m.Server).where(m.Server.name == "local").values(url="sqlite:////var/lib/tenantops/tenants",
                                                                              checked_at=NOW))
+        # one server busier than its load limit (`servers limit`): throttled
+        s.execute(sa.update(m.Server).where(m.Server.name == "db-west").values(max_threads_running=40,
+                                                                               threads_running=57, load_checked_at=NOW))
         last = s.scalar(sa.select(sa.func.max(m.AuditEntry.id)))
         for entry in s.scalars(sa.select(m.AuditEntry)):
             entry.at = NOW - timedelta(minutes=37 * (last - entry.id) + 5)

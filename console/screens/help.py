@@ -16,7 +16,7 @@ SCREEN_TITLES = {"dashboard": "Dashboard", "review": "Applications", "wizard": "
                  "plan": "Plan preview", "timeline": "Job timeline", "jobs": "Jobs", "tenants": "Tenants",
                  "tenant": "Tenant", "diff": "Schema diff", "repair": "Guarded repair", "snapshots": "Snapshots",
                  "audit": "Audit log", "servers": "Servers", "backups": "Backups", "quarantine": "Quarantine",
-                 "accepted": "Accepted drift", "custom": "Custom migrations"}
+                 "accepted": "Accepted drift", "custom": "Custom migrations", "rollouts": "Rollouts"}
 KEY_W, NAME_W, ROLE_W = 9, 13, 12
 
 

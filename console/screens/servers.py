@@ -1,6 +1,7 @@
-"""Database servers: dialect, version, reachability, tenants against capacity. c probes
-the highlighted server now, C every server (in a worker: a probe opens a connection);
-Enter lists the server's tenants."""
+"""Database servers: dialect, version, reachability, tenants against capacity, and the
+load throttle (`servers limit`: Threads_running against its limit; a server over it gets
+no new tenant job). c probes the highlighted server now, C every server (in a worker: a
+probe opens a connection); Enter lists the server's tenants."""
 from __future__ import annotations
 
 from typing import Any
@@ -23,7 +24,18 @@ def state(server: dict[str, Any]) -> tuple[str, str | None]:
         return "✗ unreachable", "bad"
     if server["draining"]:
         return "‖ draining", "warn"  # up, but takes no new tenants
+    if server["load"]["throttled"]:
+        return "! throttled", "warn"  # up, but busier than its limit: jobs wait
     return "✓ up", "ok"
+
+
+def threads(load: dict[str, Any]) -> tuple[str, str | None]:
+    """Threads_running against the server's limit ("—": no limit; "?": not sampled, or
+    SQLite, which has none)."""
+    if load["limit"] is None:
+        return "—", "muted"
+    now = "?" if load["threads_running"] is None else str(load["threads_running"])
+    return f"{now}/{load['limit']}", "bad" if load["throttled"] else None
 
 
 def load_bar(tenants: int, capacity: int, width: int = 10) -> tuple[str, str | None]:
@@ -34,9 +46,10 @@ def load_bar(tenants: int, capacity: int, width: int = 10) -> tuple[str, str | N
 
 
 NARROW = [Column("server"), Column("dialect", 8), Column("state", 13), Column("tenants", 9, align="right"),
-          Column("load", 15), Column("checked", 7, align="right")]
+          Column("load", 15), Column("threads", 7, align="right"), Column("checked", 7, align="right")]
 WIDE = [Column("server"), Column("dialect", 8), Column("version", 18), Column("state", 13),
-        Column("tenants", 9, align="right"), Column("load", 15), Column("checked", 7, align="right")]
+        Column("tenants", 9, align="right"), Column("load", 15), Column("threads", 7, align="right"),
+        Column("checked", 7, align="right")]
 
 
 class ServersScreen(BaseScreen):
@@ -99,7 +112,7 @@ class ServersScreen(BaseScreen):
             shown = ("… checking", "accent") if sv["name"] in self.checking else state(sv)
             checked = ago(sv["checked_at"], now).removesuffix(" ago") if sv["checked_at"] else "never"
             cells = [sv["name"], sv["dialect"], sv["version"] or "—", shown, f"{sv['tenants']}/{sv['capacity']}",
-                     load_bar(sv["tenants"], sv["capacity"]), checked]
+                     load_bar(sv["tenants"], sv["capacity"]), threads(sv["load"]), checked]
             if not self._wide:
                 del cells[2]
             rows.append(Row(sv["name"], cells, data=sv))
@@ -111,6 +124,9 @@ class ServersScreen(BaseScreen):
         parts = [f"[b]{len(self.servers)}[/] server(s)", f"{up} up"]
         if down:
             parts.append(tone_markup(f"{down} unreachable", "bad", bold=True))
+        throttled = sum(1 for sv in self.servers if sv["load"]["throttled"])
+        if throttled:
+            parts.append(tone_markup(f"{throttled} throttled", "warn", bold=True))
         parts.append(f"{tenants:,} tenants of {capacity:,} capacity")
         self.query_one("#servers-bar", Static).update(" · ".join(parts))
         self._render_detail(self.listing.current_row)
@@ -126,6 +142,16 @@ class ServersScreen(BaseScreen):
             return
         sv = row.data
         text = f"[$text-muted]{escape(sv['url'])} · version {escape(sv['version'] or 'unknown')}[/]"
+        load = sv["load"]
+        if load["throttled"]:
+            text += "\n" + tone_markup(f"! Threads_running {load['threads_running']} > limit {load['limit']}: no new "
+                                        "tenant job starts here until it drops", "warn")
+        elif load["limit"] is not None and sv["dialect"] == "sqlite":
+            text += f"\n[$text-muted]Threads_running limit {load['limit']}: SQLite has none, never throttled[/]"
+        elif load["limit"] is not None:
+            now = "unknown" if load["threads_running"] is None else f"now {load['threads_running']}"
+            sampled = ago(load["checked_at"], self.tapp.clock()) if load["checked_at"] else "never"
+            text += f"\n[$text-muted]Threads_running limit {load['limit']} ({now}, sampled {sampled})[/]"
         if sv["name"] in self.errors:
             text += "\n" + tone_markup(f"✗ {self.errors[sv['name']]}", "bad")
         detail.update(text)

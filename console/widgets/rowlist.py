@@ -164,6 +164,12 @@ class RowList(CursorKeys, Dispatch, ScrollView, can_focus=True):
             self.cursor = new
         self.refresh()
 
+    def forget_changes(self) -> None:
+        """The next rows are another list (another stage of a rollout), not a change of
+        these: nothing is marked for them."""
+        self._seen = None
+        self.changed.clear()
+
     def _mark_changes(self) -> None:
         """Rows whose data differs from the previous read (or that are new) are marked
         for a few seconds. Rows with no data compare their cells; the first read marks

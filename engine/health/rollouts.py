@@ -384,3 +384,44 @@ def entries_outcome(outcome: str) -> str:
     """A rollout tenant's outcome as the sync report names it."""
     return {"pending": "untouched", "cancelled": "untouched"}.get(outcome, outcome)
 
+
+
+# -- reads for a screen that polls ----------------------------------------------------------
+
+
+def summaries(ctx: Context, limit: int = 100) -> list[dict[str, Any]]:
+    """``list_rollouts`` counted by the database: the same documents (stages without their
+    tenants), read without a row per tenant, as a console polling every second while a
+    rollout of thousands of tenants runs cannot afford that."""
+    with ctx.session() as s:
+        found = list(s.scalars(sa.select(m.Rollout).order_by(m.Rollout.id.desc()).limit(limit)))
+        counted = s.execute(
+            sa.select(m.RolloutTenant.rollout_id, m.RolloutTenant.stage, m.RolloutTenant.outcome, sa.func.count())
+            .where(m.RolloutTenant.rollout_id.in_([r.id for r in found]))
+            .group_by(m.RolloutTenant.rollout_id, m.RolloutTenant.stage, m.RolloutTenant.outcome)).all() if found else []
+    counts: dict[tuple[int, int], dict[str, int]] = {}
+    for rollout_id, stage, outcome, n in counted:
+        counts.setdefault((rollout_id, stage), {})[outcome] = n
+    docs = []
+    for rollout in found:
+        doc = _doc(rollout, [])
+        named = [st for st in rollout.stages if "name" in st]
+        doc["stages"] = [_counted(st["name"], counts.get((rollout.id, i), {})) for i, st in enumerate(named)]
+        docs.append(doc)
+    return docs
+
+
+def _counted(name: str, by_outcome: dict[str, int]) -> dict[str, Any]:
+    return {"name": name, "total": sum(by_outcome.values()),
+            "done": sum(by_outcome.get(o, 0) for o in ("upgraded", "up-to-date", "failed")),
+            "failed": by_outcome.get("failed", 0), "pending": by_outcome.get("pending", 0),
+            "running": by_outcome.get("running", 0)}
+
+
+def stage_tenants(ctx: Context, rollout_id: int, stage: int) -> list[dict[str, Any]]:
+    """One stage's tenants in order with their outcomes (``show`` reads every stage's)."""
+    with ctx.session() as s:
+        rows = list(s.scalars(sa.select(m.RolloutTenant).where(m.RolloutTenant.rollout_id == rollout_id,
+                                                               m.RolloutTenant.stage == stage)
+                              .order_by(m.RolloutTenant.position)))
+    return [{"tenant": r.tenant, "outcome": r.outcome, "job": r.job_id, "error": r.error} for r in rows]

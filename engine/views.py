@@ -60,16 +60,17 @@ def dashboard(ctx: Context) -> dict[str, Any]:
 
 
 # "Needs attention", worst first: the rank of each kind of item (lower is worse)
-ATTENTION_RANK = {"critical": 0, "unreachable": 1, "failed job": 2, "high": 3, "compliance": 3, "failed tenant": 4,
-                  "medium": 5, "draining": 6, "pending": 7, "low": 8, "running": 9}
+ATTENTION_RANK = {"critical": 0, "unreachable": 1, "failed job": 2, "halted rollout": 2, "high": 3, "compliance": 3,
+                  "failed tenant": 4, "medium": 5, "draining": 6, "paused rollout": 6, "pending": 7, "low": 8,
+                  "running": 9}
 ATTENTION_EACH = 8  # at most this many items of one kind (the lists hold the rest)
 
 
 def needs_attention(s: Any, servers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """What an operator should look at, each item named (a tenant by its slug, a job with
     its error), worst first: drift by severity, failed jobs and jobs waiting for a
-    confirmation, compliance violations, unreachable or draining servers, pending
-    applications (oldest first), running jobs last."""
+    confirmation, halted or paused rollouts, compliance violations, unreachable or
+    draining servers, pending applications (oldest first), running jobs last."""
     live = m.Tenant.archived_at.is_(None)
     items: list[dict[str, Any]] = []
     severity_order = sa.case({"critical": 0, "high": 1, "medium": 2, "low": 3}, value=m.Tenant.last_drift_severity)
@@ -93,6 +94,15 @@ def needs_attention(s: Any, servers: list[dict[str, Any]]) -> list[dict[str, Any
         items.append({"kind": "job", "key": job.id, "status": "failed" if job.status != "running" else "running",
                       "text": text, "since": brief["since"],
                       "rank": ATTENTION_RANK["running" if job.status == "running" else "failed job"]})
+    for rollout in s.scalars(sa.select(m.Rollout).where(m.Rollout.status.in_(("halted", "paused")))
+                             .order_by(m.Rollout.id.desc()).limit(ATTENTION_EACH)):
+        halted = rollout.status == "halted"
+        why = f": {rollout.reason}" if rollout.reason else ""
+        items.append({"kind": "rollout", "key": rollout.id, "status": "failed" if halted else "suspended",
+                      "rank": ATTENTION_RANK["halted rollout" if halted else "paused rollout"],
+                      "since": rollout.updated_at or rollout.created_at,
+                      "text": f"rollout {rollout.id} ({rollout.spec}) {rollout.status}{why}; "
+                              f"tenantops rollouts resume {rollout.id}"})
     for slug in s.scalars(sa.select(m.Tenant.slug).where(live, m.Tenant.status == "failed")
                           .order_by(m.Tenant.slug).limit(ATTENTION_EACH)):
         items.append({"kind": "tenant", "key": slug, "status": "failed", "rank": ATTENTION_RANK["failed tenant"],

@@ -96,3 +96,36 @@ async def test_compliance_violations_and_jobs_waiting_for_a_confirmation_need_at
         shown = texts(pilot.app.screen.query_one("#dash-attention", RowList))
         assert any("nepal-congress-kathmandu breaks its template's compliance rules" in t for t in shown)
     ctx.close()
+
+
+async def test_a_halted_rollout_needs_attention_and_opens_on_the_rollouts_screen() -> None:
+    from tenantops.console.screens.rollouts import RolloutsScreen
+    from tenantops.engine.health import rollouts
+
+    ctx = Context.open()
+    seed(ctx)
+    with ctx.session() as s:
+        fleet = sorted(s.scalars(sa.select(m.Tenant.slug)))
+    halted = rollouts.create(ctx, spec="canary:1,rest", parallel=1, on_error="halt", strategy=None, slugs=fleet[:3])
+    rollouts._set(ctx, halted, status="halted", reason="stage canary: 1 of 1 tenant(s) failed (--on-error halt)")
+    # newer, so listed above the halted one on the rollouts screen
+    running = rollouts.create(ctx, spec="canary:1,rest", parallel=1, on_error="halt", strategy=None, slugs=fleet[:3])
+    items = data.dashboard(ctx)["attention"]
+    keys = [(i["kind"], i["key"]) for i in items]
+    assert ("rollout", halted) in keys and ("rollout", running) not in keys  # a running one is no news
+    assert keys.index(("rollout", halted)) < keys.index(("applications", "pending"))
+    assert items[keys.index(("rollout", halted))]["text"] == (
+        f"rollout {halted} (canary:1,rest) halted: stage canary: 1 of 1 tenant(s) failed (--on-error halt); "
+        f"tenantops rollouts resume {halted}")
+    async with make_app(ctx).run_test(size=(120, 40)) as pilot:
+        app = pilot.app
+        await settle(pilot)
+        panel = app.screen.query_one("#dash-attention", RowList)
+        panel.focus()
+        assert panel.move_to_key(("rollout", halted))
+        await pilot.press("enter")
+        assert await wait_for(pilot, lambda: isinstance(app.screen, RolloutsScreen)
+                              and app.screen.listing.current_row is not None
+                              and app.screen.listing.current_row.key == halted)
+        assert app.handled_errors == []
+    ctx.close()

@@ -161,6 +161,12 @@ class DashboardScreen(BaseScreen):
             from tenantops.console.screens.timeline import TimelineScreen
 
             app.push_screen(TimelineScreen(name))
+        elif kind == "rollout":
+            from tenantops.console.screens.rollouts import RolloutsScreen
+
+            root = app.open_section("rollouts")
+            if isinstance(root, RolloutsScreen):
+                root.show_rollout(name)
         elif kind == "tenant":
             from tenantops.console.screens.tenant import TenantScreen
 

@@ -196,6 +196,14 @@ class RolloutsScreen(BaseScreen):
         # drivers this console started: rollout id -> (process, its stderr log, updated_at before)
         self.drivers: dict[int, tuple[subprocess.Popen[bytes], Path, str | None]] = {}
         self._spawning: set[int] = set()
+        # a rollout asked for by another screen (the dashboard): highlighted once listed
+        self._wanted: int | None = None
+
+    def show_rollout(self, rollout_id: int) -> None:
+        """Open on one rollout, whatever the status filter was."""
+        self.status, self.rollout_id, self.stage, self._wanted = None, rollout_id, None, rollout_id
+        if self.is_mounted:
+            self.cmd_refresh()
 
     def compose_body(self) -> ComposeResult:
         yield Static("reading rollouts…", id="rollouts-bar", classes="bar")
@@ -305,6 +313,8 @@ class RolloutsScreen(BaseScreen):
                                       (str(failed), "bad") if failed else "0", r["created_by"],
                                       ago(r["created_at"], now).removesuffix(" ago")], data=r))
         self.listing.set_rows(rows)
+        if self._wanted is not None and self.listing.move_to_key(self._wanted):
+            self._wanted = None
         if not self.ticking:
             current = self.listing.current_row
             if current is not None and current.key != self.rollout_id:

@@ -68,8 +68,35 @@ def _modules(ctx: Context, args: argparse.Namespace, action: str) -> int:
     return _finish(ctx, args, doc, f"modules {action} {args.module} on {args.slug}")
 
 
+FLEET_ONLY = ("stages", "parallel", "on_error", "label", "template")
+
+
 def cmd_modules_add(ctx: Context, args: argparse.Namespace) -> int:
-    return _modules(ctx, args, "add")
+    if not args.all:
+        given = [f"--{name.replace('_', '-')}" for name in FLEET_ONLY if getattr(args, name) is not None]
+        if given:
+            raise UsageError(f"{', '.join(given)} go(es) with --all")
+        if args.slug is None:
+            raise UsageError("give the tenant's slug and the module, or --all and the module")
+        return _modules(ctx, args, "add")
+    if args.slug is not None:
+        raise UsageError(f"--all adds {args.module} to every tenant: give no slug (got {args.slug!r})")
+    report = fleet.add_module(ctx, module=args.module, stages=args.stages or "rest",
+                              parallel=1 if args.parallel is None else args.parallel,
+                              on_error=args.on_error or "halt", label=args.label, template=args.template,
+                              dry_run=args.dry_run, progress=None if args.json else output.note)
+
+    def render(d: dict) -> None:
+        output.table(f"Add {d['module']}", ["tenant", "outcome", "stage", "installs", "error"],
+                     [(t["tenant"], t["outcome"], t.get("stage"), ", ".join(t.get("installs") or []), t.get("error"))
+                      for t in d["tenants"]])
+        for st in d.get("stages", []):
+            output.note(f"stage {st['name']}: {', '.join(st['tenants']) or 'no tenants'}")
+        if d.get("rollout"):
+            from .rollouts import render_rollout
+            render_rollout(d["rollout"])
+    output.show(args, report, render)
+    return 1 if any(t["outcome"] in ("failed", "blocked") for t in report["tenants"]) else 0
 
 
 def cmd_modules_remove(ctx: Context, args: argparse.Namespace) -> int:
@@ -231,9 +258,24 @@ def cmd_backups_restore(ctx: Context, args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     verbs = group(sub, "modules", help="add or remove a tenant's modules")
-    p = verb(verbs, "add", common, help="add a catalog module to a tenant (applies its migrations)",
-             handler=cmd_modules_add, example="tenantops modules add nc-ktm donations --dry-run")
-    _slug_module(p)
+    p = verb(verbs, "add", common, help="add a catalog module to a tenant, or to the fleet as a staged rollout",
+             handler=cmd_modules_add,
+             example=["tenantops modules add nc-ktm donations --dry-run",
+                      "tenantops modules add --all simple_donations --template community_group "
+                      "--stages canary:2,pilot:10%,rest --parallel 2"])
+    p.add_argument("slug", nargs="?", help="the tenant's slug (not with --all)")
+    p.add_argument("module", help="the catalog module's slug (`tenantops catalog list`)")
+    p.add_argument("--all", action="store_true",
+                   help="every active tenant without the module (narrow with --label/--template), as a rollout")
+    p.add_argument("--label", metavar="KEY=VALUE", help="with --all: only tenants carrying this label")
+    p.add_argument("--template", metavar="SLUG", help="with --all: only tenants of this template")
+    p.add_argument("--stages", metavar="SPEC",
+                   help="with --all: the rollout's stages, e.g. canary:2,pilot:10%%,label:region=east,rest "
+                        "(default rest: one stage)")
+    p.add_argument("--parallel", type=positive_int, metavar="N",
+                   help="with --all: tenants at once per stage (default 1)")
+    p.add_argument("--on-error", metavar="halt|continue|threshold:P%",
+                   help="with --all: what a failure does (default halt)")
     dry_run(p)
     p = verb(verbs, "remove", common, help="remove a module from a tenant (drops its tables: destructive)",
              handler=cmd_modules_remove, example="tenantops modules remove nc-ktm donations --confirm nc-ktm")
@@ -289,7 +331,7 @@ def register(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -
                    help="--all as a staged rollout, e.g. canary:2,pilot:10%%,label:region=east,rest")
     p.add_argument("--parallel", type=positive_int, metavar="N",
                    help="with --stages: tenants at once per stage (default 1)")
-    p.add_argument("--on-error", metavar="halt|continue|threshold:P%%",
+    p.add_argument("--on-error", metavar="halt|continue|threshold:P%",
                    help="with --stages: what a failure does (default halt)")
 
     verbs = group(sub, "backups", help="tenant backups")

@@ -23,7 +23,8 @@ def _bar(done: int, total: int) -> str:
 
 
 def render_rollout(d: dict[str, Any]) -> None:
-    output.note(f"rollout {d['id']} ({d['kind']}, {d['spec']}, --parallel {d['parallel']}, "
+    what = " ".join([d["kind"], *map(str, (d.get("params") or {}).values())])
+    output.note(f"rollout {d['id']} ({what}, {d['spec']}, --parallel {d['parallel']}, "
                 f"--on-error {d['on_error']}): {d['status']}" + (f" — {d['reason']}" if d.get("reason") else ""))
     output.table(f"Rollout {d['id']}: {d['status']}", ["stage", "progress", "done", "failed", "pending"],
                  [(st["name"], _bar(st["done"], st["total"]), f"{st['done']}/{st['total']}", st["failed"],

@@ -365,6 +365,7 @@ class RolloutsScreen(BaseScreen):
     def summary_text(self, r: dict[str, Any]) -> str:
         label, tone = rollout_status(r["status"])
         strategy = f" {r['strategy']}" if r["strategy"] else ""
+        strategy += "".join(f" {v}" for v in (r.get("params") or {}).values())  # modules.add: the module
         first = (f"[b]rollout {r['id']}[/] · {tone_markup(label, tone, bold=True)} · {escape(r['kind'])}{strategy} · "
                  f"parallel {r['parallel']} · on-error {escape(r['on_error'])}")
         notes = []

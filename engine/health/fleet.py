@@ -168,6 +168,68 @@ def rollout_report(report: dict[str, Any], rollout: dict[str, Any]) -> dict[str,
     return report
 
 
+def add_module(ctx: Context, *, module: str, stages: str = "rest", parallel: int = 1, on_error: str = "halt",
+               label: str | None = None, template: str | None = None, dry_run: bool = False,
+               progress: Progress = None) -> dict[str, Any]:
+    """Add ``module`` across the fleet as a staged rollout: every active tenant (or those
+    with ``label`` KEY=VALUE, or of ``template``) that does not have it yet. A tenant that
+    cannot take it (its template does not allow it, it is locked ...) is reported as
+    blocked and left out; the others go stage by stage like ``sync --all --stages``.
+    Everything is checked before anything is recorded: bad input changes nothing."""
+    from tenantops.engine.health import rollouts
+    from tenantops.engine.migrate.units import catalog_for
+    from tenantops.engine.tenants import labels as tenant_labels
+    from tenantops.engine.tenants import modules
+
+    say = progress or (lambda _m: None)
+    rollouts.parse_stages(stages)
+    rollouts.parse_on_error(on_error)
+    if parallel < 1:
+        raise UsageError(f"--parallel {parallel}: must be at least 1")
+    if not dry_run:  # refused before a rollout is recorded (each tenant's job checks again)
+        ctx.authorize("modules.add", "admin", None, {"module": module, "all": True})
+    catalog = catalog_for(ctx)
+    if module not in catalog.modules:
+        raise UsageError(f"module {module!r} is not in the catalog (see `tenantops catalog list`)")
+    if template is not None and template not in catalog.templates:
+        raise UsageError(f"--template {template!r} is not in the catalog (see `tenantops catalog list`)")
+    query = sa.select(m.Tenant.slug).where(m.Tenant.status == "active").order_by(m.Tenant.slug)
+    if template is not None:
+        query = query.where(m.Tenant.template == template)
+    if label is not None:
+        key, value = tenant_labels.parse_pair(label)
+        assert value is not None  # parse_pair without removal always yields a value
+        query = query.where(m.Tenant.id.in_(tenant_labels.labelled(key, value)))
+    with ctx.session() as s:
+        slugs = list(s.scalars(query))
+    entries: dict[str, dict[str, Any]] = {}
+    todo = []
+    for slug in slugs:
+        if module in rollouts.installed_modules(ctx, slug):
+            entries[slug] = {"tenant": slug, "outcome": "up-to-date", "installs": [], "error": None}
+            continue
+        try:
+            plan = modules.preview_module_add(ctx, slug=slug, module=module).document
+        except TenantopsError as exc:
+            entries[slug] = {"tenant": slug, "outcome": "blocked", "installs": [], "error": str(exc)}
+            continue
+        entries[slug] = {"tenant": slug, "outcome": "pending", "installs": plan["installs"], "error": None}
+        todo.append(slug)
+    report: dict[str, Any] = {"dry_run": dry_run, "module": module, "stopped": None,
+                              "tenants": [entries[s] for s in slugs]}
+    if dry_run:
+        planned, left_out = rollouts.assign(ctx, rollouts.parse_stages(stages), todo)
+        report["stages"], report["left_out"] = planned, left_out
+        return report
+    if not todo:
+        return report
+    rollout_id = rollouts.create(ctx, spec=stages, parallel=parallel, on_error=on_error, strategy=None,
+                                 slugs=todo, kind="modules.add", params={"module": module})
+    say(f"rollout {rollout_id}: add {module} to {len(todo)} tenant(s), {stages} "
+        f"(--parallel {parallel}, --on-error {on_error})")
+    return rollout_report(report, rollouts.drive(ctx, rollout_id, progress=say))
+
+
 def _sync_one_now(ctx: Context, slug: str, entries: dict[str, dict[str, Any]], strategy: str) -> None:
     try:
         job_id = tenant_sync.request_sync(ctx, slug=slug, strategy=strategy).job

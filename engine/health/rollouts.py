@@ -1,4 +1,6 @@
-"""Staged rollouts: `sync --all --stages "canary:2,pilot:10%,rest"`.
+"""Staged rollouts: `sync --all --stages "canary:2,pilot:10%,rest"`, and
+`modules add --all MODULE --stages ...` (a rollout's ``kind`` says which job each
+tenant gets; ``params`` holds what that job needs besides the slug).
 
 A rollout is a landlord record (``rollouts``) with its stages and one row per tenant
 (``rollout_tenants``) holding that tenant's outcome. The process driving it writes each
@@ -132,16 +134,22 @@ def assign(ctx: Context, stages: list[StageSpec], slugs: list[str]) -> tuple[lis
     return out, remaining
 
 
+KINDS = ("sync", "modules.add")
+
+
 def create(ctx: Context, *, spec: str, parallel: int, on_error: str, strategy: str | None,
-           slugs: list[str], kind: str = "sync") -> int:
+           slugs: list[str], kind: str = "sync", params: dict[str, Any] | None = None) -> int:
     """Record a rollout over ``slugs`` (its stages assigned now, so a resume after a crash
     works on the very same tenants); returns its id."""
     if parallel < 1:
         raise UsageError(f"--parallel {parallel}: must be at least 1")
+    if kind not in KINDS:
+        raise UsageError(f"a rollout runs one of {', '.join(KINDS)}, not {kind!r}")
     on_error = parse_on_error(on_error)
     stages, left_out = assign(ctx, parse_stages(spec), slugs)
     with ctx.session() as s:
-        rollout = m.Rollout(kind=kind, strategy=strategy, spec=spec, parallel=parallel, on_error=on_error,
+        rollout = m.Rollout(kind=kind, strategy=strategy, params=params, spec=spec, parallel=parallel,
+                            on_error=on_error,
                             status="running", created_by=ctx.operator, updated_at=utcnow(),
                             stages=[{"name": st["name"]} for st in stages] + ([{"left_out": left_out}] if left_out else []))
         s.add(rollout)
@@ -193,6 +201,7 @@ def drive(ctx: Context, rollout_id: int, *, progress: Callable[[str], None] | No
         if rollout is None:
             raise NotFoundError(f"rollout {rollout_id} does not exist (see `tenantops rollouts list`)")
         parallel, on_error, strategy = rollout.parallel, rollout.on_error, rollout.strategy
+        kind, params = rollout.kind, dict(rollout.params or {})
         rows = list(s.scalars(sa.select(m.RolloutTenant).where(m.RolloutTenant.rollout_id == rollout_id)
                               .order_by(m.RolloutTenant.stage, m.RolloutTenant.position)))
         names = [st["name"] for st in rollout.stages if "name" in st]
@@ -211,7 +220,7 @@ def drive(ctx: Context, rollout_id: int, *, progress: Callable[[str], None] | No
                 status = _status(ctx, rollout_id)
                 while status == "running" and not halt and todo and len(in_flight) < parallel:
                     row = todo.pop(0)
-                    job_id = _start(ctx, row, strategy)
+                    job_id = _start(ctx, row, kind, strategy, params)
                     if job_id is None:
                         failed += row.outcome == "failed"
                         halt = halt or _too_many_failures(on_error, failed, len(members))
@@ -251,10 +260,19 @@ def drive(ctx: Context, rollout_id: int, *, progress: Callable[[str], None] | No
             p.wait(timeout=120)
 
 
-def _start(ctx: Context, row: m.RolloutTenant, strategy: str | None) -> int | None:
-    """Queue the tenant's sync; None when it ends at once (nothing to do, or refused)."""
+def _start(ctx: Context, row: m.RolloutTenant, kind: str, strategy: str | None,
+           params: dict[str, Any]) -> int | None:
+    """Queue the tenant's job; None when it ends at once (nothing to do, or refused)."""
     try:
-        job_id = tenant_sync.request_sync(ctx, slug=row.tenant, strategy=strategy).job
+        if kind == "modules.add":
+            from tenantops.engine.tenants import modules
+
+            if params["module"] in installed_modules(ctx, row.tenant):
+                job_id = None  # added since the rollout was planned: nothing to do
+            else:
+                job_id = modules.request_module_add(ctx, slug=row.tenant, module=params["module"]).job
+        else:
+            job_id = tenant_sync.request_sync(ctx, slug=row.tenant, strategy=strategy).job
     except TenantopsError as exc:
         row.outcome = "failed"
         _record(ctx, row.id, outcome="failed", error=str(exc), finished_at=utcnow())
@@ -266,6 +284,12 @@ def _start(ctx: Context, row: m.RolloutTenant, strategy: str | None) -> int | No
     row.outcome, row.job_id = "running", job_id
     _record(ctx, row.id, outcome="running", job_id=job_id)
     return job_id
+
+
+def installed_modules(ctx: Context, slug: str) -> set[str]:
+    with ctx.session() as s:
+        return set(s.scalars(sa.select(m.TenantModule.module).join(m.Tenant, m.Tenant.id == m.TenantModule.tenant_id)
+                          .where(m.Tenant.slug == slug)))
 
 
 def _ensure_workers(ctx: Context, procs: list[subprocess.Popen[bytes]], in_flight: dict[int, m.RolloutTenant],
@@ -314,7 +338,8 @@ def _doc(rollout: m.Rollout, rows: list[m.RolloutTenant]) -> dict[str, Any]:
                        "failed": counts["failed"], "pending": counts["pending"], "running": counts["running"],
                        "tenants": [{"tenant": r.tenant, "outcome": r.outcome, "job": r.job_id, "error": r.error}
                                    for r in members]})
-    return {"id": rollout.id, "kind": rollout.kind, "strategy": rollout.strategy, "spec": rollout.spec,
+    return {"id": rollout.id, "kind": rollout.kind, "params": dict(rollout.params or {}),
+            "strategy": rollout.strategy, "spec": rollout.spec,
             "parallel": rollout.parallel, "on_error": rollout.on_error, "status": rollout.status,
             "reason": rollout.reason, "created_by": rollout.created_by, "created_at": iso(rollout.created_at),
             "updated_at": iso(rollout.updated_at), "finished_at": iso(rollout.finished_at),

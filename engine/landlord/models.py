@@ -129,6 +129,8 @@ class Rollout(Base):
     on_error: Mapped[str] = mapped_column(sa.String(32))
     status: Mapped[str] = mapped_column(sa.String(16), index=True)
     stages: Mapped[list[Any]] = mapped_column(sa.JSON)
+    # what each tenant's job needs besides its slug (modules.add: the module)
+    params: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
     reason: Mapped[str | None] = mapped_column(sa.Text)
     created_by: Mapped[str] = mapped_column(sa.String(128))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -106,12 +106,17 @@ class QuickPrints:
         spec = _LINES.get(source)
         if spec is None:
             return
+        if not rows:
+            return
         tag, schema_column, columns = spec
+        fields = list(rows[0]._fields)
+        at = fields.index(schema_column)
+        picks = [fields.index(c) for c in columns]
+        lines, fold = self.lines, self.fold
         for row in rows:
-            schema = self.fold(getattr(row, schema_column))
+            schema = fold(row[at])
             # NULL and '' must differ: a NULL default is not an empty-string default
-            self.lines[schema].append("\x1f".join([tag, *("\x00" if getattr(row, c) is None else str(getattr(row, c))
-                                                           for c in columns)]))
+            lines[schema].append(tag + "".join(["\x1f\x00" if row[i] is None else f"\x1f{row[i]}" for i in picks]))
             if source != "tables" or row.TABLE_TYPE not in _BASE_TABLES:
                 continue
             if not (self.is_mariadb and (row.ENGINE or "").lower() == "innodb" and row.CREATE_TIME is not None):

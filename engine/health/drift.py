@@ -552,22 +552,23 @@ def _capture_group(adapter: Adapter, tenants: list[m.Tenant], record: dict[str, 
     with adapter.admin().connect() as conn:
         if record is None:
             captured = capture_mysql(conn, names)
-            versioned = None
+            versioned: set[str] | None = None
         else:
             from tenantops.engine.health.fingerprint import QuickPrints, utc_session
 
             lower = bool(int(conn.exec_driver_sql("SELECT @@lower_case_table_names").scalar() or 0))
             with utc_session(conn) as now:
                 prints = QuickPrints(now, bool(getattr(conn.dialect, "is_mariadb", False)), lower)
-                versioned = set()
+                seen: set[str] = set()
 
                 def observe(source: str, rows: Any) -> None:
                     prints.observe(source, rows)
                     if source == "tables":
-                        versioned.update(r.TABLE_SCHEMA for r in rows if r.TABLE_NAME == "alembic_version")
+                        seen.update(r.TABLE_SCHEMA for r in rows if r.TABLE_NAME == "alembic_version")
 
                 captured = capture_mysql(conn, names, observe=observe)
             record.update(prints.digests(list(captured)))
+            versioned = seen
         heads_by_db = _bulk_heads(conn, [n for n in names if n in captured], with_table=versioned)
     for name, schema in captured.items():
         out[name] = (schema, _applied_from(heads_by_db.get(name, [])))

@@ -85,7 +85,9 @@ def utc_session(conn: sa.Connection) -> Iterator[datetime]:
     previous = conn.exec_driver_sql("SELECT @@session.time_zone").scalar()
     conn.exec_driver_sql("SET SESSION time_zone = '+00:00'")
     try:
-        yield conn.exec_driver_sql("SELECT UTC_TIMESTAMP()").scalar()
+        now = conn.exec_driver_sql("SELECT UTC_TIMESTAMP()").scalar()
+        assert isinstance(now, datetime)
+        yield now
     finally:
         conn.execute(sa.text("SET SESSION time_zone = :tz"), {"tz": previous})
 

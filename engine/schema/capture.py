@@ -744,7 +744,23 @@ def _partition_clause(rows: list) -> str | None:
     return f"PARTITION BY {method} ({first.PARTITION_EXPRESSION or ''}) ({', '.join(parts)})"
 
 
+_COLUMNS: dict[tuple, dict] = {}
+
+
 def _mysql_column(row: Any, table: dict, is_mariadb: bool, is_json: bool) -> dict:
+    """The canonical column, once per distinct row in a process: a fleet of tenants
+    holds the same few hundred column spellings thousands of times."""
+    key = (row.COLUMN_TYPE, row.COLLATION_NAME, table["options"]["collation"], row.COLUMN_DEFAULT, row.EXTRA,
+           row.IS_NULLABLE, row.ORDINAL_POSITION, row.COLUMN_COMMENT, row.GENERATION_EXPRESSION, is_mariadb, is_json)
+    column = _COLUMNS.get(key)
+    if column is None:
+        if len(_COLUMNS) >= 65536:
+            _COLUMNS.clear()
+        column = _COLUMNS[key] = _new_mysql_column(row, table, is_mariadb, is_json)
+    return dict(column)  # callers own their schema: never share the memo's dict
+
+
+def _new_mysql_column(row: Any, table: dict, is_mariadb: bool, is_json: bool) -> dict:
     extra = (row.EXTRA or "").lower()
     if is_json:
         type_ = "json"

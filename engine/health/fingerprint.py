@@ -18,14 +18,18 @@ the capture it was recorded with?". Two kinds answer it, each sound on its own:
   reads themselves, so used only where a quick one cannot vouch.
 
 A quick fingerprint vouches only where the ctime argument holds: MariaDB (not MySQL),
-every base table InnoDB (MyISAM and Aria keep their create time across ALTERs), every
-ctime known and older than :data:`SETTLE` before the read began (a second change within
-the same second as the recorded ctime would keep the value; as with git's "racily clean"
-index entries, such a schema is not vouched for until it has settled). A schema whose
-captured foreign keys reference another database is never vouched for: renaming that
-database's table changes the key without touching this schema. Where the quick kind
-cannot vouch, an incremental scan records the detailed kind, and a full scan (which
-runs no fingerprint query) records :data:`UNVOUCHED`, which matches nothing.
+every base table InnoDB (MyISAM and Aria keep their create time across definition-only
+ALTERs), every ctime known and older than :data:`SETTLE` before the read began (a second
+change within the same second as the recorded ctime would keep the value; as with git's
+"racily clean" index entries, such a schema is not vouched for until it has settled). A
+schema whose captured foreign keys reference another database is never vouched for:
+renaming that database's table changes the key without touching this schema.
+
+Where the quick kind can never vouch (MySQL, a non-InnoDB table), an incremental scan
+records the detailed kind and compares with it from then on. Everything else the quick
+kind cannot vouch for (unsettled, a foreign key into another database, and in a full
+scan, which runs no fingerprint query, the non-InnoDB schemas too) is recorded as
+:data:`UNVOUCHED`, which matches nothing: the next scan captures it again.
 """
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Benchmark 2: `drift --all` over N tenants (default 2,000) on a private MariaDB, full
-(`--full`: every tenant captured) and incremental (the default: one fingerprint query, only
-changed tenants captured; here the 1% that drifted change again between runs), against
+(`--full`: every tenant captured, fingerprints recorded from the capture's own reads) and
+incremental (the default: quick fingerprints from a narrow TABLES read plus the small
+trigger/routine/event reads, only changed tenants captured; here the 1% that drifted change
+again between runs, moments before the scan), against
 
 * the floor: the bulk information_schema reads alone (the same queries the engine sends,
   rows fetched, nothing else);
@@ -18,6 +20,7 @@ slower than the incremental scan.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 from common import isolated_home, machine, mariadb_servers, median, ratio_line
@@ -31,6 +34,7 @@ def main() -> None:
     parser.add_argument("--peer-sample", type=int, default=100,
                         help="tenants reflected by the peer; its time is scaled to --tenants")
     args = parser.parse_args()
+    load = os.getloadavg()
 
     with isolated_home(), mariadb_servers(1) as (db,):
         import sqlalchemy as sa
@@ -133,7 +137,8 @@ def main() -> None:
         peer = (time.perf_counter() - started) * args.tenants / len(sample)
         ctx.close()
 
-    print(f"# bench_drift — {machine()}")
+    print(f"# bench_drift — {machine()}; load average {' '.join(f'{x:.2f}' for x in load)} at the start, "
+          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())} at the end (machine shared)")
     print(f"# {args.tenants} tenants x {len(planned)} revisions ({TEMPLATE}); setup {setup:.1f} s; "
           f"{drifted} drifted; incremental recaptured {recaptured}; peer timed on {len(sample)} tenants and scaled")
     print(ratio_line("drift --all (incremental) vs bulk-read floor", inc, floor, "<= 0.3x"))

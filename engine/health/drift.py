@@ -7,8 +7,11 @@ expected object knows which unit created it, cached by the set's hash, and dropp
 """
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -51,10 +54,25 @@ def _cache_path(ctx: Context, key: str) -> Path:
 _MEMO: dict[str, tuple[dict, dict]] = {}
 
 
+_SET_KEYS: dict[tuple, tuple[list[Unit], str]] = {}
+
+
+def _set_key_of(units: list[Unit], applied: list[str], family: str) -> str:
+    """_set_key, once per unit set in a process: a fleet scan asks for each tenant, and
+    each answer checksums every revision file. The units are kept with the answer so
+    that their ids, the memo's key, are never reused by other objects."""
+    memo = (tuple(id(u) for u in units), tuple(applied), family)
+    if memo not in _SET_KEYS:
+        if len(_SET_KEYS) >= 4096:  # custom units are new objects per lookup: a long-lived console
+            _SET_KEYS.clear()
+        _SET_KEYS[memo] = (list(units), _set_key(units, applied, family))
+    return _SET_KEYS[memo][1]
+
+
 def expected_schema(ctx: Context, adapter: Adapter, units: list[Unit], applied: list[str]) -> tuple[dict, dict]:
     """(expected canonical schema, owners) for exactly these applied revisions."""
     family = "sqlite" if adapter.dialect == "sqlite" else "mysql"
-    key = _set_key(units, applied, family)
+    key = _set_key_of(units, applied, family)
     if key in _MEMO:
         return _MEMO[key]
     cached = _cache_path(ctx, key)
@@ -322,10 +340,11 @@ def check_all(ctx: Context, *, progress=None, full: bool = False) -> dict[str, A
     (not per-table reflection), expected schemas cached per distinct unit set, reports
     stored, and tenants grouped by actual schema fingerprint.
 
-    Incremental unless ``full``: one query per MariaDB/MySQL server fingerprints every
-    tenant database (health/fingerprint.py); a tenant whose fingerprint and basis
+    Incremental unless ``full``: a few cheap reads per MariaDB/MySQL server fingerprint
+    every tenant database (health/fingerprint.py); a tenant whose fingerprint and basis
     (expected schema, acceptances, ignore rules) equal those of its last captured check
-    keeps that verdict without a capture. SQLite servers are always captured."""
+    keeps that verdict without a capture. A full scan records the fingerprints from its
+    own reads. SQLite servers are always captured."""
     say = progress or (lambda _msg: None)
     with ctx.session() as s:
         tenants = list(s.scalars(sa.select(m.Tenant).where(m.Tenant.status.in_(("active", "suspended")))
@@ -350,74 +369,86 @@ def check_all(ctx: Context, *, progress=None, full: bool = False) -> dict[str, A
                 "expected_hash": None, "actual_hash": None, "differences": [], "error": error, "server": server.name,
                 "status": status, "checked": False}
 
-    for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):
-        server = servers[server_id]
-        adapter = adapter_for(server)
-        kept: list[tuple[int, dict[str, Any]]] = []
-        try:
-            say(f"{server.name}: {'capturing' if full else 'checking'} {len(group)} tenant(s)")
-            try:
-                prints, heads = _fingerprint_group(adapter, group, with_heads=not full)
-                to_capture = group
-                if not full and prints:
-                    to_capture = []
-                    refs = _last_fingerprinted(ctx, [t.id for t in group])
-                    for t in group:
-                        ref = refs.get(t.id)
-                        key = (t.template, tuple(modules.get(t.id, [])), t.slug if _has_custom(ctx, t.slug) else None)
-                        if ref is None or t.database is None or ref["_fingerprint"] != prints.get(t.database):
-                            to_capture.append(t)
-                            continue
-                        if key not in unit_sets:
-                            unit_sets[key] = units_for(ctx, t, modules.get(t.id, []))[0]
-                        units = unit_sets[key]
-                        basis = _basis(units, applied_from_heads_memo(units, heads.get(t.database, [])),
-                                       accepted.get(t.id, []), ctx, adapter)
-                        if basis != ref["_basis"]:
-                            to_capture.append(t)
-                            continue
-                        kept.append((t.id, {**ref, "checked_at": iso(utcnow()), "_captured": False}))
-                captured = _capture_group(adapter, to_capture)
-            except ServerUnreachable as exc:
-                reports += [unchecked(t, server, str(exc), "unreachable") for t in group]
-                continue
-            except (ServerError, sa.exc.DBAPIError) as exc:
-                message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name}: {short_error(exc)}"
-                reports += [unchecked(t, server, message) for t in group]
-                continue
-            done: list[tuple[int, dict[str, Any]]] = list(kept)
-            kept_ids = {tid for tid, _ in kept}
-            for t in group:
-                if t.id in kept_ids:
-                    continue
-                if t.database not in captured:
-                    reports.append(unchecked(t, server, f"database {t.database} is missing on {server.name}"))
-                    continue
-                actual, applied = captured[t.database]
-                key = (t.template, tuple(modules.get(t.id, [])), t.slug if _has_custom(ctx, t.slug) else None)
-                try:
-                    if key not in unit_sets:
-                        unit_sets[key] = units_for(ctx, t, modules.get(t.id, []))[0]
-                    units = unit_sets[key]
-                    report = compare(ctx, t, adapter, actual, units=units, applied=applied(units),
-                                     accepted=accepted.get(t.id, []))
-                    if t.database in prints:
-                        report["_fingerprint"] = prints[t.database]
-                        report["_basis"] = _basis(units, applied(units), accepted.get(t.id, []), ctx, adapter)
-                except ServerUnreachable as exc:  # it froze half way through the group
-                    reports.append(unchecked(t, server, str(exc), "unreachable"))
-                    continue
-                except (TenantopsError, sa.exc.DBAPIError) as exc:
-                    reports.append(unchecked(t, server, str(exc).splitlines()[0]))
-                    continue
-                done.append((t.id, report))
-            for (_, report), public in zip(done, store_reports(ctx, done)):
-                reports.append({**public, "server": server.name, "status": "checked", "checked": True,
-                                "captured": report.get("_captured", True)})
-        finally:
-            adapter.dispose()
+    customised = _customised(ctx)
+
+    def units_of(t: m.Tenant) -> list[Unit]:
+        key = (t.template, tuple(modules.get(t.id, [])), t.slug if t.slug in customised else None)
+        if key not in unit_sets:
+            unit_sets[key] = units_for(ctx, t, modules.get(t.id, []))[0]
+        return unit_sets[key]
+
+    with _collector_paused():
+        for server_id, group in sorted(by_server.items(), key=lambda kv: servers[kv[0]].name):
+            reports += _check_server(ctx, servers[server_id], group, full, accepted, units_of, unchecked, say)
     reports.sort(key=lambda r: r["tenant"])
     return {"reports": reports, "clusters": clusters(reports)}
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the scan: a fleet capture allocates
+    millions of acyclic dicts and lists (freed by reference counting anyway), and every
+    few hundred allocations the collector would walk the ever larger heap again; ~20% of
+    a full scan of 2,000 tenants. Cycles made meanwhile are collected once it is back."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _check_server(ctx: Context, server: m.Server, group: list[m.Tenant], full: bool,
+                  accepted: dict[int, list[dict[str, Any]]], units_of: Any, unchecked: Any,
+                  say: Any) -> list[dict[str, Any]]:
+    """The reports of one server's tenants (stored), captured or kept."""
+    reports: list[dict[str, Any]] = []
+    adapter = adapter_for(server)
+    kept: list[tuple[int, dict[str, Any]]] = []
+    try:
+        say(f"{server.name}: {'capturing' if full else 'checking'} {len(group)} tenant(s)")
+        try:
+            if full or adapter.dialect == "sqlite":
+                prints: dict[str, str] = {}
+                captured = _capture_group(adapter, group, record=prints)
+            else:
+                kept, to_capture, prints = _unchanged(ctx, adapter, group, accepted, units_of)
+                captured = _capture_group(adapter, to_capture)
+        except ServerUnreachable as exc:
+            return [unchecked(t, server, str(exc), "unreachable") for t in group]
+        except (ServerError, sa.exc.DBAPIError) as exc:
+            message = str(exc) if isinstance(exc, TenantopsError) else f"server {server.name}: {short_error(exc)}"
+            return [unchecked(t, server, message) for t in group]
+        done: list[tuple[int, dict[str, Any]]] = list(kept)
+        kept_ids = {tid for tid, _ in kept}
+        for t in group:
+            if t.id in kept_ids:
+                continue
+            if t.database not in captured:
+                reports.append(unchecked(t, server, f"database {t.database} is missing on {server.name}"))
+                continue
+            actual, applied = captured[t.database]
+            try:
+                units = units_of(t)
+                report = compare(ctx, t, adapter, actual, units=units, applied=applied(units),
+                                 accepted=accepted.get(t.id, []))
+                if t.database in prints:
+                    report["_fingerprint"] = _recordable(prints[t.database], actual)
+                    report["_basis"] = _basis(units, applied(units), accepted.get(t.id, []), ctx, adapter)
+            except ServerUnreachable as exc:  # it froze half way through the group
+                reports.append(unchecked(t, server, str(exc), "unreachable"))
+                continue
+            except (TenantopsError, sa.exc.DBAPIError) as exc:
+                reports.append(unchecked(t, server, str(exc).splitlines()[0]))
+                continue
+            done.append((t.id, report))
+        for (_, report), public in zip(done, store_reports(ctx, done)):
+            reports.append({**public, "server": server.name, "status": "checked", "checked": True,
+                            "captured": report.get("_captured", True)})
+    finally:
+        adapter.dispose()
+    return reports
 
 
 def unchecked_summary(reports: list[dict[str, Any]]) -> str:
@@ -435,21 +466,49 @@ def unchecked_summary(reports: list[dict[str, Any]]) -> str:
     return "drift --all: " + "; ".join(parts)
 
 
-def _fingerprint_group(adapter: Adapter, tenants: list[m.Tenant], *, with_heads: bool
-                       ) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """({database: raw fingerprint}, {database: alembic heads}) of a MariaDB/MySQL server's
-    tenants; nothing for SQLite (always captured). A full scan records fingerprints too,
-    taken before its capture, so a change racing the capture only ever causes a recapture."""
-    if adapter.dialect == "sqlite":
-        return {}, {}
-    from tenantops.engine.health.fingerprint import fingerprints
+def _unchanged(ctx: Context, adapter: Adapter, group: list[m.Tenant], accepted: dict[int, list[dict[str, Any]]],
+               units_of: Any) -> tuple[list[tuple[int, dict[str, Any]]], list[m.Tenant], dict[str, str]]:
+    """(kept reports, tenants to capture, {database: fingerprint to record}) for a MariaDB/
+    MySQL server's tenants: a tenant keeps its last captured verdict when the fingerprint
+    of the kind recorded with it is unchanged and so is its basis. Every fingerprint is
+    read before any capture, so a change racing the scan only ever causes a recapture."""
+    from tenantops.engine.health import fingerprint as fp
 
     assert isinstance(adapter, MysqlAdapter)  # every server that is not SQLite is MariaDB/MySQL
-    names = [t.database for t in tenants if t.database is not None]
+    names = [t.database for t in group if t.database is not None]
+    refs = _last_fingerprinted(ctx, [t.id for t in group])
     with adapter.admin().connect() as conn:
-        prints = fingerprints(conn, names)
-        heads = _bulk_heads(conn, [n for n in names if n in prints]) if with_heads else {}
-    return prints, heads
+        quick = fp.quick(conn, names)
+        recorded = {t.database: refs[t.id]["_fingerprint"] for t in group if t.id in refs and t.database in quick.prints}
+        # the detailed kind where it was recorded, and where a tenant about to be captured
+        # can never be vouched for by the quick kind (it is recorded with the capture)
+        detail = fp.detailed(conn, [db for db in quick.prints
+                                    if db in quick.unfit or recorded.get(db, "").startswith(fp.DETAILED)])
+        heads = _bulk_heads(conn, [db for db in names if db in quick.prints], with_table=quick.versioned)
+    kept: list[tuple[int, dict[str, Any]]] = []
+    to_capture: list[m.Tenant] = []
+    prints: dict[str, str] = {}
+    for t in group:
+        db = t.database
+        if db is None or db not in quick.prints:
+            to_capture.append(t)  # reported missing by the capture
+            continue
+        prints[db] = detail.get(db, fp.UNVOUCHED) if db in quick.unfit else quick.prints[db]
+        ref = refs.get(t.id)
+        was = recorded.get(db, "")
+        same = ref is not None and ((was.startswith(fp.QUICK) and was == quick.prints[db])
+                                    or (was.startswith(fp.DETAILED) and was == detail.get(db)))
+        if same:
+            assert ref is not None
+            units = units_of(t)
+            same = _basis(units, applied_from_heads_memo(units, heads.get(db, [])), accepted.get(t.id, []), ctx,
+                          adapter) == ref["_basis"]
+        if not same:
+            to_capture.append(t)
+            continue
+        assert ref is not None
+        kept.append((t.id, {**ref, "checked_at": iso(utcnow()), "_captured": False}))
+    return kept, to_capture, prints
 
 
 def _last_fingerprinted(ctx: Context, tenant_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -473,9 +532,6 @@ def _last_fingerprinted(ctx: Context, tenant_ids: list[int]) -> dict[int, dict[s
     return out
 
 
-_BASES: dict[tuple, str] = {}
-
-
 def _basis(units: list[Unit], applied: list[str], accepted: list[dict[str, Any]], ctx: Context,
            adapter: Adapter) -> str:
     """What a tenant's verdict depends on besides its own schema: the expected schema (its
@@ -483,11 +539,8 @@ def _basis(units: list[Unit], applied: list[str], accepted: list[dict[str, Any]]
     from tenantops.engine.health.fingerprint import FORMAT
 
     family = "sqlite" if adapter.dialect == "sqlite" else "mysql"
-    memo = (tuple(id(u) for u in units), tuple(applied), family)
-    if memo not in _BASES:
-        _BASES[memo] = _set_key(units, applied, family)
     rules = ctx.settings.drift_ignore
-    parts = [FORMAT, _BASES[memo], sorted(json.dumps(a, sort_keys=True) for a in accepted),
+    parts = [FORMAT, _set_key_of(units, applied, family), sorted(json.dumps(a, sort_keys=True) for a in accepted),
              [list(rules.tables), list(rules.columns), list(rules.attributes)]]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
@@ -496,14 +549,25 @@ def applied_from_heads_memo(units: list[Unit], heads: list[str]) -> list[str]:
     return _applied_from(heads)(units)
 
 
-def _has_custom(ctx: Context, slug: str) -> bool:
+def _recordable(fingerprint: str, actual: dict) -> str:
+    from tenantops.engine.health.fingerprint import QUICK, UNVOUCHED, vouchable
+
+    # a quick fingerprint cannot see a foreign key's target in another database change
+    return UNVOUCHED if fingerprint.startswith(QUICK) and not vouchable(actual) else fingerprint
+
+
+def _customised(ctx: Context) -> set[str]:
+    """Slugs of the tenants with a custom migration directory (listed once per scan)."""
     from tenantops.engine.migrate.units import custom_dir
 
-    return custom_dir(ctx, slug).is_dir()
+    root = custom_dir(ctx, "x").parent.parent
+    return {p.name for p in root.iterdir() if (p / "versions").is_dir()} if root.is_dir() else set()
 
 
-def _capture_group(adapter: Adapter, tenants: list[m.Tenant]):
-    """{database: (canonical, applied_revisions_fn)} for a server's tenants."""
+def _capture_group(adapter: Adapter, tenants: list[m.Tenant], record: dict[str, str] | None = None):
+    """{database: (canonical, applied_revisions_fn)} for a server's tenants; ``record``
+    (MariaDB/MySQL) receives each captured database's quick fingerprint, made from the
+    capture's own reads."""
     out = {}
     if adapter.dialect == "sqlite":
         for t in tenants:
@@ -517,8 +581,26 @@ def _capture_group(adapter: Adapter, tenants: list[m.Tenant]):
     assert isinstance(adapter, MysqlAdapter)  # every server that is not SQLite is MariaDB/MySQL
     names = [t.database for t in tenants if t.database is not None]
     with adapter.admin().connect() as conn:
-        captured = capture_mysql(conn, names)
-        heads_by_db = _bulk_heads(conn, [n for n in names if n in captured])
+        if record is None:
+            captured = capture_mysql(conn, names)
+            versioned: set[str] | None = None
+        else:
+            from tenantops.engine.health.fingerprint import QuickPrints, utc_session
+
+            lower = bool(int(conn.exec_driver_sql("SELECT @@lower_case_table_names").scalar() or 0))
+            with utc_session(conn) as now:
+                prints = QuickPrints(now, bool(getattr(conn.dialect, "is_mariadb", False)), lower)
+                seen: set[str] = set()
+
+                def observe(source: str, rows: Any) -> None:
+                    prints.observe(source, rows)
+                    if source == "tables":
+                        seen.update(r.TABLE_SCHEMA for r in rows if r.TABLE_NAME == "alembic_version")
+
+                captured = capture_mysql(conn, names, observe=observe)
+            record.update(prints.digests(list(captured)))
+            versioned = seen
+        heads_by_db = _bulk_heads(conn, [n for n in names if n in captured], with_table=versioned)
     for name, schema in captured.items():
         out[name] = (schema, _applied_from(heads_by_db.get(name, [])))
     return out
@@ -531,14 +613,17 @@ def _heads(conn: sa.Connection, schema: str | None) -> list[str]:
         return []
 
 
-def _bulk_heads(conn: sa.Connection, databases: list[str]) -> dict[str, list[str]]:
-    """alembic_version of many tenant databases in one round trip."""
+def _bulk_heads(conn: sa.Connection, databases: list[str],
+                with_table: set[str] | None = None) -> dict[str, list[str]]:
+    """alembic_version of many tenant databases in one round trip (``with_table``: the
+    databases known to hold that table, when the caller has just read their tables)."""
     if not databases:
         return {}
     prep = conn.dialect.identifier_preparer
-    with_table = {r[0] for r in conn.execute(
-        sa.text("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = 'alembic_version' "
-                "AND TABLE_SCHEMA IN :dbs").bindparams(sa.bindparam("dbs", expanding=True)), {"dbs": databases})}
+    if with_table is None:
+        with_table = {r[0] for r in conn.execute(
+            sa.text("SELECT TABLE_SCHEMA FROM information_schema.TABLES WHERE TABLE_NAME = 'alembic_version' "
+                    "AND TABLE_SCHEMA IN :dbs").bindparams(sa.bindparam("dbs", expanding=True)), {"dbs": databases})}
     present = [db for db in databases if db in with_table]
     out: dict[str, list[str]] = {}
     if not present:

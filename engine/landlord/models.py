@@ -257,7 +257,8 @@ class DriftReport(Base):
     expected_hash: Mapped[str | None] = mapped_column(sa.String(64))
     actual_hash: Mapped[str | None] = mapped_column(sa.String(64))
     differences: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
-    # incremental scans: the tenant's raw structural fingerprint (computed inside MariaDB)
+    # incremental scans: the tenant's raw structural fingerprint (health/fingerprint.py:
+    # quick q…, detailed d…, or x… for one that must be captured again)
     # and the hash of what its verdict depends on besides (expected schema, acceptances,
     # ignore rules); captured False: the verdict was kept from an earlier capture
     fingerprint: Mapped[str | None] = mapped_column(sa.String(64))

@@ -7,8 +7,6 @@ Update the snapshots with: python -m pytest tests/test_console_rollouts.py --sna
 """
 from __future__ import annotations
 
-import os
-import shutil
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,9 +16,8 @@ import sqlalchemy as sa
 from textual.widgets import ProgressBar
 
 from cli import run
-from helpers import copy_catalog, use_catalog
-from test_console_support import LANDLORD_LABEL, NOW, make_app, seed, seed_fleet, settle, viewer_context, wait_for
-from test_day2 import NEW_REVISION, add_rows, provision
+from test_console_support import NOW, make_app, opened_copy, seed, seed_fleet, settle, viewer_context, wait_for
+from test_rollouts import failing_sync_fleet
 from tenantops.console.screens.confirm import ConfirmDialog
 from tenantops.console.screens.rollouts import RolloutsScreen, StageRow
 from tenantops.console.widgets.rowlist import RowList
@@ -35,15 +32,8 @@ SLUGS = ["ro-a", "ro-b", "ro-c", "ro-d"]
 
 @pytest.fixture
 def fleet(server: str, tmp_path: Path) -> list[str]:
-    """Four community groups with one new catalog revision pending; ro-b got the column by
-    hand, so its sync fails (and is restored)."""
-    for slug in SLUGS:
-        provision(slug, server)
-    catalog = copy_catalog(tmp_path)
-    (catalog / "modules/event_management/versions/events_0003_capacity.py").write_text(NEW_REVISION)
-    use_catalog(Path(os.environ["TENANTOPS_CONFIG"]), catalog)
-    add_rows("ro-b", ["ALTER TABLE events ADD COLUMN venue_capacity INTEGER"])
-    return SLUGS
+    """Four community groups; ro-b's sync fails (and is restored)."""
+    return failing_sync_fleet(SLUGS, server, tmp_path)
 
 
 def stages(app: Any) -> list[tuple[str, str, str, float, float]]:
@@ -182,11 +172,8 @@ def rollouts_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fixed_ctx(rollouts_store: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    shutil.copy(rollouts_store, tenantops_env / "landlord.db")
-    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
-    context = Context.open()
-    yield context
-    context.close()
+    with opened_copy(rollouts_store, tenantops_env, monkeypatch) as context:
+        yield context
 
 
 async def test_a_support_operator_sees_rollouts_but_cannot_pause_resume_or_cancel(fixed_ctx: Context) -> None:

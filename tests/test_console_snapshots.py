@@ -5,7 +5,6 @@ Update with: python -m pytest tests/test_console_snapshots.py --snapshot-update
 """
 from __future__ import annotations
 
-import shutil
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from test_console_support import LANDLORD_LABEL, make_app, seed, settle
+from test_console_support import LANDLORD_LABEL, make_app, opened_copy, seed, settle
 from tenantops.console.screens.timeline import TimelineScreen
 from tenantops.console.screens.wizard import WizardScreen
 from tenantops.engine.context import Context
@@ -35,12 +34,8 @@ def seeded_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[s
 @pytest.fixture
 def ctx(seeded_store: tuple[Path, dict[str, int]], tenantops_env: Path,
         monkeypatch: pytest.MonkeyPatch) -> Context:
-    shutil.copy(seeded_store[0], tenantops_env / "landlord.db")
-    # the real label holds this test's temporary directory
-    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
-    context = Context.open()
-    yield context
-    context.close()
+    with opened_copy(seeded_store[0], tenantops_env, monkeypatch) as context:
+        yield context
 
 
 def _press(*keys: str) -> Callable[[Any], Awaitable[None]]:
@@ -139,11 +134,8 @@ def fleet_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def fleet_ctx(fleet_store: Path, tenantops_env: Path, monkeypatch: pytest.MonkeyPatch) -> Context:
-    shutil.copy(fleet_store, tenantops_env / "landlord.db")
-    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
-    context = Context.open()
-    yield context
-    context.close()
+    with opened_copy(fleet_store, tenantops_env, monkeypatch) as context:
+        yield context
 
 
 @pytest.fixture(scope="module")

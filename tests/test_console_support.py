@@ -2,6 +2,9 @@
 app's workers. Imported by the other test_console_* modules (no tests of its own)."""
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,19 @@ from tenantops.engine.landlord import models as m
 
 NOW = datetime(2025, 3, 14, 9, 30, 0)
 LANDLORD_LABEL = "sqlite:~/.local/share/tenantops/landlord.db"
+
+
+@contextmanager
+def opened_copy(store: Path, home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Context]:
+    """A context on a copy of a prepared landlord, labelled the same on every machine (the
+    label shows in snapshots)."""
+    shutil.copy(store, home / "landlord.db")
+    monkeypatch.setattr(Context, "landlord_label", property(lambda self: LANDLORD_LABEL))
+    context = Context.open()
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def frozen() -> datetime:

@@ -18,17 +18,22 @@ from tenantops.engine.jobs import queue as jobs
 SLUGS = ["r-a", "r-b", "r-c", "r-d", "r-e"]
 
 
-@pytest.fixture
-def fleet(server: str, tmp_path: Path) -> list[str]:
-    """Five community groups with one new catalog revision pending; r-b got the column by
-    hand, so its sync fails (and is restored)."""
-    for slug in SLUGS:
+def failing_sync_fleet(slugs: list[str], server: str, tmp_path: Path) -> list[str]:
+    """Community groups with one new catalog revision pending; the second got the column
+    by hand, so its sync fails (and is restored)."""
+    for slug in slugs:
         provision(slug, server)
     catalog = copy_catalog(tmp_path)
     (catalog / "modules/event_management/versions/events_0003_capacity.py").write_text(NEW_REVISION)
     use_catalog(Path(os.environ["TENANTOPS_CONFIG"]), catalog)
-    add_rows("r-b", ["ALTER TABLE events ADD COLUMN venue_capacity INTEGER"])
-    return SLUGS
+    add_rows(slugs[1], ["ALTER TABLE events ADD COLUMN venue_capacity INTEGER"])
+    return slugs
+
+
+@pytest.fixture
+def fleet(server: str, tmp_path: Path) -> list[str]:
+    """Five community groups; r-b's sync fails."""
+    return failing_sync_fleet(SLUGS, server, tmp_path)
 
 
 def _outcomes(report: dict) -> dict[str, str]:

@@ -111,16 +111,8 @@ def sync(ctx: Context, *, slug: str | None = None, dry_run: bool = False, canary
             entries[s]["plan_file"] = str(tenant_sync.write_manual_plan(ctx, s, {"pending": entries[s]["pending"]}))
         return report
     if stages is not None and strategy != "manual":
-        if dry_run:
-            planned, left_out = rollouts.assign(ctx, rollouts.parse_stages(stages), todo)
-            report["stages"], report["left_out"] = planned, left_out
-            return report
-        if not todo:
-            return report
-        rollout_id = rollouts.create(ctx, spec=stages, parallel=parallel, on_error=on_error, strategy=strategy,
-                                     slugs=todo)
-        say(f"rollout {rollout_id}: {stages} (--parallel {parallel}, --on-error {on_error})")
-        return rollout_report(report, rollouts.drive(ctx, rollout_id, progress=say))
+        return _as_rollout(ctx, report, todo, stages=stages, parallel=parallel, on_error=on_error, dry_run=dry_run,
+                           say=say, strategy=strategy)
     if dry_run or not todo:
         return report
     if canary is not None:
@@ -217,16 +209,27 @@ def add_module(ctx: Context, *, module: str, stages: str = "rest", parallel: int
         todo.append(slug)
     report: dict[str, Any] = {"dry_run": dry_run, "module": module, "stopped": None,
                               "tenants": [entries[s] for s in slugs]}
+    return _as_rollout(ctx, report, todo, stages=stages, parallel=parallel, on_error=on_error, dry_run=dry_run,
+                       say=say, kind="modules.add", params={"module": module},
+                       what=f"add {module} to {len(todo)} tenant(s), ")
+
+
+def _as_rollout(ctx: Context, report: dict[str, Any], todo: list[str], *, stages: str, parallel: int,
+                on_error: str, dry_run: bool, say: Callable[[str], None], strategy: str | None = None,
+                kind: str = "sync", params: dict[str, Any] | None = None, what: str = "") -> dict[str, Any]:
+    """A fleet operation's tenants as a staged rollout: on a dry run only assigned to
+    their stages, else recorded and driven to its end (or halt, pause, cancel)."""
+    from tenantops.engine.health import rollouts
+
     if dry_run:
         planned, left_out = rollouts.assign(ctx, rollouts.parse_stages(stages), todo)
         report["stages"], report["left_out"] = planned, left_out
         return report
     if not todo:
         return report
-    rollout_id = rollouts.create(ctx, spec=stages, parallel=parallel, on_error=on_error, strategy=None,
-                                 slugs=todo, kind="modules.add", params={"module": module})
-    say(f"rollout {rollout_id}: add {module} to {len(todo)} tenant(s), {stages} "
-        f"(--parallel {parallel}, --on-error {on_error})")
+    rollout_id = rollouts.create(ctx, spec=stages, parallel=parallel, on_error=on_error, strategy=strategy,
+                                 slugs=todo, kind=kind, params=params)
+    say(f"rollout {rollout_id}: {what}{stages} (--parallel {parallel}, --on-error {on_error})")
     return rollout_report(report, rollouts.drive(ctx, rollout_id, progress=say))
 
 

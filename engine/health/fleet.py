@@ -194,10 +194,13 @@ def add_module(ctx: Context, *, module: str, stages: str = "rest", parallel: int
         query = query.where(m.Tenant.id.in_(tenant_labels.labelled(key, value)))
     with ctx.session() as s:
         slugs = list(s.scalars(query))
+        # one query for the fleet, not one per tenant
+        have = set(s.scalars(sa.select(m.Tenant.slug).join(m.TenantModule, m.TenantModule.tenant_id == m.Tenant.id)
+                             .where(m.TenantModule.module == module)))
     entries: dict[str, dict[str, Any]] = {}
     todo = []
     for slug in slugs:
-        if module in rollouts.installed_modules(ctx, slug):
+        if slug in have:
             entries[slug] = {"tenant": slug, "outcome": "up-to-date", "installs": [], "error": None}
             continue
         try:

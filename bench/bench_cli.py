@@ -14,11 +14,10 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import shutil
 import subprocess
 import sys
 
-from common import compile_bytecode, isolated_home, machine, median, ratio_line
+from common import tenantops_exe, compile_bytecode, isolated_home, machine, median, ratio_line
 
 
 def cpu_of(cmd: list[str]) -> float:
@@ -33,7 +32,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     compile_bytecode()
-    exe = shutil.which("tenantops") or sys.exit("tenantops is not installed (pip install -e .)")
+    exe = tenantops_exe()
     py = sys.executable
     print(f"# bench_cli on {machine()}, {args.runs} runs each, CPU seconds per process (median)")
     with isolated_home():

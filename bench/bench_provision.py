@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import compile_bytecode, isolated_home, machine, mariadb_servers, median, ratio_line
+from common import tenantops_exe, compile_bytecode, isolated_home, machine, mariadb_servers, median, ratio_line
 
 TEMPLATE, MODULES = "political_party_nepal", []  # its required modules: membership_management, financial_tracking
 MIGRATION_STEPS = ("create database",)
@@ -152,7 +152,7 @@ def cli_end_to_end(ctx, db, runs: int) -> tuple[list[float], list[float], list[f
     from tenantops.engine.tenants import applications
     from tenantops.engine.tenants import records as tenants
 
-    exe = shutil.which("tenantops") or sys.exit("tenantops is not installed (pip install -e .)")
+    exe = tenantops_exe()
     client = shutil.which("mariadb") or shutil.which("mysql") or sys.exit("the mariadb client is not installed")
     dumper = shutil.which("mariadb-dump") or shutil.which("mysqldump") or sys.exit("mariadb-dump is not installed")
     cli, read, ddl, steps = [], [], [], []

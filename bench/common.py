@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -51,6 +52,15 @@ def compile_bytecode() -> None:
 
     for folder in ("engine", "console", "catalog"):
         compileall.compile_dir(str(ROOT / folder), quiet=1)
+
+
+def tenantops_exe() -> str:
+    """The `tenantops` script pip installed for this interpreter. Found beside it first:
+    on PATH it may be a version manager's shim (pyenv's is a bash script that starts
+    pyenv), whose start-up would be timed as if it were ours."""
+    beside = Path(sys.executable).parent / "tenantops"
+    found = str(beside) if beside.is_file() else shutil.which("tenantops")
+    return found or sys.exit("tenantops is not installed (pip install -e .)")
 
 
 def median(values: list[float]) -> float:

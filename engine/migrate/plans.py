@@ -7,6 +7,12 @@ connection, with the version table written exactly as Alembic writes it. Alembic
 per-revision bookkeeping costs about three times the statements themselves
 (shared/STACK-NOTES.md). Existing tenants keep going through Alembic itself.
 
+On MySQL and MariaDB a plan builds each index of a table created in the same revision
+inside its CREATE TABLE (``fold_indexes``): Alembic emits one CREATE INDEX per index, and
+each is an online ALTER that rewrites the table's definition, which made half the server
+time of a new tenant's schema (bench/README.md §1). The tables come out the same, to the
+byte of ``mariadb-dump`` (tests/test_plans.py).
+
 Compiled plans are also kept on disk (``cache_dir``), so a new process (the CLI that
 provisions one tenant) replays them without importing Alembic at all: its import and the
 offline rendering cost about ten times the tenant's DDL.
@@ -16,9 +22,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -29,8 +37,8 @@ from tenantops.engine.context import Context
 from tenantops.engine.migrate.results import MigrationFailed, PlannedRevision, RevisionResult, revision_checksum
 
 _CACHE: dict[tuple, list[PlannedRevision]] = {}
-# bumped when the file layout below changes
-CACHE_FORMAT = 1
+# bumped when the file layout below, or what a plan holds, changes
+CACHE_FORMAT = 2
 
 
 def _key(units: Sequence[Unit], dialect: str) -> tuple:
@@ -63,10 +71,43 @@ def compiled(units: Sequence[Unit], dialect: str, cache_dir: Path | None = None)
             return planned
     from tenantops.engine.migrate.offline import render_sql  # imports Alembic: only on a miss
 
-    _CACHE[key] = planned = render_sql(list(units), dialect)
+    planned = render_sql(list(units), dialect)
+    if dialect in ("mysql", "mariadb"):
+        planned = [replace(p, sql=tuple(fold_indexes(p.sql))) for p in planned]
+    _CACHE[key] = planned
     if path is not None:
         _write(path, planned)
     return planned
+
+
+# Alembic's rendering: "CREATE TABLE name (\n    ...\n)" with no table options after it,
+# and "CREATE [UNIQUE] INDEX name ON table (key parts)" with nothing after the key parts
+# (a prefix length or a function call nests one level; a quote or anything else is left
+# alone, as are FULLTEXT and SPATIAL indexes)
+_NAME = r"(`[^`]+`|\w+)"
+_CREATE_TABLE = re.compile(rf"CREATE TABLE {_NAME} \(\n.*\n\)", re.S)
+_CREATE_INDEX = re.compile(rf"CREATE (UNIQUE )?INDEX {_NAME} ON {_NAME} (\((?:[^()'\"]|\([^()'\"]*\))+\))")
+
+
+def fold_indexes(statements: Sequence[str]) -> list[str]:
+    """MySQL/MariaDB statements with each CREATE INDEX that directly follows its table's
+    CREATE TABLE (or another such index) written into that CREATE TABLE instead.
+
+    Only adjacent statements are joined, so nothing else of the revision runs between a
+    table and its indexes either way; an index that would fail still fails, now as its
+    CREATE TABLE."""
+    folded: list[str] = []
+    table = None  # the table of folded[-1], while it is a CREATE TABLE open to indexes
+    for statement in statements:
+        index = _CREATE_INDEX.fullmatch(statement)
+        if index is not None and table is not None and index.group(3) == table:
+            kind = "UNIQUE INDEX" if index.group(1) else "INDEX"
+            folded[-1] = f"{folded[-1][:-2]}, \n    {kind} {index.group(2)} {index.group(4)}\n)"
+            continue
+        created = _CREATE_TABLE.fullmatch(statement)
+        table = created.group(1) if created is not None else None
+        folded.append(statement)
+    return folded
 
 
 def _read(path: Path) -> list[PlannedRevision] | None:

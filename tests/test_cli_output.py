@@ -111,3 +111,29 @@ def test_a_clean_doctor_prints_nothing() -> None:
     r = run("doctor")
     assert r.code == 0 and r.out == "" and r.err == ""
     assert run("doctor", "--json").json() == {"findings": []}
+
+
+def test_provision_shows_each_step_as_the_job_writes_it(server: str) -> None:
+    """The CLI that runs its own job prints the timeline from the job itself: every step
+    starts, then ends, in the landlord's order, with each revision under its layer."""
+    ctx = Context.open()
+    approved(ctx, "live-steps")
+    ctx.close()
+    r = run("provision", "live-steps", "--server", server)
+    assert r.code == 0, r.err
+    lines = [" ".join(line.split()) for line in r.err.splitlines()]
+    job = run("jobs", "list", "--json").json()[0]
+    steps = run("jobs", "show", str(job["id"]), "--json").json()["steps"]
+    shown = [line for line in lines if line.startswith(("▶", "✓", "✗"))]
+    expected = []
+    for step in steps:
+        if not step["name"].startswith("  "):
+            expected.append(f"▶ run {step['name']}")
+    # each top-level step appears running, then done, and the revision lines follow the
+    # layer they belong to, as `jobs show` lists them
+    assert [s for s in shown if s.startswith("▶")] == expected
+    done = [re.sub(r" \d+\.\d\ds.*", "", s.removeprefix("✓ ok ")) for s in shown if s.startswith("✓")]
+    assert sorted(done) == sorted(" ".join(step["name"].split()) for step in steps)
+    first_revision = next(i for i, s in enumerate(done) if "·" in s)
+    assert done[first_revision - 1] == "basic basic"
+    assert all(step["status"] == "succeeded" for step in steps)

@@ -17,7 +17,7 @@ def _modules_after(*argv: str) -> dict:
             "identity.process_operator = lambda service_account='': 'alice'\n"
             "from tenantops.console.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "print(json.dumps({m: m in sys.modules for m in ('sqlalchemy', 'alembic', 'deepdiff', 'rich')}),"
+            "print(json.dumps({m: m in sys.modules for m in ('sqlalchemy', 'alembic', 'deepdiff', 'rich', 'cryptography')}),"
             " file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
     return json.loads(done.stderr.strip().splitlines()[-1])
@@ -43,7 +43,8 @@ def test_a_read_command_on_a_current_store_does_not_import_alembic() -> None:
 
 def test_provisioning_again_replays_the_stored_plan_without_alembic(server: str) -> None:
     """The second tenant of a unit set is built from the plan compiled for the first, in a
-    new process that never imports Alembic (or deepdiff), and comes out complete."""
+    new process that never imports Alembic (or deepdiff, or cryptography), and comes out
+    complete."""
     from cli import run
     from helpers import approved
 
@@ -56,6 +57,7 @@ def test_provisioning_again_replays_the_stored_plan_without_alembic(server: str)
     assert run("provision", "first-org", "--server", server).code == 0
     loaded = _modules_after("provision", "second-org", "--server", server)
     assert not loaded["alembic"] and not loaded["deepdiff"]
+    assert not loaded["cryptography"]  # PyMySQL loads it only for MySQL's RSA password exchange
     first, second = run("tenants", "show", "first-org", "--json").json(), run("tenants", "show", "second-org",
                                                                                "--json").json()
     assert second["status"] == "active"

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -88,24 +87,6 @@ def print_event(ev: StepDoc) -> None:
         output.err.print(f"         [red]{ev['error']}[/]", highlight=False, markup=True)
 
 
-def _print_timeline(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None],
-                    stop: threading.Event) -> None:
-    """Shows the job's steps as the landlord records them, while this process runs it."""
-    seen: dict[int, str] = {}
-    while True:
-        stopping = stop.wait(0.2)
-        try:
-            steps = jobs.get_job(ctx, job_id)["steps"]
-        except Exception:  # a landlord hiccup: the job itself decides the outcome
-            steps = []
-        for ev in steps:
-            if seen.get(ev["id"]) != ev["status"]:
-                seen[ev["id"]] = ev["status"]
-                on_event(ev)
-        if stopping:
-            return
-
-
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     """Run the job in this process as a claimed worker and show its timeline on stderr.
 
@@ -113,15 +94,8 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     tenant lock), so a killed CLI leaves a job whose lease expires and that any
     `tenantops worker` resumes. If another worker claimed it first, follow that one."""
     on_event: Callable[[StepDoc], None] = (lambda ev: None) if quiet else print_event
-    stop = threading.Event()
-    printer = threading.Thread(target=_print_timeline, args=(ctx, job_id, on_event, stop), daemon=True,
-                               name=f"timeline-{job_id}")
-    printer.start()
-    try:
-        status = worker.run_claimed(ctx, job_id)
-    finally:
-        stop.set()
-        printer.join()
+    # the steps are shown as the job writes them, not read back from the landlord
+    status = worker.run_claimed(ctx, job_id, on_event=None if quiet else on_event)
     if status is None:
         return jobs.follow(ctx, job_id, on_event)
     return jobs.get_job(ctx, job_id)

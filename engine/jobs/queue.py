@@ -22,6 +22,7 @@ from tenantops.engine.context import Context
 from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.jobs.timeline import event_json
 from tenantops.engine.timestamps import iso
 
 ACTIVE: tuple[JobStatus, ...] = ACTIVE_JOB_STATUSES
@@ -32,11 +33,6 @@ class JobStranded(TenantopsError):
 
 
 _iso = iso  # every document's times: ISO 8601 with the UTC offset
-
-
-def event_json(e: m.JobEvent) -> StepDoc:
-    return {"id": e.id, "name": e.name, "status": e.status, "started_at": _iso(e.started_at),
-            "finished_at": _iso(e.finished_at), "duration_s": e.duration_s, "detail": e.detail, "error": e.error}
 
 
 def job_json(job: m.Job, events: list[m.JobEvent] | None = None) -> JobDoc:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -13,17 +13,27 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from tenantops.engine.context import Context
+from tenantops.engine.documents import StepDoc
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
+from tenantops.engine.timestamps import iso
+
+
+def event_json(e: m.JobEvent) -> StepDoc:
+    return {"id": e.id, "name": e.name, "status": e.status, "started_at": iso(e.started_at),
+            "finished_at": iso(e.finished_at), "duration_s": e.duration_s, "detail": e.detail, "error": e.error}
 
 
 class Timeline:
     """Writes a job's step events as they happen, so any viewer can follow live."""
 
-    def __init__(self, ctx: Context, job_id: int) -> None:
+    def __init__(self, ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None) -> None:
+        """``on_event`` is shown each event as it is written: the process running the job
+        follows it without reading the landlord back (others follow with ``queue.follow``)."""
         self.ctx, self.job_id = ctx, job_id
-        self._started: dict[int, datetime] = {}
+        self._started: dict[int, tuple[str, datetime, str | None]] = {}
+        self.on_event = on_event
 
     # Core statements, not ORM sessions: a provisioning writes some forty of these, and
     # the landlord's share of the migration phase is what bench_provision measures.
@@ -35,14 +45,24 @@ class Timeline:
             key = result.inserted_primary_key
             assert key is not None  # a single-row INSERT always reports its primary key
             event_id = key[0]
-        self._started[event_id] = started
+        self._started[event_id] = (name, started, detail)
+        self._show({"id": event_id, "name": name, "status": "running", "started_at": iso(started),
+                    "finished_at": None, "duration_s": None, "detail": detail, "error": None})
         return event_id
+
+    def _show(self, event: StepDoc) -> None:
+        if self.on_event is None:
+            return
+        try:
+            self.on_event(event)
+        except Exception:  # noqa: BLE001 - a closed terminal must not fail the job: stop showing
+            self.on_event = None
 
     def end(self, event_id: int, status: str, *, detail: str | None = None, error: str | None = None,
             rows: list[Any] | None = None) -> None:
         """Close an event; ``rows`` (history, module rows ...) commit in the same transaction."""
         finished = utcnow()
-        started = self._started.pop(event_id, None)
+        name, started, shown = self._started.pop(event_id, (None, None, None))
         values: dict[str, Any] = {"status": status, "finished_at": finished, "error": error}
         if started is not None:
             values["duration_s"] = round((finished - started).total_seconds(), 4)
@@ -50,10 +70,17 @@ class Timeline:
             values["detail"] = detail
         with self.ctx.engine.begin() as conn:
             if rows:
-                with Session(bind=conn) as session:
+                with Session(bind=conn, expire_on_commit=False) as session:
                     session.add_all(rows)
                     session.flush()
             conn.execute(sa.update(m.JobEvent).where(m.JobEvent.id == event_id).values(**values))
+        if name is not None:
+            self._show({"id": event_id, "name": name, "status": status, "started_at": iso(started),
+                        "finished_at": iso(finished), "duration_s": values.get("duration_s"),
+                        "detail": shown if detail is None else detail, "error": error})
+            for row in rows or ():
+                if isinstance(row, m.JobEvent):
+                    self._show(event_json(row))
 
     @contextmanager
     def step(self, name: str, detail: str | None = None) -> Iterator[dict[str, Any]]:

@@ -14,10 +14,12 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 from tenantops.engine.context import Context
+from tenantops.engine.documents import StepDoc
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.jobs.kinds import JobKind, Registry
 from tenantops.engine.jobs.queue import WORKER_NAME_ENV, claim, finish, heartbeat
@@ -71,15 +73,17 @@ def resumed_too_late(ctx: Context, job: m.Job, kind: JobKind | None) -> str | No
             f"if it is still wanted, `tenantops jobs retry {job.id}{confirm}`")
 
 
-def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None) -> str:
+def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None,
+            on_event: Callable[[StepDoc], None] | None = None) -> str:
     """Run one claimed job to its end; returns its final status (``needs_confirmation``
-    when a destructive job comes too late, see ``resumed_too_late``)."""
+    when a destructive job comes too late, see ``resumed_too_late``). ``on_event`` is
+    shown each timeline event as it is written."""
     table = registry() if kinds is None else kinds
     waits = resumed_too_late(ctx, job, table.get(job.kind))
     if waits is not None:
         finish(ctx, job.id, "needs_confirmation", error=waits)
         return "needs_confirmation"
-    timeline = Timeline(ctx, job.id)
+    timeline = Timeline(ctx, job.id, on_event)
     # act as the operator who requested the job: history and audit name them
     acting = dataclasses.replace(ctx, operator=job.created_by, _role=None)
     beat = _Heartbeat(ctx, job.id)
@@ -100,7 +104,7 @@ def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None) -> str:
     return "succeeded"
 
 
-def run_claimed(ctx: Context, job_id: int) -> str | None:
+def run_claimed(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None) -> str | None:
     """Claim one job for this process and run it here, exactly as a worker process would
     (lease, heartbeat, tenant lock, timeline): a CLI that follows its own job needs no
     second interpreter, and if it is killed the lease expires and any worker resumes the
@@ -108,7 +112,7 @@ def run_claimed(ctx: Context, job_id: int) -> str | None:
     job = claim(ctx, job_id=job_id)
     if job is None:
         return None
-    return run_job(ctx, job)
+    return run_job(ctx, job, on_event=on_event)
 
 
 def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sleep: float = 0.5,

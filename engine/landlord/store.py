@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from tenantops.engine.alembic_lock import ALEMBIC_LOCK
-from tenantops.engine import secrets
+from tenantops.engine import mysql_driver, secrets
 from tenantops.engine.config import timeouts
 from tenantops.engine.errors import ConfigError, ServerError, TenantopsError
 
@@ -64,6 +64,7 @@ def open_engine(url: str | None, home: Path) -> sa.Engine:
     password = secrets.get_secret(secrets.landlord_key(public_url(parsed)), required=False)
     connect_args: dict[str, Any] = {"ssl_disabled": True} if parsed.host in ("127.0.0.1", "localhost", "::1") else {}
     connect_args.update(timeouts().pymysql_args())
+    mysql_driver.load()
     return sa.create_engine(parsed.set(password=password), pool_pre_ping=True, pool_recycle=3600,
                             connect_args=connect_args)
 

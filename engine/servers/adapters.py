@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from tenantops.engine import secrets
+from tenantops.engine import mysql_driver, secrets
 from tenantops.engine.config import tenant_user_host, timeouts
 from tenantops.engine.errors import ServerError
 from tenantops.engine.names import check_identifier
@@ -231,6 +231,7 @@ class MysqlAdapter(Adapter):
         return args
 
     def _make_engine(self, url: sa.URL) -> sa.Engine:
+        mysql_driver.load()
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
                                   pool_recycle=1800, connect_args=self._connect_args())
         translate_unreachable(engine, self.name)
@@ -257,6 +258,7 @@ class MysqlAdapter(Adapter):
     def check(self) -> str:
         """The version, answered within the connect timeout (doctor, servers check)."""
         url = self._url.set(password=self.password, database=None)
+        mysql_driver.load()
         probe = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=self._connect_args(probe=True))
         try:
             with probe.connect() as conn:

@@ -27,8 +27,8 @@ def load() -> None:
         return  # already paid for
     sys.modules["cryptography"] = None  # type: ignore[assignment]  # `import` raises ImportError
     try:
-        import pymysql  # noqa: F401
-        from pymysql import _auth as auth
+        import pymysql  # type: ignore[import-untyped]  # noqa: F401
+        from pymysql import _auth as auth  # type: ignore[import-untyped]
     finally:
         del sys.modules["cryptography"]
     plain = getattr(auth, "sha2_rsa_encrypt", None)

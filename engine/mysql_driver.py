@@ -28,7 +28,7 @@ def load() -> None:
     sys.modules["cryptography"] = None  # type: ignore[assignment]  # `import` raises ImportError
     try:
         import pymysql  # type: ignore[import-untyped]  # noqa: F401
-        from pymysql import _auth as auth  # type: ignore[import-untyped]
+        from pymysql import _auth as auth
     finally:
         del sys.modules["cryptography"]
     plain = getattr(auth, "sha2_rsa_encrypt", None)

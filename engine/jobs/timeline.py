@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
 
 from tenantops.engine.context import Context
 from tenantops.engine.documents import StepDoc
@@ -23,6 +22,30 @@ from tenantops.engine.timestamps import iso
 def event_json(e: m.JobEvent) -> StepDoc:
     return {"id": e.id, "name": e.name, "status": e.status, "started_at": iso(e.started_at),
             "finished_at": iso(e.finished_at), "duration_s": e.duration_s, "detail": e.detail, "error": e.error}
+
+
+# Built once: a statement made anew per call is traversed for its cache key every time
+_INSERT = sa.insert(m.JobEvent)
+_UPDATE = sa.update(m.JobEvent).where(m.JobEvent.id == sa.bindparam("event_id"))
+
+
+_INSERTS: dict[sa.Table, sa.Insert] = {}
+
+
+def _insert(conn: sa.Connection, row: Any) -> None:
+    """Insert a new ORM row with a Core statement and give it its primary key.
+
+    A unit-of-work flush costs several times these few rows in a process that flushes
+    once (the CLI running one job); the values are the attributes the row was given, so
+    the columns it leaves out take their defaults as a flush would give them."""
+    state = sa.inspect(row)
+    table = state.mapper.local_table
+    if table not in _INSERTS:
+        _INSERTS[table] = sa.insert(table)
+    values = {prop.columns[0].key: state.dict[prop.key] for prop in state.mapper.column_attrs if prop.key in state.dict}
+    key = conn.execute(_INSERTS[table], values).inserted_primary_key
+    for prop, value in zip(state.mapper.primary_key, key or ()):
+        setattr(row, state.mapper.get_property_by_column(prop).key, value)
 
 
 class Timeline:
@@ -40,8 +63,8 @@ class Timeline:
     def start(self, name: str, detail: str | None = None) -> int:
         started = utcnow()
         with self.ctx.engine.begin() as conn:
-            result = conn.execute(sa.insert(m.JobEvent).values(job_id=self.job_id, name=name, status="running",
-                                                              started_at=started, detail=detail))
+            result = conn.execute(_INSERT, {"job_id": self.job_id, "name": name, "status": "running",
+                                            "started_at": started, "detail": detail})
             key = result.inserted_primary_key
             assert key is not None  # a single-row INSERT always reports its primary key
             event_id = key[0]
@@ -69,11 +92,9 @@ class Timeline:
         if detail is not None:
             values["detail"] = detail
         with self.ctx.engine.begin() as conn:
-            if rows:
-                with Session(bind=conn, expire_on_commit=False) as session:
-                    session.add_all(rows)
-                    session.flush()
-            conn.execute(sa.update(m.JobEvent).where(m.JobEvent.id == event_id).values(**values))
+            for row in rows or ():
+                _insert(conn, row)
+            conn.execute(_UPDATE, {"event_id": event_id, **values})
         if name is not None:
             self._show({"id": event_id, "name": name, "status": status, "started_at": iso(started),
                         "finished_at": iso(finished), "duration_s": values.get("duration_s"),

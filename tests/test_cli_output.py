@@ -137,3 +137,7 @@ def test_provision_shows_each_step_as_the_job_writes_it(server: str) -> None:
     first_revision = next(i for i, s in enumerate(done) if "·" in s)
     assert done[first_revision - 1] == "basic basic"
     assert all(step["status"] == "succeeded" for step in steps)
+    tenant = run("tenants", "show", "live-steps", "--json").json()
+    said = " ".join(r.err.split())
+    assert f"tenant live-steps is active on {server} ({tenant['database']})" in said
+    assert "setup link for admin@live-steps.example.org (shown once" in said

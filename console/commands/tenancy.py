@@ -130,16 +130,15 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
         if args.json:
             output.emit_json(job)
         raise TenantopsError(f"provisioning {args.slug} failed: {job['error']} (see `tenantops jobs show {job_id}`)")
-    link = notify.setup_link(ctx, args.slug)
-    tenant = tenants.show(ctx, args.slug)
+    pending = notify.pending_setup(ctx, args.slug)
     if args.json:
-        output.emit_json({**tenant, "job": job_id})
-    else:
-        output.note(f"tenant {args.slug} is active on {tenant['server']} ({tenant['database']})")
-    if link:
-        admin = tenant["admin_user"]
-        assert admin is not None  # the pending setup link is the admin user's welcome mail
-        output.note(f"setup link for {admin['email']} (shown once, also in the welcome mail): {link}")
+        output.emit_json({**tenants.show(ctx, args.slug), "job": job_id})
+    else:  # what the job did is all a person reads here: no second look at the tenant
+        done = job["result"] or {}
+        output.note(f"tenant {args.slug} is active on {done.get('server')} ({done.get('database')})")
+    if pending:
+        recipient, link = pending
+        output.note(f"setup link for {recipient} (shown once, also in the welcome mail): {link}")
     return 0
 
 

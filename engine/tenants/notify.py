@@ -45,16 +45,18 @@ def _pending_link(note: m.Notification) -> str | None:
 
 def setup_link(ctx: Context, slug: str) -> str | None:
     """The pending setup link of a tenant, for the operator to see once."""
+    pending = pending_setup(ctx, slug)
+    return pending[1] if pending else None
+
+
+def pending_setup(ctx: Context, slug: str) -> tuple[str, str] | None:
+    """(recipient, link) of a tenant's pending welcome notification that carries a link."""
     with ctx.session() as s:
-        tenant = s.scalar(sa.select(m.Tenant).where(m.Tenant.slug == slug))
-        if tenant is None:
-            return None
-        note = s.scalar(sa.select(m.Notification).where(m.Notification.tenant_id == tenant.id,
-                                                        m.Notification.status == "pending")
+        note = s.scalar(sa.select(m.Notification).join(m.Tenant, m.Tenant.id == m.Notification.tenant_id)
+                        .where(m.Tenant.slug == slug, m.Notification.status == "pending")
                         .order_by(m.Notification.id.desc()))
-        if note is None:
-            return None
-        return _pending_link(note)
+        link = _pending_link(note) if note is not None else None
+        return (note.recipient, link) if note is not None and link else None
 
 
 def _deliver(ctx: Context, note: m.Notification) -> bool:

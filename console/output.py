@@ -11,6 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
+from rich.text import Text
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -92,7 +93,13 @@ def show(args: Any, document: Any, render) -> None:
 
 
 def note(message: str) -> None:
-    err.print(message, highlight=False)
+    """A line for the person at the terminal (stderr), rich markup allowed."""
+    if err.is_terminal:
+        err.print(message, highlight=False)
+    else:
+        # piped, rich prints the same text without styles; writing it directly is ~5x
+        # cheaper, which shows on a command that prints a job's forty steps
+        sys.stderr.write(Text.from_markup(message).plain + "\n")
 
 
 def sql_block(comment: str, statements: Iterable[str]) -> None:

@@ -141,3 +141,15 @@ def test_provision_shows_each_step_as_the_job_writes_it(server: str) -> None:
     said = " ".join(r.err.split())
     assert f"tenant live-steps is active on {server} ({tenant['database']})" in said
     assert "setup link for admin@live-steps.example.org (shown once" in said
+    assert "[dim]" not in r.err and "[/]" not in r.err  # piped: the text, without rich's markup
+
+
+def test_a_step_error_is_shown_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    """An error is text, not markup: brackets in it (SQL, a list) reach the terminal."""
+    from tenantops.console.commands.tenancy import print_event
+
+    print_event({"id": 1, "name": "seed [x]", "status": "failed", "started_at": None, "finished_at": None,
+                 "duration_s": 0.5, "detail": "[bold]rows[/bold]", "error": "(1146) [SQL: INSERT INTO [roles]]"})
+    err = capsys.readouterr().err
+    assert "✗ FAIL seed [x] 0.50s — [bold]rows[/bold]" in " ".join(err.split())
+    assert "(1146) [SQL: INSERT INTO [roles]]" in err

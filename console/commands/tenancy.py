@@ -5,6 +5,8 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from rich.markup import escape
+
 from tenantops.engine.errors import TenantopsError
 
 from tenantops.engine.vocab import APPLICATION_STATUSES, JOB_STATUSES, TENANT_STATUSES
@@ -74,17 +76,18 @@ def cmd_applications_reject(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def print_event(ev: StepDoc) -> None:
+    name = escape(ev["name"])
     if ev["status"] == "running":
-        output.err.print(f"{ICONS['running']} {ev['name']}", highlight=False)
+        output.note(f"{ICONS['running']} {name}")
         return
     duration = f"{ev['duration_s']:.2f}s" if ev.get("duration_s") is not None else ""
-    line = f"{ICONS.get(ev['status'], ev['status'])} {ev['name']} [dim]{duration}[/]"
+    line = f"{ICONS.get(ev['status'], ev['status'])} {name} [dim]{duration}[/]"
     detail = ev.get("detail")
     if detail and not ev["name"].startswith("  "):
-        line += f" [dim]— {detail[:120]}[/]"
-    output.err.print(line, highlight=False)
+        line += f" [dim]— {escape(detail[:120])}[/]"
+    output.note(line)
     if ev.get("error"):
-        output.err.print(f"         [red]{ev['error']}[/]", highlight=False, markup=True)
+        output.note(f"         [red]{escape(ev['error'])}[/]")
 
 
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:

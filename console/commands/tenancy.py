@@ -86,8 +86,9 @@ def print_event(ev: StepDoc) -> None:
     if detail and not ev["name"].startswith("  "):
         line += f" [dim]— {escape(detail[:120])}[/]"
     output.note(line)
-    if ev.get("error"):
-        output.note(f"         [red]{escape(ev['error'])}[/]")
+    error = ev.get("error")
+    if error:
+        output.note(f"         [red]{escape(error)}[/]")
 
 
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:

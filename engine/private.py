@@ -57,17 +57,26 @@ def read_own_text(path: Path) -> str | None:
     nobody else), else None. Caches may live in a shared TENANTOPS_CACHE_DIR and one of
     them holds SQL that runs with a server's admin account: a file planted there by
     another account is treated as absent. Checked on the open file, not its name."""
+    data = read_own_bytes(path)
     try:
-        with open(path, encoding="utf-8") as fh:
+        return data.decode("utf-8") if data is not None else None
+    except UnicodeDecodeError:
+        return None
+
+
+def read_own_bytes(path: Path) -> bytes | None:
+    """``read_own_text`` for bytes."""
+    try:
+        with open(path, "rb") as fh:
             st = os.fstat(fh.fileno())
             if st.st_uid != os.getuid() or st.st_mode & 0o022:
                 return None
             return fh.read()
-    except (OSError, UnicodeDecodeError):
+    except OSError:
         return None
 
 
-def write_atomically(path: Path, text: str) -> bool:
+def write_atomically(path: Path, data: str | bytes) -> bool:
     """Write a whole file or nothing (a reader never sees half of it), private to this
     account. False when it could not be written: for a cache that only means slower."""
     import tempfile
@@ -76,8 +85,8 @@ def write_atomically(path: Path, text: str) -> bool:
         path.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         fd, scratch = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
             os.replace(scratch, path)
         except BaseException:
             os.unlink(scratch)

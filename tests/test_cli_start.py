@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import subprocess
 import sys
+from pathlib import Path
 
 from alembic.script import ScriptDirectory
 
@@ -17,7 +19,7 @@ def _modules_after(*argv: str) -> dict:
             "identity.process_operator = lambda service_account='': 'alice'\n"
             "from tenantops.console.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "print(json.dumps({m: m in sys.modules for m in ('sqlalchemy', 'alembic', 'deepdiff', 'rich', 'cryptography')}),"
+            "print(json.dumps({m: m in sys.modules for m in ('sqlalchemy', 'alembic', 'deepdiff', 'rich', 'cryptography', 'tenantops.engine.catalog.loader')}),"
             " file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
     return json.loads(done.stderr.strip().splitlines()[-1])
@@ -58,6 +60,7 @@ def test_provisioning_again_replays_the_stored_plan_without_alembic(server: str)
     loaded = _modules_after("provision", "second-org", "--server", server)
     assert not loaded["alembic"] and not loaded["deepdiff"]
     assert not loaded["cryptography"]  # PyMySQL loads it only for MySQL's RSA password exchange
+    assert not loaded["tenantops.engine.catalog.loader"]  # the catalog the first one read is kept
     first, second = run("tenants", "show", "first-org", "--json").json(), run("tenants", "show", "second-org",
                                                                                "--json").json()
     assert second["status"] == "active"
@@ -103,3 +106,56 @@ def test_a_damaged_or_outdated_stored_plan_is_rendered_again(tmp_path) -> None:
     edited = compile_fresh()
     assert any("cache_probe" in statement for p in edited for statement in p.sql)
     assert not any("cache_probe" in statement for p in original for statement in p.sql)
+
+
+class Planted:
+    """What a planted pickle would run on loading: it leaves a file behind."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_a_stored_catalog_is_used_only_when_it_is_ours_and_whole(tmp_path, monkeypatch) -> None:
+    from helpers import copy_catalog, use_catalog
+
+    from tenantops.engine.context import Context
+    from tenantops.engine.migrate import units
+
+    root = copy_catalog(tmp_path)
+    use_catalog(Path(os.environ["TENANTOPS_CONFIG"]), root)
+    monkeypatch.setenv("TENANTOPS_CACHE_DIR", str(tmp_path / "cache"))  # this test's files only
+    ctx = Context.open()
+
+    def read_fresh():
+        units._CATALOGS.clear()  # a new process: only the files on disk remain
+        return units.catalog_for(ctx)
+
+    original = read_fresh()
+    (stored,) = (ctx.cache_dir / "catalogs").glob("*.pickle")
+    assert stored.stat().st_mode & 0o077 == 0
+    assert sorted(read_fresh().templates) == sorted(original.templates)
+
+    stored.write_bytes(b"half a pick")
+    assert sorted(read_fresh().templates) == sorted(original.templates)
+
+    # a file another account could have written is never unpickled
+    marker = tmp_path / "ran"
+    stored.write_bytes(pickle.dumps(Planted(str(marker))))
+    stored.chmod(0o666)
+    assert sorted(read_fresh().templates) == sorted(original.templates)
+    assert not marker.exists()
+    if os.getuid() == 0:
+        stored.write_bytes(pickle.dumps(Planted(str(marker))))
+        stored.chmod(0o600)
+        os.chown(stored, 65534, 65534)
+        read_fresh()
+        assert not marker.exists()
+
+    # an edited catalog file is read again, whatever is stored
+    manifest = root / "templates" / "community_group" / "template.json"
+    manifest.write_text(manifest.read_text().replace('"name": "', '"name": "Edited ', 1))
+    assert read_fresh().templates["community_group"].name.startswith("Edited ")
+    ctx.close()

@@ -5,6 +5,7 @@ from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from tenantops.engine.documents import HistoryDoc
 from tenantops.engine.context import Context
@@ -18,8 +19,12 @@ from tenantops.engine.timestamps import iso
 
 def next_batch(ctx: Context, tenant_id: int) -> int:
     with ctx.session() as s:
-        current = s.scalar(sa.select(sa.func.max(m.MigrationHistory.batch))
-                           .where(m.MigrationHistory.tenant_id == tenant_id))
+        return next_batch_in(s, tenant_id)
+
+
+def next_batch_in(s: Session, tenant_id: int) -> int:
+    """``next_batch`` inside a caller's transaction."""
+    current = s.scalar(sa.select(sa.func.max(m.MigrationHistory.batch)).where(m.MigrationHistory.tenant_id == tenant_id))
     return (current or 0) + 1
 
 

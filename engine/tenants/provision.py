@@ -28,7 +28,7 @@ from tenantops.engine.jobs.changes import Preview, Queued
 from tenantops.engine.jobs.kinds import JobKind
 from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
 from tenantops.engine.migrate import plans
-from tenantops.engine.migrate.history import next_batch, revision_rows
+from tenantops.engine.migrate.history import next_batch_in, revision_rows
 from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
@@ -161,6 +161,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             server = tenant_server(s, tenant)
             s.flush()
             tenant_id, database, server_name = tenant.id, tenant.database, server.name
+            batch = next_batch_in(s, tenant_id)
             adapter = state["adapter"] = adapter_for(server)
             info["detail"] = f"server {server_name} ({server.dialect}), database {database}"
 
@@ -191,7 +192,6 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
     setup = hashing.submit(new_setup_token)
     hashing.shutdown(wait=False)
-    batch = next_batch(ctx, tenant_id)
     engine = adapter.engine(database)
     plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql",
                               plans.cache_dir(ctx))
@@ -226,9 +226,6 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id, setup=setup.result())
             conn.commit()
         info["detail"] = f"{email}, must change password on first login"
-        with ctx.session() as s:
-            t = s.get_one(m.Tenant, tenant_id)
-            t.admin_email, t.admin_must_change_password = email, True
 
     with tl.step("snapshot") as info:
         from tenantops.engine.tenants.snapshots import capture_tenant, store_snapshot
@@ -250,6 +247,8 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
         with ctx.session() as s:
             t = s.get_one(m.Tenant, tenant_id)
             t.status, t.activated_at, t.error = "active", utcnow(), None
+            # recorded with the activation: a tenant that never went live is built again
+            t.admin_email, t.admin_must_change_password = email, True
             app = s.get_one(m.Application, app_id)
             if app.status != "provisioned":
                 transition(app, "provisioned")

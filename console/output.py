@@ -99,7 +99,7 @@ def note(message: str) -> None:
     else:
         # piped, rich prints the same text without styles; writing it directly is ~5x
         # cheaper, which shows on a command that prints a job's forty steps
-        sys.stderr.write(Text.from_markup(message).plain + "\n")
+        sys.stderr.write(Text.from_markup(message, emoji=False).plain + "\n")
 
 
 def sql_block(comment: str, statements: Iterable[str]) -> None:

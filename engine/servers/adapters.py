@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Protocol
@@ -244,14 +246,22 @@ class MysqlAdapter(Adapter):
         return self._admin
 
     def _exec(self, sql: str, params: tuple = ()) -> list[sa.Row[Any]]:
+        with self._admin_connection() as run:
+            return run(sql, params)
+
+    @contextmanager
+    def _admin_connection(self) -> Iterator[Callable[[str, tuple], list[sa.Row[Any]]]]:
+        """Several admin statements on one connection (one checkout, one commit), each
+        run as ``_exec`` runs one; a server error is a ServerError naming the server."""
         try:
             with self.admin().connect() as conn:
-                result = conn.exec_driver_sql(sql, params)
-                rows = list(result.fetchall()) if result.returns_rows else []
+
+                def run(sql: str, params: tuple = ()) -> list[sa.Row[Any]]:
+                    result = conn.exec_driver_sql(sql, params)
+                    return list(result.fetchall()) if result.returns_rows else []
+
+                yield run
                 conn.commit()
-                return rows
-        except sa.exc.OperationalError as exc:
-            raise ServerError(f"server {self.name}: {_short(exc)}") from None
         except sa.exc.DBAPIError as exc:
             raise ServerError(f"server {self.name}: {_short(exc)}") from None
 
@@ -302,17 +312,18 @@ class MysqlAdapter(Adapter):
         # never adopt an existing account: it may belong to another tenant, and the grant
         # below would open this database to it (plain CREATE USER also fails on a race)
         host = tenant_user_host()
-        if self._exec("SELECT 1 FROM mysql.user WHERE User = %s", (user,)):
-            raise ServerError(f"server {self.name}: database user {user} already exists; refusing to share it "
-                              f"(see `tenantops doctor`)")
-        password = secrets.new_password()
-        if self.dialect == "mysql":
-            self._exec("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
-        else:
-            self._exec("CREATE USER %s@%s IDENTIFIED BY PASSWORD %s", (user, host, native_password_hash(password)))
-        # least privilege: data only, in its own database; schema changes (migrations,
-        # repairs) run as the server's admin account. No GRANT OPTION, nothing global.
-        self._exec(f"GRANT {TENANT_PRIVILEGES} ON {self._q(database)}.* TO %s@%s", (user, host))
+        with self._admin_connection() as run:
+            if run("SELECT 1 FROM mysql.user WHERE User = %s", (user,)):
+                raise ServerError(f"server {self.name}: database user {user} already exists; refusing to share it "
+                                  f"(see `tenantops doctor`)")
+            password = secrets.new_password()
+            if self.dialect == "mysql":
+                run("CREATE USER %s@%s IDENTIFIED BY %s", (user, host, password))
+            else:
+                run("CREATE USER %s@%s IDENTIFIED BY PASSWORD %s", (user, host, native_password_hash(password)))
+            # least privilege: data only, in its own database; schema changes (migrations,
+            # repairs) run as the server's admin account. No GRANT OPTION, nothing global.
+            run(f"GRANT {TENANT_PRIVILEGES} ON {self._q(database)}.* TO %s@%s", (user, host))
         return password
 
     def drop_user(self, user: str) -> None:

@@ -6,7 +6,6 @@ message is sent (then it is deleted); the tenant database holds only the token's
 """
 from __future__ import annotations
 
-import smtplib
 from email.message import EmailMessage
 from typing import Any
 
@@ -63,6 +62,8 @@ def _deliver(ctx: Context, note: m.Notification) -> bool:
     """Send one outbox row by SMTP; on success the setup link leaves the keyring and the
     row keeps a redacted body. A failure stays pending with its error."""
     smtp = ctx.settings.smtp
+    import smtplib  # only to send: provisioning queues its mail without it
+
     msg = EmailMessage()
     msg["From"], msg["To"], msg["Subject"] = smtp.sender, note.recipient, note.subject
     link = _pending_link(note)

@@ -138,6 +138,13 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             return _finish_after_activation(ctx, tl, slug)
     from tenantops.engine.tenants.first_admin import ensure_admin, new_setup_token
 
+    # the first admin's setup token hash (scrypt: ~45 ms, slow on purpose) is computed on
+    # the other core from the start, while this thread prepares and the server builds the
+    # schema (scrypt releases the GIL); started with the layers, the admin step waited on it
+    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
+    setup = hashing.submit(new_setup_token)
+    hashing.shutdown(wait=False)
+
     with tl.step("validate") as info:
         with ctx.session() as s:
             app = _approved_app(s, slug)
@@ -186,12 +193,6 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
                 s.get_one(m.Tenant, tenant_id).db_user = user
         info["detail"] = (info.get("detail") or "") + f"created {database}" + (f" and user {user}" if password else "")
 
-    # the first admin's setup token hash (scrypt: slow on purpose) is computed on another
-    # core while the server builds the schema and this thread waits on it (scrypt releases
-    # the GIL); started earlier, it would compete with this thread's own work
-    hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
-    setup = hashing.submit(new_setup_token)
-    hashing.shutdown(wait=False)
     engine = adapter.engine(database)
     plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql",
                               plans.cache_dir(ctx))

@@ -12,9 +12,24 @@ from __future__ import annotations
 
 import importlib
 import sys
+import threading
+from importlib.machinery import ModuleSpec
 from typing import Any
 
 _loaded = False
+
+
+class _WithoutCryptography:
+    """A finder that refuses `cryptography` to the thread importing PyMySQL only: another
+    thread importing it meanwhile (a keyring backend) gets it as usual."""
+
+    def __init__(self) -> None:
+        self.thread = threading.get_ident()
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> ModuleSpec | None:
+        if name.partition(".")[0] == "cryptography" and threading.get_ident() == self.thread:
+            raise ModuleNotFoundError(f"{name} is loaded when a server asks for it", name=name)
+        return None
 
 
 def load() -> None:
@@ -25,12 +40,13 @@ def load() -> None:
     _loaded = True
     if "pymysql" in sys.modules or "cryptography" in sys.modules:
         return  # already paid for
-    sys.modules["cryptography"] = None  # type: ignore[assignment]  # `import` raises ImportError
+    hide = _WithoutCryptography()
+    sys.meta_path.insert(0, hide)
     try:
         import pymysql  # type: ignore[import-untyped]  # noqa: F401
         from pymysql import _auth as auth
     finally:
-        del sys.modules["cryptography"]
+        sys.meta_path.remove(hide)
     plain = getattr(auth, "sha2_rsa_encrypt", None)
     if plain is None or not hasattr(auth, "_have_cryptography"):
         importlib.reload(auth)  # not the PyMySQL this was written for: its own import

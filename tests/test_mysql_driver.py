@@ -37,3 +37,23 @@ def test_pymysql_still_has_the_names_the_loader_replaces() -> None:
 
     assert callable(_auth.sha2_rsa_encrypt) and isinstance(_auth._have_cryptography, bool)
     assert "sha2_rsa_encrypt(conn.password" in open(_auth.__file__, encoding="utf-8").read()
+
+
+def test_only_the_loading_thread_is_refused_cryptography() -> None:
+    """Another thread importing `cryptography` while PyMySQL loads (a keyring backend,
+    say) gets it: the refusal is the loading thread's alone."""
+    import threading
+
+    import pytest
+
+    from tenantops.engine.mysql_driver import _WithoutCryptography
+
+    hide = _WithoutCryptography()
+    with pytest.raises(ModuleNotFoundError):
+        hide.find_spec("cryptography.hazmat.backends")
+    assert hide.find_spec("cryptographyx") is None and hide.find_spec("pymysql") is None
+    seen: list[object] = []
+    other = threading.Thread(target=lambda: seen.append(hide.find_spec("cryptography")))
+    other.start()
+    other.join()
+    assert seen == [None]  # left to the other finders

@@ -118,7 +118,8 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
                        sa.and_(m.Job.status == "running", m.Job.lease_until < now))
     query = sa.select(m.Job.id).where(claimable).order_by(m.Job.id).limit(1)
     # servers over their load limit (servers/load.py) take no new job, like full ones
-    busy = sorted(set(_busy_servers(ctx, now)) | (load.throttled(ctx) if job_id is None else set()))
+    # (a claim of one given job, by the process that follows it, is not held to either)
+    busy = sorted(set(_busy_servers(ctx, now)) | load.throttled(ctx)) if job_id is None else []
     if busy and job_id is None:
         # one busy server never gets more than its share: skip its tenants' jobs for now
         on_busy = sa.select(m.Tenant.slug).where(m.Tenant.server_id.in_(busy))

@@ -19,7 +19,7 @@ def _modules_after(*argv: str) -> dict:
             "identity.process_operator = lambda service_account='': 'alice'\n"
             "from tenantops.console.cli import main\n"
             "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
-            "print(json.dumps({m: m in sys.modules for m in ('sqlalchemy', 'alembic', 'deepdiff', 'rich', 'cryptography', 'tenantops.engine.catalog.loader')}),"
+            "print(json.dumps({m: m in sys.modules for m in ('sqlalchemy', 'alembic', 'deepdiff', 'rich', 'cryptography', 'tenantops.engine.catalog.loader', 'packaging.specifiers')}),"
             " file=sys.stderr)")
     done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
     return json.loads(done.stderr.strip().splitlines()[-1])
@@ -61,6 +61,7 @@ def test_provisioning_again_replays_the_stored_plan_without_alembic(server: str)
     assert not loaded["alembic"] and not loaded["deepdiff"]
     assert not loaded["cryptography"]  # PyMySQL loads it only for MySQL's RSA password exchange
     assert not loaded["tenantops.engine.catalog.loader"]  # the catalog the first one read is kept
+    assert not loaded["packaging.specifiers"]  # with its constraints' verdicts
     first, second = run("tenants", "show", "first-org", "--json").json(), run("tenants", "show", "second-org",
                                                                                "--json").json()
     assert second["status"] == "active"

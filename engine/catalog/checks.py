@@ -6,8 +6,7 @@ import graphlib
 from pathlib import Path
 from typing import Iterable
 
-from packaging.specifiers import SpecifierSet
-from tenantops.engine.catalog.model import Unit
+from tenantops.engine.catalog.model import Unit, satisfies
 from tenantops.engine.catalog.problems import ProblemLog
 
 
@@ -166,7 +165,7 @@ class CrossChecks(ProblemLog):
             return
         for unit in units:
             spec = unit.compatibility.get("basic_version")
-            if spec is not None and not SpecifierSet(spec).contains(basic.version, prereleases=True):
+            if spec is not None and not satisfies(spec, basic.version, self.verdicts):
                 self.problem(_manifest(unit), "compatibility.basic_version",
                              f"the basic layer is {basic.version}, which does not satisfy '{spec}'")
 

@@ -93,7 +93,7 @@ class _Scanner(RevisionReader, CrossChecks):
         self.check_compliance(templates, modules)
         self.check_basic_version(basic, [*templates.values(), *modules.values()])
         self.check_seeds(basic, templates, modules)
-        return Catalog(self.root, basic, templates, modules, self.problems)
+        return Catalog(self.root, basic, templates, modules, self.problems, self.verdicts)
 
     def subdirs(self, name: str) -> list[Path]:
         parent = self.root / name

@@ -89,6 +89,9 @@ class Catalog:
     templates: dict[str, Unit]
     modules: dict[str, Unit]
     problems: list[str] = field(default_factory=list)
+    # (specifier, version) -> satisfied, as the loader's checks found them: a catalog kept
+    # from an earlier process answers its own constraints without importing packaging
+    verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)
 
     def units(self) -> list[Unit]:
         return [self.basic, *self.templates.values(), *self.modules.values()]
@@ -98,6 +101,18 @@ class Catalog:
             if unit.slug == slug:
                 return unit
         raise ValidationError(f"unknown unit '{slug}'", hint=f"available: {', '.join(u.slug for u in self.units())}")
+
+
+def satisfies(spec: str, version: str, known: dict[tuple[str, str], bool] | None = None) -> bool:
+    """Does ``version`` meet the PEP 440 specifier ``spec`` (pre-releases included)?"""
+    if known is not None and (spec, version) in known:
+        return known[(spec, version)]
+    from packaging.specifiers import SpecifierSet  # ~6 ms with what it imports: on a miss only
+
+    ok = SpecifierSet(spec).contains(version, prereleases=True)
+    if known is not None:
+        known[(spec, version)] = ok
+    return ok
 
 
 @dataclass(frozen=True)

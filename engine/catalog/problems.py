@@ -16,6 +16,7 @@ class ProblemLog:
         self.revision_owner: dict[str, tuple[str, Path]] = {}
         self.broken_manifests: set[str] = set()
         self.cycle_members: set[str] = set()
+        self.verdicts: dict[tuple[str, str], bool] = {}
 
     def rel(self, path: Path) -> str:
         try:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import graphlib
 import re
 
-from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 from tenantops.engine.catalog.checks import _conflict_pairs
-from tenantops.engine.catalog.model import Catalog, Resolution, Unit
+from tenantops.engine.catalog.model import Catalog, Resolution, Unit, satisfies
 from tenantops.engine.errors import ConflictError, ValidationError
 
 
@@ -83,29 +81,31 @@ def resolve(
         sorter.done(*ready)
 
     units = [catalog.basic, tpl, *(catalog.modules[s] for s in order)]
-    _check_compatibility(catalog.basic, units, server_kind, server_version)
+    _check_compatibility(catalog, units, server_kind, server_version)
     return Resolution(template=template, modules=order, units=units, auto_added=auto_added)
 
 
 _LEADING_VERSION = re.compile(r"^\s*v?(\d+(?:\.\d+)*)")
 
 
-def _check_compatibility(basic: Unit, units: list[Unit], server_kind: str | None, server_version: str | None) -> None:
+def _check_compatibility(catalog: Catalog, units: list[Unit], server_kind: str | None,
+                         server_version: str | None) -> None:
+    basic = catalog.basic
     kind = (server_kind or "").lower() or None
-    server: Version | None = None
+    server: str | None = None
     if kind is not None and server_version:
         # servers report e.g. "10.11.6-MariaDB-0+deb12u1": only the numeric part counts
         match = _LEADING_VERSION.match(server_version)
         if not match:
             raise ValidationError(f"cannot read server version '{server_version}'")
-        server = Version(match.group(1))
+        server = match.group(1)
     for unit in units:
         spec = unit.compatibility.get("basic_version")
-        if spec and unit.kind != "basic" and not SpecifierSet(spec).contains(basic.version, prereleases=True):
+        if spec and unit.kind != "basic" and not satisfies(spec, basic.version, catalog.verdicts):
             raise ValidationError(
                 f"{unit.kind} '{unit.slug}' needs basic_version {spec}, but the basic layer is {basic.version}")
         if server is not None and kind in unit.compatibility:
             spec = unit.compatibility[kind]
-            if not SpecifierSet(spec).contains(server, prereleases=True):
+            if not satisfies(spec, server):
                 raise ValidationError(
                     f"{unit.kind} '{unit.slug}' needs {kind} {spec}, but the server runs {server_version}")

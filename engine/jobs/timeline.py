@@ -27,9 +27,7 @@ def event_json(e: m.JobEvent) -> StepDoc:
 # Built once: a statement made anew per call is traversed for its cache key every time
 _INSERT = sa.insert(m.JobEvent)
 _UPDATE = sa.update(m.JobEvent).where(m.JobEvent.id == sa.bindparam("event_id"))
-
-
-_INSERTS: dict[sa.Table, sa.Insert] = {}
+_INSERTS: dict[sa.Table, sa.Insert] = {}  # per table of the rows a step writes with its end
 
 
 def _insert(conn: sa.Connection, row: Any) -> None:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Protocol
 

@@ -2,6 +2,7 @@
 worker processes, on SQLite and MariaDB."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -164,6 +165,55 @@ def test_failing_revision_cleans_up_and_retry_succeeds(server: str, tmp_path: Pa
     r = run("provision", "fail-org", "--server", server)
     assert r.code == 0, r.err
     assert run("tenants", "show", "fail-org", "--json").json()["status"] == "active"
+    ctx.close()
+
+
+def test_failing_seed_cleans_up_while_the_schema_is_read_ahead(server: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The snapshot's schema is read on another connection while the seeds go in: a seed
+    that fails still fails the job in its own step, and the cleanup drops the database
+    and its user only after that read (nothing left behind, no error from the read)."""
+    from tenantops.engine.tenants import snapshots
+
+    reads: list[object] = []
+    real = snapshots.capture_schema
+
+    def slow_read(adapter, database):  # a server slow to answer information_schema
+        time.sleep(0.5)
+        try:
+            reads.append(real(adapter, database))
+        except Exception as exc:  # the database dropped under the read
+            reads.append(exc)
+            raise
+        return reads[-1]
+
+    monkeypatch.setattr(snapshots, "capture_schema", slow_read)
+    config = Path(os.environ["TENANTOPS_CONFIG"])
+    catalog = copy_catalog(tmp_path)
+    seed = catalog / "modules" / "financial_tracking" / "seeds" / "ledger_accounts.json"
+    doc = json.loads(seed.read_text())
+    doc["rows"][0]["no_such_column"] = 1
+    seed.write_text(json.dumps(doc))
+    use_catalog(config, catalog)
+    ctx = Context.open()
+    approved(ctx, "seedfail-org")
+    r = run("provision", "seedfail-org", "--server", server)
+    assert r.code == 1 and "provisioning seedfail-org failed" in r.err, r.err
+    job = jobs.get_job(ctx, jobs.list_jobs(ctx)[0]["id"])
+    steps = {s["name"]: s["status"] for s in job["steps"]}
+    assert steps["seed"] == "failed" and "no_such_column" in job["error"], job["steps"]
+    assert "snapshot" not in steps and steps["cleanup"] == "succeeded", job["steps"]
+    from tenantops.engine.servers.registry import adapter
+
+    ad = adapter(ctx, server)
+    assert not ad.database_exists("tenant_seedfail_org")
+    assert "tu_seedfail_org" not in ad.list_users()
+    if server != "local":  # SQLite reads when asked, and the job never asked
+        assert len(reads) == 1 and isinstance(reads[0], dict), reads
+    # the catalog mended: the next attempt reads a schema that matches what it built
+    seed.write_text(seed.read_text().replace(', "no_such_column": 1', ""))
+    assert run("provision", "seedfail-org", "--server", server).code == 0
+    assert run("drift", "seedfail-org", "--json").code == 0
     ctx.close()
 
 

@@ -215,26 +215,30 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
     with tl.step("custom") as info:
         info["detail"] = "no approved custom migrations for a new tenant"
 
-    with tl.step("seed") as info:
-        with engine.connect() as conn:
-            counts = seeds.apply_seeds(conn, resolution.units, fresh=True)
-            conn.commit()
-        info["detail"] = _seed_detail(counts)
+    from tenantops.engine.tenants.snapshots import row_counts, schema_read_ahead, store_snapshot
 
+    # the schema is final: the seeds and the admin user only add rows
     token = None
-    with tl.step("admin user") as info:
-        with engine.connect() as conn:
-            token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id, setup=setup.result())
-            conn.commit()
-        info["detail"] = f"{email}, must change password on first login"
+    with schema_read_ahead(adapter, database) as read_schema:
+        with tl.step("seed") as info:
+            with engine.connect() as conn:
+                counts = seeds.apply_seeds(conn, resolution.units, fresh=True)
+                conn.commit()
+            info["detail"] = _seed_detail(counts)
 
-    with tl.step("snapshot") as info:
-        from tenantops.engine.tenants.snapshots import capture_tenant, store_snapshot
+        with tl.step("admin user") as info:
+            with engine.connect() as conn:
+                token = ensure_admin(conn, email=email, contact=contact, tenant_id=tenant_id, setup=setup.result())
+                conn.commit()
+            info["detail"] = f"{email}, must change password on first login"
 
-        # through this job's own connections (a fresh adapter would log in again)
-        schema, row_counts = capture_tenant(adapter, database)
-        snap = store_snapshot(ctx, tenant_id, schema, row_counts, "provision")
-        info["detail"] = f"schema {snap['hash'][:12]}: {snap['tables']} tables"
+        with tl.step("snapshot") as info:
+            # through this job's own connections (a fresh adapter would log in again)
+            schema = read_schema()
+            with engine.connect() as conn:
+                rows = row_counts(conn, list(schema["tables"]))
+            snap = store_snapshot(ctx, tenant_id, schema, rows, "provision")
+            info["detail"] = f"schema {snap['hash'][:12]}: {snap['tables']} tables"
 
     with tl.step("compliance") as info:
         required = sorted(resolution.units[1].required_tables)

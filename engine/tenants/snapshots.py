@@ -1,6 +1,9 @@
 """Schema snapshots of tenants, stored in the landlord with hash, counts and source."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,6 +40,30 @@ def capture_tenant(adapter: Adapter, database: str) -> tuple[dict[str, Any], dic
         schema = capture(conn, None if adapter.dialect == "sqlite" else database)
         rows = row_counts(conn, list(schema["tables"]))
     return schema, rows
+
+
+def capture_schema(adapter: Adapter, database: str) -> dict[str, Any]:
+    """The tenant's canonical schema alone, on a connection of its own."""
+    with adapter.engine(database).connect() as conn:
+        return capture(conn, None if adapter.dialect == "sqlite" else database)
+
+
+@contextmanager
+def schema_read_ahead(adapter: Adapter, database: str) -> Iterator[Callable[[], dict[str, Any]]]:
+    """Read a finished schema on another thread while the caller only adds rows (seeds,
+    users): yields the function that returns it. A server answers information_schema on
+    its own core, and those reads were a quarter of a provisioning. SQLite is read when
+    asked, in-process: nothing to overlap, and a reader would hold up the writer's commit."""
+    if adapter.dialect == "sqlite":
+        yield lambda: capture_schema(adapter, database)
+        return
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schema-read")
+    reading = pool.submit(capture_schema, adapter, database)
+    try:
+        yield reading.result
+    finally:
+        # on a failed step too: the caller's cleanup may drop the database, never under a read
+        pool.shutdown(wait=True)
 
 
 def row_counts(conn: sa.Connection, tables: list[str]) -> dict[str, int]:

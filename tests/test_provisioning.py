@@ -277,6 +277,33 @@ def _kill_and_reclaim(server: str, step: str) -> None:
     ctx.close()
 
 
+def test_job_queued_claimed_by_a_cli_that_died_is_resumed_by_a_worker(tmp_path: Path) -> None:
+    """`provision` queues its job already claimed (it runs the job itself next). A CLI that
+    dies in between leaves a running job under its lease: no worker takes it while the
+    lease runs, any worker resumes it after, and the tenant comes out whole."""
+    Path(os.environ["TENANTOPS_CONFIG"]).write_text("lease_seconds = 2\n")
+    ctx = Context.open()
+    approved(ctx, "orphan-org")
+    job_id = provisioner.request_provision(ctx, slug="orphan-org", server="local", run_here=True).job
+    assert job_id is not None
+    job = jobs.get_job(ctx, job_id)
+    assert job["status"] == "running" and job["attempt"] == 1 and job["claimed_by"] == jobs.worker_id()
+    assert run("locks", "list", "--json").json()[0]["tenant"] == "orphan-org"
+    worker = [sys.executable, "-m", "tenantops.engine.jobs.worker", "--once"]
+    subprocess.run(worker, timeout=120, check=True)  # the lease still runs: not taken
+    assert jobs.get_job(ctx, job_id)["attempt"] == 1
+    again = run("provision", "orphan-org")
+    assert again.code == 1 and f"job {job_id}" in again.err, again.err  # held by its job, named
+    jobs.take_claimed(job_id)  # what dies with the CLI's process
+    time.sleep(2.2)
+    subprocess.run(worker, timeout=120, check=True)
+    job = jobs.get_job(ctx, job_id)
+    assert job["status"] == "succeeded" and job["attempt"] == 2, job["error"]
+    assert run("tenants", "show", "orphan-org", "--json").json()["status"] == "active"
+    assert run("locks", "list", "--json").json() == []
+    ctx.close()
+
+
 def test_concurrent_provision_same_slug_one_wins(server: str, tmp_path: Path) -> None:
     config = Path(os.environ["TENANTOPS_CONFIG"])
     _broken_catalog(tmp_path, config, "    import time; time.sleep(1.0)\n")

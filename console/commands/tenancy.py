@@ -126,7 +126,7 @@ def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:
                 output.sql_block(f"{r['layer']} {r['unit']} · {r['revision']}", r["sql"])
         output.show(args, doc, render)
         return 0
-    job_id = provisioner.request_provision(ctx, slug=args.slug, server=args.server).job
+    job_id = provisioner.request_provision(ctx, slug=args.slug, server=args.server, run_here=True).job
     assert job_id is not None
     output.note(f"provisioning {args.slug}: job {job_id}")
     job = run_job_to_end(ctx, job_id, quiet=args.json)

@@ -58,19 +58,44 @@ def enqueue(ctx: Context, kind: str, tenant: str | None, params: dict[str, Any] 
         return enqueue_in(s, ctx, kind, tenant, params, lock_operation=lock_operation, not_before=not_before)
 
 
+# Jobs this process queued already claimed, to run here (``enqueue_in(claim_here=True)``):
+# handed to ``take_claimed`` without reading the row back
+_CLAIMED_HERE: dict[int, m.Job] = {}
+
+
 def enqueue_in(s: Session, ctx: Context, kind: str, tenant: str | None, params: dict[str, Any] | None = None,
-               *, lock_operation: str | None = None, not_before: datetime | None = None) -> int:
-    """``enqueue`` inside a caller's transaction (state change + job + lock together)."""
+               *, lock_operation: str | None = None, not_before: datetime | None = None,
+               claim_here: bool = False) -> int:
+    """``enqueue`` inside a caller's transaction (state change + job + lock together).
+
+    ``claim_here``: the requester runs the job itself (the CLI following its own job), so
+    the job is inserted as ``claim`` would leave it (running, this process's claim and
+    lease, attempt 1, the tenant's lock held under the lease) and taken with
+    ``take_claimed``. Nothing differs for anyone else: if this process dies, the lease
+    runs out and any worker resumes the job, as after any worker's death."""
     scheduled = not_before.astimezone(timezone.utc).replace(tzinfo=None) if not_before else None
     job = m.Job(kind=kind, tenant=tenant, params=params or {}, created_by=ctx.operator, not_before=scheduled)
+    lease = ctx.settings.lease_seconds
+    if claim_here and scheduled is None:
+        now = utcnow()
+        job.status, job.claimed_by, job.attempt = "running", worker_id(), 1
+        job.heartbeat_at, job.lease_until, job.started_at = now, now + timedelta(seconds=lease), now
     s.add(job)
     s.flush()
     if lock_operation and tenant and scheduled is None:
         _expire_lapsed(s, tenant, job.id)
-        hold = max(ctx.settings.lease_seconds, ctx.settings.jobs.queued_hold * 60)
+        hold = lease if job.status == "running" else max(lease, ctx.settings.jobs.queued_hold * 60)
         locks.acquire(s, tenant, holder=f"job {job.id} ({ctx.operator})", operation=lock_operation,
                       job_id=job.id, lease_seconds=hold)
+    if job.status == "running":
+        # only a committed claim: a rolled-back id may be given to another job later
+        sa.event.listen(s, "after_commit", lambda _s: _CLAIMED_HERE.__setitem__(job.id, job), once=True)
     return job.id
+
+
+def take_claimed(job_id: int) -> m.Job | None:
+    """The job this process queued already claimed (``enqueue_in(claim_here=True)``), once."""
+    return _CLAIMED_HERE.pop(job_id, None)
 
 
 def _expire_lapsed(s: Session, tenant: str, new_job: int) -> None:

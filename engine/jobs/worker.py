@@ -22,7 +22,7 @@ from tenantops.engine.context import Context
 from tenantops.engine.documents import StepDoc
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.jobs.kinds import JobKind, Registry
-from tenantops.engine.jobs.queue import WORKER_NAME_ENV, claim, finish, heartbeat
+from tenantops.engine.jobs.queue import WORKER_NAME_ENV, claim, finish, heartbeat, take_claimed
 from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
@@ -109,7 +109,7 @@ def run_claimed(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] |
     (lease, heartbeat, tenant lock, timeline): a CLI that follows its own job needs no
     second interpreter, and if it is killed the lease expires and any worker resumes the
     job. None when the job could not be claimed (another worker has it, or it ended)."""
-    job = claim(ctx, job_id=job_id)
+    job = take_claimed(job_id) or claim(ctx, job_id=job_id)
     if job is None:
         return None
     return run_job(ctx, job, on_event=on_event)

@@ -73,10 +73,12 @@ def _planned_json(r: Any) -> dict[str, Any]:
 
 
 @mutating("tenants.provision", "admin", target="slug")
-def request_provision(ctx: Context, *, slug: str, server: str | None = None, confirm: str | None = None) -> Queued:
+def request_provision(ctx: Context, *, slug: str, server: str | None = None, confirm: str | None = None,
+                      run_here: bool = False) -> Queued:
     """Queue the provisioning job; the tenant's lock is taken now, so a second request for
     the same slug is refused with who holds it. A failed provisioning is queued again the
-    same way, moving its application from failed back to provisioning."""
+    same way, moving its application from failed back to provisioning. ``run_here``: the
+    caller runs the job itself next (``worker.run_claimed``): it is queued already claimed."""
     with ctx.session() as s:
         app = find_application(s, slug)
         slug = app.slug
@@ -90,7 +92,7 @@ def request_provision(ctx: Context, *, slug: str, server: str | None = None, con
             # application (draining or full is the job's to find: it may change meanwhile)
             raise NotFoundError(f"server {server!r} is not registered (see `tenantops servers list`)")
         job_id = jobs.enqueue_in(s, ctx, "provision", slug, {"slug": slug, "server": server},
-                                 lock_operation="provision")
+                                 lock_operation="provision", claim_here=run_here)
         transition(app, "provisioning")
         app.error = None
     return Queued("provision", slug, job_id, Preview("provision", slug, {"slug": slug, "server": server}))

@@ -26,7 +26,6 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -38,7 +37,7 @@ from tenantops.engine.migrate.results import MigrationFailed, PlannedRevision, R
 
 _CACHE: dict[tuple, list[PlannedRevision]] = {}
 # bumped when the file layout below, or what a plan holds, changes
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 def _key(units: Sequence[Unit], dialect: str) -> tuple:
@@ -73,7 +72,7 @@ def compiled(units: Sequence[Unit], dialect: str, cache_dir: Path | None = None)
 
     planned = render_sql(list(units), dialect)
     if dialect in ("mysql", "mariadb"):
-        planned = [replace(p, sql=tuple(fold_indexes(p.sql))) for p in planned]
+        planned = [p._replace(sql=tuple(fold_indexes(p.sql))) for p in planned]
     _CACHE[key] = planned
     if path is not None:
         _write(path, planned)

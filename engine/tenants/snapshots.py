@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -21,6 +21,7 @@ SOURCES = ("provision", "manual", "after-repair", "after-migration", "after-rest
 # Pinned: the provisioning baseline (what every later drift question goes back to) and
 # the snapshots someone took by hand on purpose. Retention prunes only the others.
 PINNED_SOURCES = ("provision", "manual")
+TENANTS = cast(sa.Table, m.Tenant.__table__)
 
 
 def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:
@@ -100,17 +101,19 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
         snap = m.Snapshot(tenant_id=tenant_id, hash=digest, source=source, schema=schema, rows=rows,
                           created_by=ctx.operator, **counts(schema))
         s.add(snap)
-        tenant = s.get_one(m.Tenant, tenant_id)
-        tenant.schema_hash = digest
+        # Core statements on the tenants table: no tenant object is loaded to set one column
+        s.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(schema_hash=digest))
+        slug = s.execute(sa.select(TENANTS.c.slug).where(TENANTS.c.id == tenant_id)).scalar_one()
         s.flush()
         doc = snapshot_json(snap)
-        keep = ctx.settings.snapshot_retention
-        old = list(s.scalars(sa.select(m.Snapshot.id).where(m.Snapshot.tenant_id == tenant_id,
-                                                            m.Snapshot.source.not_in(PINNED_SOURCES))
-                             .order_by(m.Snapshot.id.desc()).offset(keep)))
-        if old:
-            s.execute(sa.delete(m.Snapshot).where(m.Snapshot.id.in_(old)))
-    return {**doc, "tenant": tenant.slug}
+        if source not in PINNED_SOURCES:  # a pinned one leaves the prunable ones as they were
+            keep = ctx.settings.snapshot_retention
+            old = list(s.scalars(sa.select(m.Snapshot.id).where(m.Snapshot.tenant_id == tenant_id,
+                                                                m.Snapshot.source.not_in(PINNED_SOURCES))
+                                 .order_by(m.Snapshot.id.desc()).offset(keep)))
+            if old:
+                s.execute(sa.delete(m.Snapshot).where(m.Snapshot.id.in_(old)))
+    return {**doc, "tenant": slug}
 
 
 def take_snapshot(ctx: Context, slug: str, *, source: str = "manual") -> dict[str, Any]:

@@ -168,6 +168,25 @@ def test_failing_revision_cleans_up_and_retry_succeeds(server: str, tmp_path: Pa
     ctx.close()
 
 
+def test_failed_job_document_is_the_landlords(tmp_path: Path) -> None:
+    """`provision --json` prints the failed job from what its own process wrote, without
+    reading it back: it must say exactly what `jobs show` says afterwards."""
+    _broken_catalog(tmp_path, Path(os.environ["TENANTOPS_CONFIG"]),
+                    '    op.execute("SELECT * FROM no_such_table_anywhere")\n')
+    ctx = Context.open()
+    approved(ctx, "doc-org")
+    r = run("provision", "doc-org", "--json")
+    assert r.code == 1
+    printed = r.json()
+    stored = run("jobs", "show", str(printed["id"]), "--json").json()
+    for doc in (printed, stored):
+        doc.pop("heartbeat_at")  # the heartbeat thread may beat once more in between
+    assert printed == stored
+    assert printed["status"] == "failed" and "no_such_table_anywhere" in printed["error"]
+    assert [s["name"] for s in printed["steps"]][-1] == "cleanup"
+    ctx.close()
+
+
 def test_failing_seed_cleans_up_while_the_schema_is_read_ahead(server: str, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The snapshot's schema is read on another connection while the seeds go in: a seed

@@ -98,11 +98,24 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     tenant lock), so a killed CLI leaves a job whose lease expires and that any
     `tenantops worker` resumes. If another worker claimed it first, follow that one."""
     on_event: Callable[[StepDoc], None] = (lambda ev: None) if quiet else print_event
-    # the steps are shown as the job writes them, not read back from the landlord
-    status = worker.run_claimed(ctx, job_id, on_event=None if quiet else on_event)
-    if status is None:
+    # the steps are shown as the job writes them, and the document is made from what this
+    # process wrote: nothing is read back from the landlord
+    steps: dict[int, StepDoc] = {}
+    showing = True
+
+    def seen(ev: StepDoc) -> None:
+        nonlocal showing
+        steps[ev["id"]] = ev
+        if showing:
+            try:
+                on_event(ev)
+            except Exception:  # noqa: BLE001 - a closed terminal stops the display, never the job
+                showing = False
+
+    job = worker.run_here(ctx, job_id, on_event=seen)
+    if job is None:
         return jobs.follow(ctx, job_id, on_event)
-    return jobs.get_job(ctx, job_id)
+    return {**jobs.job_json(job), "steps": list(steps.values())}
 
 
 def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:

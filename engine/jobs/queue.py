@@ -254,7 +254,8 @@ def heartbeat(ctx: Context, job_id: int) -> bool:
 
 
 def finish(ctx: Context, job_id: int, status: str, *, error: str | None = None,
-           result: dict[str, Any] | None = None) -> None:
+           result: dict[str, Any] | None = None) -> datetime:
+    """End a job; returns the time recorded as its end."""
     with ctx.session() as s:
         job = s.get(m.Job, job_id)
         if job is None:
@@ -268,6 +269,7 @@ def finish(ctx: Context, job_id: int, status: str, *, error: str | None = None,
                           error=None if status == "succeeded" else (error or f"job {job_id} {status}")))
         if job.tenant:
             locks.release(s, job.tenant, job.id)
+        return job.finished_at
 
 
 def list_jobs(ctx: Context, *, status: str | None = None, tenant: str | None = None,

@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from datetime import timedelta
+from typing import Any
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from tenantops.engine.context import Context
@@ -77,11 +78,12 @@ def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None,
             on_event: Callable[[StepDoc], None] | None = None) -> str:
     """Run one claimed job to its end; returns its final status (``needs_confirmation``
     when a destructive job comes too late, see ``resumed_too_late``). ``on_event`` is
-    shown each timeline event as it is written."""
+    shown each timeline event as it is written. ``job`` ends as the landlord's row does
+    (status, error, result, finished_at): the process that ran it need not read it back."""
     table = registry() if kinds is None else kinds
     waits = resumed_too_late(ctx, job, table.get(job.kind))
     if waits is not None:
-        finish(ctx, job.id, "needs_confirmation", error=waits)
+        _ended(job, finish(ctx, job.id, "needs_confirmation", error=waits), "needs_confirmation", waits)
         return "needs_confirmation"
     timeline = Timeline(ctx, job.id, on_event)
     # act as the operator who requested the job: history and audit name them
@@ -94,25 +96,40 @@ def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None,
             raise TenantopsError(f"job {job.id}: unknown kind {job.kind!r}")
         result = kind.run(acting, job, timeline)
     except BaseException as exc:  # noqa: BLE001 - the job must end as failed, whatever happened
-        finish(ctx, job.id, "failed", error=format_error(exc))
+        error = format_error(exc)
+        _ended(job, finish(ctx, job.id, "failed", error=error), "failed", error)
         if not isinstance(exc, Exception):
             raise
         return "failed"
     finally:
         beat.stopped.set()
-    finish(ctx, job.id, "succeeded", result=result)
+    _ended(job, finish(ctx, job.id, "succeeded", result=result), "succeeded", None, result)
     return "succeeded"
 
 
-def run_claimed(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None) -> str | None:
+def _ended(job: m.Job, at: datetime, status: str, error: str | None, result: dict[str, Any] | None = None) -> None:
+    job.status, job.error, job.finished_at = status, error, at
+    if result is not None:
+        job.result = result
+
+
+def run_here(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None) -> m.Job | None:
     """Claim one job for this process and run it here, exactly as a worker process would
     (lease, heartbeat, tenant lock, timeline): a CLI that follows its own job needs no
     second interpreter, and if it is killed the lease expires and any worker resumes the
-    job. None when the job could not be claimed (another worker has it, or it ended)."""
+    job. Returns the job as it ended, or None when it could not be claimed (another
+    worker has it, or it ended)."""
     job = take_claimed(job_id) or claim(ctx, job_id=job_id)
     if job is None:
         return None
-    return run_job(ctx, job, on_event=on_event)
+    run_job(ctx, job, on_event=on_event)
+    return job
+
+
+def run_claimed(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None) -> str | None:
+    """``run_here``, answering the job's final status (None: not claimed)."""
+    job = run_here(ctx, job_id, on_event)
+    return None if job is None else job.status
 
 
 def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sleep: float = 0.5,

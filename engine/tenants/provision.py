@@ -160,21 +160,26 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
         info["detail"] = "units: " + " → ".join(u.slug for u in resolution.units)
 
     with tl.step("place") as info:
+        database = names.database_name(slug)
         with ctx.session() as s:
-            tenant = _tenant(s, slug)
-            if tenant is None:
-                tenant = m.Tenant(slug=slug, organization=org, application_id=app_id, template=template)
-                s.add(tenant)
-            if tenant.server_id is None or tenant.status == "failed":
-                tenant.server_id = choose_server(s, requested).id
-            tenant.status, tenant.error = "provisioning", None
-            tenant.database = names.database_name(slug)
-            tenant.template = template
-            tenant.template_version = str(resolution.units[1].version)
-            server = tenant_server(s, tenant)
-            s.flush()
-            tenant_id, database, server_name = tenant.id, tenant.database, server.name
-            batch = next_batch_in(s, tenant_id)
+            # Core statements on the tenants table (see TENANTS)
+            found = s.execute(sa.select(TENANTS.c.id, TENANTS.c.server_id, TENANTS.c.status)
+                              .where(TENANTS.c.slug == slug)).first()
+            if found is None or found.server_id is None or found.status == "failed":
+                server = choose_server(s, requested)
+            else:
+                server = s.get_one(m.Server, found.server_id)
+            values = {"server_id": server.id, "status": "provisioning", "error": None, "database": database,
+                      "template": template, "template_version": str(resolution.units[1].version)}
+            if found is None:
+                key = s.connection().execute(TENANTS.insert().values(slug=slug, organization=org, application_id=app_id,
+                                                        **values)).inserted_primary_key
+                assert key is not None  # a single-row INSERT always reports its primary key
+                tenant_id, batch = key[0], 1  # a new tenant has no history yet
+            else:
+                s.execute(TENANTS.update().where(TENANTS.c.id == found.id).values(**values))
+                tenant_id, batch = found.id, next_batch_in(s, found.id)
+            server_name = server.name
             adapter = state["adapter"] = adapter_for(server)
             info["detail"] = f"server {server_name} ({server.dialect}), database {database}"
 

@@ -271,6 +271,10 @@ def _kill_and_reclaim(server: str, step: str) -> None:
     else:
         victim.kill()
         pytest.fail(f"the worker never reached step {step}")
+    # while a step runs, every step before it is recorded as ended (an end held back to
+    # share the next step's write must not linger)
+    seen = [s for s in jobs.get_job(ctx, job_id)["steps"] if not s["name"].startswith(" ")]
+    assert [s["status"] for s in seen] == ["succeeded"] * (len(seen) - 1) + ["running"], seen
     victim.send_signal(signal.SIGKILL)
     victim.wait()
     assert jobs.get_job(ctx, job_id)["status"] == "running"  # nobody knows yet

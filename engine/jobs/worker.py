@@ -97,12 +97,14 @@ def run_job(ctx: Context, job: m.Job, kinds: Registry | None = None,
         result = kind.run(acting, job, timeline)
     except BaseException as exc:  # noqa: BLE001 - the job must end as failed, whatever happened
         error = format_error(exc)
+        timeline.flush()
         _ended(job, finish(ctx, job.id, "failed", error=error), "failed", error)
         if not isinstance(exc, Exception):
             raise
         return "failed"
     finally:
         beat.stopped.set()
+    timeline.flush()
     _ended(job, finish(ctx, job.id, "succeeded", result=result), "succeeded", None, result)
     return "succeeded"
 

@@ -12,6 +12,7 @@ from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.errors import NotFoundError, ValidationError
 from tenantops.engine.landlord import models as m
+from tenantops.engine.landlord.models import utcnow
 from tenantops.engine.schema.canonical import schema_hash
 from tenantops.engine.schema.capture import capture
 from tenantops.engine.tenants.records import tenant_database, tenant_server
@@ -22,6 +23,7 @@ SOURCES = ("provision", "manual", "after-repair", "after-migration", "after-rest
 # the snapshots someone took by hand on purpose. Retention prunes only the others.
 PINNED_SOURCES = ("provision", "manual")
 TENANTS = cast(sa.Table, m.Tenant.__table__)
+SNAPSHOTS = cast(sa.Table, m.Snapshot.__table__)
 
 
 def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:
@@ -97,15 +99,19 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
     if source not in SOURCES:
         raise ValidationError(f"snapshot source {source!r} is unknown")
     digest = schema_hash(schema)
+    values = {"tenant_id": tenant_id, "hash": digest, "source": source, "schema": schema, "rows": rows,
+              "created_by": ctx.operator, "created_at": utcnow(), **counts(schema)}
     with ctx.session() as s:
-        snap = m.Snapshot(tenant_id=tenant_id, hash=digest, source=source, schema=schema, rows=rows,
-                          created_by=ctx.operator, **counts(schema))
-        s.add(snap)
-        # Core statements on the tenants table: no tenant object is loaded to set one column
-        s.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(schema_hash=digest))
-        slug = s.execute(sa.select(TENANTS.c.slug).where(TENANTS.c.id == tenant_id)).scalar_one()
-        s.flush()
-        doc = snapshot_json(snap)
+        # Core statements: a provisioning stores one snapshot per process, and an ORM flush
+        # (and a tenant loaded to set one column) cost more than the writes themselves
+        conn = s.connection()
+        key = conn.execute(SNAPSHOTS.insert().values(**values)).inserted_primary_key
+        assert key is not None  # a single-row INSERT always reports its primary key
+        conn.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(schema_hash=digest))
+        slug = conn.execute(sa.select(TENANTS.c.slug).where(TENANTS.c.id == tenant_id)).scalar_one()
+        doc = {"id": key[0], "hash": digest, "source": source, "tables": values["tables"],
+               "columns": values["columns"], "indexes": values["indexes"], "created_at": iso(values["created_at"]),
+               "created_by": ctx.operator, "pinned": source in PINNED_SOURCES}
         if source not in PINNED_SOURCES:  # a pinned one leaves the prunable ones as they were
             keep = ctx.settings.snapshot_retention
             old = list(s.scalars(sa.select(m.Snapshot.id).where(m.Snapshot.tenant_id == tenant_id,

@@ -73,6 +73,7 @@ def test_welcome_mail_arrives_and_no_clear_token_stays_behind(smtp_server, tenan
     ctx.close()
     r = run("provision", "hill-club")
     assert r.code == 0, r.err
+    assert "setup link" not in r.err  # mailed: not shown as well
     assert len(inbox.messages) == 1
     mail = inbox.messages[0]
     assert "admin@hill-club.example.org" in mail and "hill-club" in mail

@@ -27,6 +27,13 @@ __all__ = ["LINK_PLACEHOLDER", "REDACTED", "link_key", "list_notifications", "no
            "send_pending", "setup_link"]
 
 
+# The welcome links this process queued, by landlord and tenant slug (recipient, link),
+# until it sends them: the CLI that just provisioned a tenant shows the link it made
+# without reading the outbox and the keyring back. This process's memory only, like the
+# token itself.
+_QUEUED_HERE: dict[tuple[str, str], tuple[str, str]] = {}
+
+
 def queue_welcome(s: Session, settings: Settings, *, tenant_id: int, slug: str, email: str, token: str) -> int:
     link = settings.setup_url.format(slug=slug, token=token)
     body = (f"Welcome to your new workspace '{slug}'.\n\n"
@@ -35,6 +42,7 @@ def queue_welcome(s: Session, settings: Settings, *, tenant_id: int, slug: str, 
     s.add(note)
     s.flush()
     secrets.set_secret(link_key(note.id), link)
+    _QUEUED_HERE[(str(s.connection().engine.url), slug)] = (email, link)
     return note.id
 
 
@@ -50,6 +58,9 @@ def setup_link(ctx: Context, slug: str) -> str | None:
 
 def pending_setup(ctx: Context, slug: str) -> tuple[str, str] | None:
     """(recipient, link) of a tenant's pending welcome notification that carries a link."""
+    here = _QUEUED_HERE.get((str(ctx.engine.url), slug))
+    if here is not None:  # queued by this process and not sent by it
+        return here
     with ctx.session() as s:
         note = s.scalar(sa.select(m.Notification).join(m.Tenant, m.Tenant.id == m.Notification.tenant_id)
                         .where(m.Tenant.slug == slug, m.Notification.status == "pending")
@@ -83,6 +94,9 @@ def _deliver(ctx: Context, note: m.Notification) -> bool:
         return False
     note.status, note.sent_at, note.error = "sent", utcnow(), None
     note.body = note.body.replace(LINK_PLACEHOLDER, REDACTED)
+    for key, (_recipient, queued) in list(_QUEUED_HERE.items()):
+        if queued == link:
+            del _QUEUED_HERE[key]
     if link is not None:
         secrets.delete_secret(link_key(note.id))
     return True

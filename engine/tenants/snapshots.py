@@ -99,8 +99,9 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
     if source not in SOURCES:
         raise ValidationError(f"snapshot source {source!r} is unknown")
     digest = schema_hash(schema)
+    created, sizes = utcnow(), counts(schema)
     values = {"tenant_id": tenant_id, "hash": digest, "source": source, "schema": schema, "rows": rows,
-              "created_by": ctx.operator, "created_at": utcnow(), **counts(schema)}
+              "created_by": ctx.operator, "created_at": created, **sizes}
     with ctx.session() as s:
         # Core statements: a provisioning stores one snapshot per process, and an ORM flush
         # (and a tenant loaded to set one column) cost more than the writes themselves
@@ -109,8 +110,8 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
         assert key is not None  # a single-row INSERT always reports its primary key
         conn.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(schema_hash=digest))
         slug = conn.execute(sa.select(TENANTS.c.slug).where(TENANTS.c.id == tenant_id)).scalar_one()
-        doc = {"id": key[0], "hash": digest, "source": source, "tables": values["tables"],
-               "columns": values["columns"], "indexes": values["indexes"], "created_at": iso(values["created_at"]),
+        doc = {"id": key[0], "hash": digest, "source": source, "tables": sizes["tables"],
+               "columns": sizes["columns"], "indexes": sizes["indexes"], "created_at": iso(created),
                "created_by": ctx.operator, "pinned": source in PINNED_SOURCES}
         if source not in PINNED_SOURCES:  # a pinned one leaves the prunable ones as they were
             keep = ctx.settings.snapshot_retention

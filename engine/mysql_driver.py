@@ -17,6 +17,9 @@ from importlib.machinery import ModuleSpec
 from typing import Any
 
 _loaded = False
+# The protocol's capability flag for several statements in one query (CLIENT_MULTI_STATEMENTS,
+# pymysql.constants.CLIENT.MULTI_STATEMENTS: tests/test_mysql_driver.py holds them equal)
+MULTI_STATEMENTS = 1 << 16
 
 
 class _WithoutCryptography:

@@ -39,6 +39,14 @@ def test_pymysql_still_has_the_names_the_loader_replaces() -> None:
     assert "sha2_rsa_encrypt(conn.password" in open(_auth.__file__, encoding="utf-8").read()
 
 
+def test_the_multi_statement_flag_is_the_protocols() -> None:
+    from pymysql.constants import CLIENT
+
+    from tenantops.engine import mysql_driver
+
+    assert mysql_driver.MULTI_STATEMENTS == CLIENT.MULTI_STATEMENTS
+
+
 def test_only_the_loading_thread_is_refused_cryptography() -> None:
     """Another thread importing `cryptography` while PyMySQL loads (a keyring backend,
     say) gets it: the refusal is the loading thread's alone."""

@@ -2,6 +2,8 @@
 CREATE TABLE, and what comes out must be the very tables Alembic's own run makes."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import sqlalchemy as sa
 from conftest import make_engine
@@ -9,6 +11,7 @@ from mariadb import MariaDB
 from test_migrations import TEMPLATES, allowed_combinations
 
 from tenantops.engine.migrate import plans
+from tenantops.engine.migrate.results import MigrationFailed, PlannedRevision
 from tenantops.engine.migrate.driver import apply_units
 from tenantops.engine.migrate.offline import render_sql
 
@@ -80,3 +83,57 @@ def test_folded_plan_makes_the_tables_alembic_makes(template: str, mariadb: Mari
             mariadb.execute(f"DROP DATABASE `{name}`")
     assert set(made["plan"]) == {t for u in resolution.units for t in u.tables} | {"alembic_version"}
     assert made["plan"] == made["alembic"]
+
+
+def _replayed(mariadb: MariaDB, name: str, planned: list, *, batched: bool) -> tuple[str | None, dict, list]:
+    from tenantops.engine import mysql_driver
+
+    mariadb.execute(f"DROP DATABASE IF EXISTS `{name}`", f"CREATE DATABASE `{name}`")
+    url = sa.URL.create("mysql+pymysql", username=mariadb.admin_user, password=mariadb.admin_password,
+                        host="127.0.0.1", port=mariadb.port, database=name)
+    args = {"ssl_disabled": True, **({"client_flag": mysql_driver.MULTI_STATEMENTS} if batched else {})}
+    engine = sa.create_engine(url, connect_args=args, poolclass=sa.pool.NullPool)
+    error = None
+    try:
+        with engine.connect() as connection:
+            try:
+                plans.replay(connection, planned)
+            except MigrationFailed as exc:
+                error = str(exc)
+            # the connection is in step afterwards: nothing of the failed batch is left to read
+            assert connection.exec_driver_sql("SELECT 41 + 1").scalar() == 42
+            tables = _definitions(connection)
+            rows = connection.exec_driver_sql("SELECT note FROM b").scalars().all()
+            procs = connection.exec_driver_sql(
+                "SELECT ROUTINE_NAME FROM information_schema.ROUTINES WHERE ROUTINE_SCHEMA = DATABASE()").scalars().all()
+    finally:
+        engine.dispose()
+        mariadb.execute(f"DROP DATABASE `{name}`")
+    return error, tables, [*rows, *procs]
+
+
+@pytest.mark.mariadb
+def test_a_batched_revision_does_what_one_statement_at_a_time_does(mariadb: MariaDB) -> None:
+    """A tenant's connection sends each revision in one query: the same tables, rows and
+    routines as statement by statement; a % and a routine's own ; go through intact; a
+    failing statement stops its revision at the same place with the same error, and the
+    connection answers the next query."""
+    def rev(revision: str, sql: list[str]) -> PlannedRevision:
+        return PlannedRevision(unit="u", kind="module", revision=revision, path=Path("x.py"), checksum="0",
+                               message=revision, sql=tuple(sql), version_sql=(f"-- {revision}",))
+
+    planned = [
+        rev("r1", ["CREATE TABLE a (id INT PRIMARY KEY)",
+                   "CREATE TABLE b (id INT PRIMARY KEY, note VARCHAR(20) DEFAULT '100%')",
+                   "CREATE PROCEDURE p() BEGIN SELECT 1; SELECT '%s;'; END",
+                   "INSERT INTO b (id) VALUES (1)",
+                   "INSERT INTO b (id, note) VALUES (2, 'semi;colon %d')"]),
+        rev("r2", ["CREATE TABLE c (id INT)", "CREATE TABLE a (id INT)", "CREATE TABLE d (id INT)"]),
+    ]
+    batched = _replayed(mariadb, "batch_yes", planned, batched=True)
+    one_by_one = _replayed(mariadb, "batch_no", planned, batched=False)
+    assert batched == one_by_one
+    error, tables, rest = batched
+    assert error is not None and "r2" in error and "already exists" in error
+    assert set(tables) == {"a", "b", "c"}
+    assert rest == ["100%", "semi;colon %d", "p"]

@@ -234,8 +234,14 @@ class MysqlAdapter(Adapter):
 
     def _make_engine(self, url: sa.URL) -> sa.Engine:
         mysql_driver.load()
+        args = self._connect_args()
+        if url.database:
+            # a tenant's connections may carry several statements in one query: a compiled
+            # plan sends each revision in one round trip (migrate/plans.py, replay); every
+            # other statement on them binds its values or quotes its identifiers
+            args["client_flag"] = mysql_driver.MULTI_STATEMENTS
         engine = sa.create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=4,
-                                  pool_recycle=1800, connect_args=self._connect_args())
+                                  pool_recycle=1800, connect_args=args)
         translate_unreachable(engine, self.name)
         return engine
 

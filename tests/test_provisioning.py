@@ -54,6 +54,9 @@ def test_submit_approve_provision_show(server: str, dialect: str, mariadb_or_non
         admin = conn.execute(sa.text("SELECT email, must_change_password, password_hash FROM tenant_users")).one()
         assert admin.email == "sita@nc.example.org" and bool(admin.must_change_password)
         assert admin.password_hash.startswith("scrypt$")
+        roles = conn.execute(sa.text("SELECT u.email, r.name FROM user_roles ur JOIN tenant_users u ON u.id = ur.user_id "
+                                     "JOIN roles r ON r.id = ur.role_id")).all()
+        assert [tuple(r) for r in roles] == [("sita@nc.example.org", "tenant_admin")]
         assert conn.execute(sa.text("SELECT COUNT(*) FROM provinces")).scalar() == 7
         assert conn.execute(sa.text("SELECT COUNT(*) FROM districts")).scalar() == 77
     engine.dispose()

@@ -68,14 +68,16 @@ def ensure_admin(connection: sa.Connection, *, email: str, contact: str, tenant_
     token, hashed = setup if setup is not None else new_setup_token()
     first, last = split_name(contact, email)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    connection.execute(USERS.insert().values(
+    # the id the server gave the row (the basic layer's tenant_users.id is AUTO_INCREMENT)
+    user_id = connection.execute(USERS.insert().values(
         uuid=str(uuid.uuid4()), first_name=first, last_name=last, email=email, password_hash=hashed,
-        must_change_password=True, tenant_id=tenant_id, status="active", created_at=now, updated_at=now))
-    user_id = connection.execute(sa.select(USERS.c.id).where(USERS.c.email == email)).scalar_one()
-    role_id = connection.execute(sa.select(ROLES.c.id).where(ROLES.c.name == ADMIN_ROLE)).scalar()
-    if role_id is None:
+        must_change_password=True, tenant_id=tenant_id, status="active", created_at=now, updated_at=now)).lastrowid
+    # the role by name, in the same statement: the caller's transaction leaves no user
+    # behind without it (it does not commit on the error below)
+    granted = connection.execute(USER_ROLES.insert().from_select(
+        ["user_id", "role_id"], sa.select(sa.literal(user_id), ROLES.c.id).where(ROLES.c.name == ADMIN_ROLE)))
+    if granted.rowcount != 1:
         raise ValidationError(f"the basic layer has no {ADMIN_ROLE!r} role to give the first admin")
-    connection.execute(USER_ROLES.insert().values(user_id=user_id, role_id=role_id))
     return token
 
 

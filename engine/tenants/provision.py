@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 from tenantops.engine import catalog as catalog_mod
 from tenantops.engine import names, secrets
 from tenantops.engine.jobs import queue as jobs
-from tenantops.engine.jobs import locks
 from tenantops.engine.migrate import seeds
 from tenantops.engine.servers.adapters import Adapter, adapter_for
 from tenantops.engine.tenants.applications import _find as find_application
@@ -26,7 +25,7 @@ from tenantops.engine.migrate.units import catalog_for
 from tenantops.engine.context import Context, mutating
 from tenantops.engine.jobs.changes import Preview, Queued
 from tenantops.engine.jobs.kinds import JobKind
-from tenantops.engine.errors import LockHeld, NotFoundError, StateError, TenantopsError, ValidationError
+from tenantops.engine.errors import NotFoundError, StateError, TenantopsError, ValidationError
 from tenantops.engine.migrate import plans
 from tenantops.engine.migrate.history import next_batch_in, revision_rows
 from tenantops.engine.jobs.timeline import Timeline, format_error
@@ -86,17 +85,16 @@ def request_provision(ctx: Context, *, slug: str, server: str | None = None, con
     with ctx.session() as s:
         app = find_application(s, slug)
         slug = app.slug
-        lock = s.get(m.TenantLock, slug)
-        if lock is not None and locks._valid(s, lock):
-            raise LockHeld(locks.describe(lock))
-        if app.status not in ("approved", "failed"):
-            raise StateError(f"application {app.slug} cannot go from {app.status} to provisioning")
         if server and s.scalar(sa.select(m.Server.id).where(m.Server.name == server)) is None:
             # a misspelt server is bad input: refused now, not by a job that fails the
             # application (draining or full is the job's to find: it may change meanwhile)
             raise NotFoundError(f"server {server!r} is not registered (see `tenantops servers list`)")
+        # the lock first: a tenant another operation holds is refused naming it (LockHeld),
+        # before its application's state is judged; a refusal below rolls the job back
         job_id = jobs.enqueue_in(s, ctx, "provision", slug, {"slug": slug, "server": server},
                                  lock_operation="provision", claim_here=run_here)
+        if app.status not in ("approved", "failed"):
+            raise StateError(f"application {app.slug} cannot go from {app.status} to provisioning")
         transition(app, "provisioning")
         app.error = None
     return Queued("provision", slug, job_id, Preview("provision", slug, {"slug": slug, "server": server}))

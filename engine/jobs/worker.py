@@ -15,9 +15,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from tenantops.engine.context import Context
 from tenantops.engine.documents import StepDoc

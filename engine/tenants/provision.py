@@ -81,7 +81,7 @@ def request_provision(ctx: Context, *, slug: str, server: str | None = None, con
     """Queue the provisioning job; the tenant's lock is taken now, so a second request for
     the same slug is refused with who holds it. A failed provisioning is queued again the
     same way, moving its application from failed back to provisioning. ``run_here``: the
-    caller runs the job itself next (``worker.run_claimed``): it is queued already claimed."""
+    caller runs the job itself next (``worker.run_here``): it is queued already claimed."""
     with ctx.session() as s:
         app = find_application(s, slug)
         slug = app.slug
@@ -170,8 +170,8 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             values = {"server_id": server.id, "status": "provisioning", "error": None, "database": database,
                       "template": template, "template_version": str(resolution.units[1].version)}
             if found is None:
-                key = s.connection().execute(TENANTS.insert().values(slug=slug, organization=org, application_id=app_id,
-                                                        **values)).inserted_primary_key
+                key = s.connection().execute(TENANTS.insert().values(
+                    slug=slug, organization=org, application_id=app_id, **values)).inserted_primary_key
                 assert key is not None  # a single-row INSERT always reports its primary key
                 tenant_id, batch = key[0], 1  # a new tenant has no history yet
             else:

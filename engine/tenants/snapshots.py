@@ -37,18 +37,21 @@ def tenant_adapter(ctx: Context, slug: str) -> tuple[m.Tenant, Adapter]:
     return tenant, adapter_for(server)
 
 
+def _capture_on(conn: sa.Connection, adapter: Adapter, database: str) -> dict[str, Any]:
+    return capture(conn, None if adapter.dialect == "sqlite" else database)
+
+
 def capture_tenant(adapter: Adapter, database: str) -> tuple[dict[str, Any], dict[str, int]]:
     """The tenant's canonical schema, and its row counts (information only, never drift)."""
     with adapter.engine(database).connect() as conn:
-        schema = capture(conn, None if adapter.dialect == "sqlite" else database)
-        rows = row_counts(conn, list(schema["tables"]))
-    return schema, rows
+        schema = _capture_on(conn, adapter, database)
+        return schema, row_counts(conn, list(schema["tables"]))
 
 
 def capture_schema(adapter: Adapter, database: str) -> dict[str, Any]:
     """The tenant's canonical schema alone, on a connection of its own."""
     with adapter.engine(database).connect() as conn:
-        return capture(conn, None if adapter.dialect == "sqlite" else database)
+        return _capture_on(conn, adapter, database)
 
 
 @contextmanager

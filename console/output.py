@@ -102,6 +102,14 @@ def note(message: str) -> None:
         sys.stderr.write(Text.from_markup(message, emoji=False).plain + "\n")
 
 
+def note_parts(parts: Sequence[tuple[str, str]]) -> None:
+    """A ``note`` made of (text, style) parts: the text is never read as markup."""
+    if err.is_terminal:
+        err.print(Text.assemble(*parts), highlight=False)
+    else:
+        sys.stderr.write("".join(text for text, _ in parts) + "\n")
+
+
 def sql_block(comment: str, statements: Iterable[str]) -> None:
     """A commented group of SQL statements on stdout, ready to paste into a client."""
     out.print(f"-- {comment}", highlight=False, markup=False)

@@ -198,7 +198,7 @@ def test_failing_seed_cleans_up_while_the_schema_is_read_ahead(server: str, tmp_
     from tenantops.engine.tenants import snapshots
 
     reads: list[object] = []
-    real = snapshots.capture_schema
+    real = snapshots._read_definitions
 
     def slow_read(adapter, database):  # a server slow to answer information_schema
         time.sleep(0.5)
@@ -209,7 +209,7 @@ def test_failing_seed_cleans_up_while_the_schema_is_read_ahead(server: str, tmp_
             raise
         return reads[-1]
 
-    monkeypatch.setattr(snapshots, "capture_schema", slow_read)
+    monkeypatch.setattr(snapshots, "_read_definitions", slow_read)
     config = Path(os.environ["TENANTOPS_CONFIG"])
     catalog = copy_catalog(tmp_path)
     seed = catalog / "modules" / "financial_tracking" / "seeds" / "ledger_accounts.json"

@@ -5,7 +5,6 @@ import argparse
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from rich.markup import escape
 
 from tenantops.engine.errors import TenantopsError
 
@@ -37,8 +36,10 @@ else:
     worker = lazy("tenantops.engine.jobs.worker")
     kinds = lazy("tenantops.engine.kinds")
 
-ICONS = {"succeeded": "[green]✓ ok  [/]", "failed": "[red]✗ FAIL[/]", "running": "[yellow]▶ run [/]",
-         "skipped": "[dim]- skip[/]"}
+# (text, style) of each status: a step line is assembled from styled parts, never parsed
+# as markup (a job shows forty of them; markup parsing was most of their cost)
+ICONS = {"succeeded": ("✓ ok  ", "green"), "failed": ("✗ FAIL", "red"), "running": ("▶ run ", "yellow"),
+         "skipped": ("- skip", "dim")}
 
 
 def cmd_applications_submit(ctx: Context, args: argparse.Namespace) -> int:
@@ -76,19 +77,19 @@ def cmd_applications_reject(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def print_event(ev: StepDoc) -> None:
-    name = escape(ev["name"])
+    icon = ICONS.get(ev["status"], (ev["status"], ""))
     if ev["status"] == "running":
-        output.note(f"{ICONS['running']} {name}")
+        output.note_parts([icon, (" " + ev["name"], "")])
         return
     duration = f"{ev['duration_s']:.2f}s" if ev.get("duration_s") is not None else ""
-    line = f"{ICONS.get(ev['status'], ev['status'])} {name} [dim]{duration}[/]"
+    parts = [icon, (f" {ev['name']} ", ""), (duration, "dim")]
     detail = ev.get("detail")
     if detail and not ev["name"].startswith("  "):
-        line += f" [dim]— {escape(detail[:120])}[/]"
-    output.note(line)
+        parts.append((f" — {detail[:120]}", "dim"))
+    output.note_parts(parts)
     error = ev.get("error")
     if error:
-        output.note(f"         [red]{escape(error)}[/]")
+        output.note_parts([("         ", ""), (error, "red")])
 
 
 def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:

@@ -290,7 +290,7 @@ def snapshot_all(ctx: Context, progress: Progress = None, source: str = "manual"
                 schema = captured[database][0]
                 with adapter.engine(database).connect() as conn:
                     rows = row_counts(conn, list(schema["tables"]))
-                out.append(store_snapshot(ctx, t.id, schema, rows, source))
+                out.append(store_snapshot(ctx, t.id, schema, rows, source, t.slug))
         finally:
             adapter.dispose()
     return out

@@ -162,7 +162,7 @@ def run_repair(ctx: Context, job: m.Job, tl: Timeline) -> dict[str, Any]:
                 actual = capture(conn, None if adapter.dialect == "sqlite" else database)
             after = compare(ctx, tenant, adapter, actual)
             public = store_report(ctx, tenant.id, after)
-            snap = store_snapshot(ctx, tenant.id, actual, None, "after-repair")
+            snap = store_snapshot(ctx, tenant.id, actual, None, "after-repair", tenant.slug)
             info["detail"] = f"severity now {public['severity']}; snapshot {snap['id']}"
     finally:
         adapter.dispose()

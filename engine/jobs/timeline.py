@@ -27,23 +27,48 @@ def event_json(e: m.JobEvent) -> StepDoc:
 # Built once: a statement made anew per call is traversed for its cache key every time
 _INSERT = sa.insert(m.JobEvent)
 _UPDATE = sa.update(m.JobEvent).where(m.JobEvent.id == sa.bindparam("event_id"))
-_INSERTS: dict[sa.Table, sa.Insert] = {}  # per table of the rows a step writes with its end
+_INSERTS: dict[tuple[sa.Table, bool], sa.Insert] = {}  # per table of the rows a step writes with its end
 
 
-def _insert(conn: sa.Connection, row: Any) -> None:
-    """Insert a new ORM row with a Core statement and give it its primary key.
+def _values(row: Any) -> tuple[Any, sa.Table, dict[str, Any]]:
+    state = sa.inspect(row)
+    values = {prop.columns[0].key: state.dict[prop.key] for prop in state.mapper.column_attrs if prop.key in state.dict}
+    return state.mapper, state.mapper.local_table, values
+
+
+def _statement(table: sa.Table, many: bool) -> sa.Insert:
+    if (table, many) not in _INSERTS:
+        stmt = sa.insert(table)
+        _INSERTS[table, many] = stmt.returning(*table.primary_key.columns, sort_by_parameter_order=True) if many else stmt
+    return _INSERTS[table, many]
+
+
+def _set_key(mapper: Any, row: Any, key: Any) -> None:
+    for column, value in zip(mapper.primary_key, key or ()):
+        setattr(row, mapper.get_property_by_column(column).key, value)
+
+
+def _insert(conn: sa.Connection, rows: list[Any]) -> None:
+    """Insert new ORM rows with Core statements and give each its primary key.
 
     A unit-of-work flush costs several times these few rows in a process that flushes
-    once (the CLI running one job); the values are the attributes the row was given, so
-    the columns it leaves out take their defaults as a flush would give them."""
-    state = sa.inspect(row)
-    table = state.mapper.local_table
-    if table not in _INSERTS:
-        _INSERTS[table] = sa.insert(table)
-    values = {prop.columns[0].key: state.dict[prop.key] for prop in state.mapper.column_attrs if prop.key in state.dict}
-    key = conn.execute(_INSERTS[table], values).inserted_primary_key
-    for prop, value in zip(state.mapper.primary_key, key or ()):
-        setattr(row, state.mapper.get_property_by_column(prop).key, value)
+    once (the CLI running one job); the values are the attributes each row was given, so
+    the columns it leaves out take their defaults as a flush would give them. Rows of one
+    table with the same columns go in one statement where the dialect returns their keys
+    in order (SQLite, MariaDB; SQLAlchemy's "insertmanyvalues"), one by one elsewhere."""
+    groups: dict[tuple[sa.Table, frozenset[str]], list[tuple[Any, Any, dict[str, Any]]]] = {}
+    for row in rows:
+        mapper, table, values = _values(row)
+        groups.setdefault((table, frozenset(values)), []).append((row, mapper, values))
+    batched = conn.dialect.insert_executemany_returning_sort_by_parameter_order
+    for (table, _), group in groups.items():
+        if len(group) > 1 and batched:
+            keys = conn.execute(_statement(table, True), [values for _, _, values in group]).all()
+            for (row, mapper, _), key in zip(group, keys):
+                _set_key(mapper, row, key)
+            continue
+        for row, mapper, values in group:
+            _set_key(mapper, row, conn.execute(_statement(table, False), values).inserted_primary_key)
 
 
 class Timeline:
@@ -105,15 +130,16 @@ class Timeline:
         values: dict[str, Any] = {"status": status, "finished_at": finished, "error": error}
         if started is not None:
             values["duration_s"] = round((finished - started).total_seconds(), 4)
-        if detail is not None:
-            values["detail"] = detail
+        if detail is not None or started is not None:
+            # the detail given at the start is written again when none is given now: one
+            # form of the statement, compiled once per process, for every end
+            values["detail"] = shown if detail is None else detail
         if status == "succeeded" and not rows and self._deferred is None:
             self._deferred = {"event_id": event_id, **values}
         else:
             with self.ctx.engine.begin() as conn:
                 self._write_deferred(conn)
-                for row in rows or ():
-                    _insert(conn, row)
+                _insert(conn, rows or [])
                 conn.execute(_UPDATE, {"event_id": event_id, **values})
         if name is not None:
             self._show({"id": event_id, "name": name, "status": status, "started_at": iso(started),

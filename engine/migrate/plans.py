@@ -144,17 +144,17 @@ def replay(connection: sa.Connection, planned: Sequence[PlannedRevision],
     if mysql and connection.get_isolation_level() != "AUTOCOMMIT":
         # MySQL DDL commits implicitly anyway: skip the BEGIN/COMMIT round trips
         connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-    batched = mysql and _multi_statements(connection)
+    batched = mysql and multi_statements(connection)
     for p in planned:
         started = time.perf_counter()
         try:
             if batched:
-                _send_batched(connection, (*p.sql, *p.version_sql))
+                send_batched(connection, (*p.sql, *p.version_sql))
             else:
                 with connection.begin():
                     for statement in (*p.sql, *p.version_sql):
                         connection.exec_driver_sql(statement.replace("%", "%%") if mysql else statement)
-        except (sa.exc.DBAPIError, _DriverError) as exc:
+        except (sa.exc.DBAPIError, DriverError) as exc:
             error = _error(exc)
             result = RevisionResult(unit=p.unit, kind=p.kind, revision=p.revision, checksum=p.checksum,
                                     duration_s=time.perf_counter() - started, outcome="failed", error=error,
@@ -171,7 +171,7 @@ def replay(connection: sa.Connection, planned: Sequence[PlannedRevision],
     return results
 
 
-class _DriverError(Exception):
+class DriverError(Exception):
     """A driver error raised outside SQLAlchemy (a batched revision); ``orig`` as in DBAPIError."""
 
     def __init__(self, orig: BaseException) -> None:
@@ -179,12 +179,12 @@ class _DriverError(Exception):
         self.orig = orig
 
 
-def _multi_statements(connection: sa.Connection) -> bool:
+def multi_statements(connection: sa.Connection) -> bool:
     """Was this MySQL connection opened with CLIENT.MULTI_STATEMENTS (a tenant's are)?"""
     return bool(getattr(connection.connection.dbapi_connection, "client_flag", 0) & mysql_driver.MULTI_STATEMENTS)
 
 
-def _send_batched(connection: sa.Connection, statements: Sequence[str]) -> None:
+def send_batched(connection: sa.Connection, statements: Sequence[str]) -> None:
     """A revision's statements in one query: one round trip instead of one per statement
     (with the driver's and SQLAlchemy's per-statement work, ~70 us each; a provisioning
     sends 54). The server parses them (a routine's body with its own ``;`` included: see
@@ -199,11 +199,11 @@ def _send_batched(connection: sa.Connection, statements: Sequence[str]) -> None:
         while cursor.nextset():
             pass
     except connection.dialect.loaded_dbapi.Error as exc:
-        raise _DriverError(exc) from None
+        raise DriverError(exc) from None
     finally:
         cursor.close()
 
 
-def _error(exc: sa.exc.DBAPIError | _DriverError) -> str:
+def _error(exc: sa.exc.DBAPIError | DriverError) -> str:
     args: Any = getattr(exc.orig, "args", ())
     return str(args[1] if len(args) > 1 else (args[0] if args else exc))

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from tenantops.engine.catalog import Unit
 from tenantops.engine.errors import ValidationError
+from tenantops.engine.migrate import plans
 
 
 def apply_seeds(connection: sa.Connection, units: Sequence[Unit], *, fresh: bool = False) -> dict[str, int]:
@@ -30,6 +31,10 @@ def apply_seeds(connection: sa.Connection, units: Sequence[Unit], *, fresh: bool
 
 
 def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[str, int], fresh: bool) -> None:
+    # a new tenant's seed rows reach MariaDB/MySQL in one query, every table's INSERTs
+    # together (a tenant connection takes several statements: plans.send_batched); an
+    # existing tenant's are looked up table by table, so they go as they are made
+    pending: list[str] | None = [] if fresh and plans.multi_statements(connection) else None
     for unit in units:
         for seed_path in unit.seeds:
             try:
@@ -38,16 +43,21 @@ def _seed_all(connection: sa.Connection, units: Sequence[Unit], inserted: dict[s
                 json_columns = set(data.get("json_columns", ()))
             except (OSError, ValueError, KeyError, TypeError) as exc:
                 raise ValidationError(f"seed file {seed_path} of unit {unit.slug} is unreadable: {exc}") from None
-            count = _seed_table(connection, unit, table_name, rows, json_columns, fresh)
+            count = _seed_table(connection, unit, table_name, rows, json_columns, fresh, pending)
             inserted[table_name] = inserted.get(table_name, 0) + count
+    if pending:
+        try:
+            plans.send_batched(connection, pending)
+        except plans.DriverError as exc:  # as the statement-by-statement path reports it
+            raise sa.exc.DBAPIError.instance(None, None, exc.orig, connection.dialect.loaded_dbapi.Error) from None
 
 
 def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: list[dict[str, Any]],
-                json_columns: set[str], fresh: bool = False) -> int:
+                json_columns: set[str], fresh: bool = False, pending: list[str] | None = None) -> int:
     if not rows:
         return 0
     if fresh:
-        _insert_rows(connection, table_name, rows, json_columns)
+        _insert_rows(connection, table_name, rows, json_columns, pending)
         return len(rows)
     inspector = sa.inspect(connection)
     if not inspector.has_table(table_name):
@@ -77,7 +87,7 @@ def _seed_table(connection: sa.Connection, unit: Unit, table_name: str, rows: li
 
 
 def _insert_rows(connection: sa.Connection, table_name: str, rows: list[dict[str, Any]],
-                 json_columns: set[str]) -> None:
+                 json_columns: set[str], pending: list[str] | None = None) -> None:
     # rows are inserted grouped by their column set: filling gaps with NULL would defeat
     # the server defaults of the columns a row leaves out
     groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
@@ -86,7 +96,7 @@ def _insert_rows(connection: sa.Connection, table_name: str, rows: list[dict[str
         groups.setdefault(tuple(sorted(values)), []).append(values)
     for names, group in groups.items():
         if connection.dialect.name in ("mysql", "mariadb"):
-            _insert_mysql(connection, table_name, names, group)
+            _insert_mysql(connection, table_name, names, group, pending)
         else:
             connection.execute(sa.insert(sa.table(table_name, *(sa.column(c) for c in names))), group)
 
@@ -95,8 +105,9 @@ _BATCH = 1000  # rows per statement: far below max_allowed_packet for seed-sized
 
 
 def _insert_mysql(connection: sa.Connection, table_name: str, names: tuple[str, ...],
-                  rows: list[dict[str, Any]]) -> None:
-    """One multi-row INSERT per batch, its values escaped by the driver as in any query.
+                  rows: list[dict[str, Any]], pending: list[str] | None = None) -> None:
+    """One multi-row INSERT per batch, its values escaped by the driver as in any query;
+    with ``pending``, the statements are rendered by the driver and kept to be sent later.
 
     Not SQLAlchemy's executemany: a new tenant's seed rows went through its per-row
     parameter handling and a first compile per table in every process (a third of the
@@ -107,4 +118,12 @@ def _insert_mysql(connection: sa.Connection, table_name: str, names: tuple[str, 
     row = "(" + ", ".join(["%s"] * len(names)) + ")"
     for start in range(0, len(rows), _BATCH):
         batch = rows[start:start + _BATCH]
-        connection.exec_driver_sql(head + ", ".join([row] * len(batch)), tuple(r[n] for r in batch for n in names))
+        sql, values = head + ", ".join([row] * len(batch)), tuple(r[n] for r in batch for n in names)
+        if pending is None:
+            connection.exec_driver_sql(sql, values)
+            continue
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            pending.append(cursor.mogrify(sql, values))  # the driver's own escaping, as execute does
+        finally:
+            cursor.close()

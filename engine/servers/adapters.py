@@ -38,6 +38,13 @@ class ServerUnreachable(ServerError):
     """A server did not answer (dead, frozen, black-holed) within its timeouts."""
 
 
+class DatabaseExists(ServerError):
+    """CREATE DATABASE found the name taken: nothing was created or changed."""
+
+
+_DB_CREATE_EXISTS = 1007  # ER_DB_CREATE_EXISTS
+
+
 def unreachable_message(server: str, detail: str) -> str:
     return f"server {server} is unreachable: {detail} (see `tenantops servers check {server}`)"
 
@@ -128,6 +135,10 @@ class Adapter(ABC):
     def _make_engine(self, url: sa.URL) -> sa.Engine:
         return sa.create_engine(url)
 
+    def definitions_engine(self, database: str) -> sa.Engine:
+        """An engine that reads ``database``'s definitions (its schema, never its rows)."""
+        return self.engine(database)
+
     def dispose(self) -> None:
         for engine in self._engines.values():
             engine.dispose()
@@ -153,7 +164,7 @@ class SqliteAdapter(Adapter):
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.path(name)
         if path.exists():
-            raise ServerError(f"server {self.name}: database {name} already exists")
+            raise DatabaseExists(f"server {self.name}: database {name} already exists")
         sqlite3.connect(path).close()
 
     def drop_database(self, name: str) -> None:
@@ -251,6 +262,13 @@ class MysqlAdapter(Adapter):
             self._admin = self._make_engine(url)
         return self._admin
 
+    def definitions_engine(self, database: str) -> sa.Engine:
+        """The admin engine: information_schema names the database in every query, and
+        the admin connection that created the database is already open (a tenant
+        connection would log in again; both use the admin account)."""
+        check_identifier(database, "database name")
+        return self.admin()
+
     def _exec(self, sql: str, params: tuple = ()) -> list[sa.Row[Any]]:
         with self._admin_connection() as run:
             return run(sql, params)
@@ -294,7 +312,15 @@ class MysqlAdapter(Adapter):
         return self.admin().dialect.identifier_preparer.quote_identifier(check_identifier(name))
 
     def create_database(self, name: str) -> None:
-        self._exec(f"CREATE DATABASE {self._q(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        """Refuses a name that is taken (DatabaseExists): a caller that may reuse its own
+        database tries this first and looks closer only on that refusal."""
+        try:
+            with self.admin().connect() as conn:
+                conn.exec_driver_sql(f"CREATE DATABASE {self._q(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        except sa.exc.DBAPIError as exc:
+            code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+            kind = DatabaseExists if code == _DB_CREATE_EXISTS else ServerError
+            raise kind(f"server {self.name}: {_short(exc)}") from None
 
     def drop_database(self, name: str) -> None:
         engine = self._engines.pop(name, None)

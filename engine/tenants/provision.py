@@ -18,7 +18,7 @@ from tenantops.engine import catalog as catalog_mod
 from tenantops.engine import names, secrets
 from tenantops.engine.jobs import queue as jobs
 from tenantops.engine.migrate import seeds
-from tenantops.engine.servers.adapters import Adapter, adapter_for
+from tenantops.engine.servers.adapters import Adapter, DatabaseExists, adapter_for
 from tenantops.engine.tenants.applications import _find as find_application
 from tenantops.engine.tenants.applications import transition
 from tenantops.engine.migrate.units import catalog_for
@@ -182,17 +182,22 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             info["detail"] = f"server {server_name} ({server.dialect}), database {database}"
 
     with tl.step("create database") as info:
-        if adapter.database_exists(database) and (job.attempt > 1 or _created_by_us(ctx, slug, job.id)):
+        try:
+            adapter.create_database(database)
+        except DatabaseExists:
             # our own partial database from an interrupted or failed attempt of a tenant
             # that never went live: start clean, since MySQL DDL is not transactional and
             # a half-applied revision can't be resumed. A database we did not create is
-            # never touched: create_database below refuses it.
+            # never touched: the refusal stands. (Created first, looked at only when taken:
+            # a new tenant's database costs no lookup.)
+            if not (job.attempt > 1 or _created_by_us(ctx, slug, job.id)):
+                raise
             adapter.drop_database(database)
             adapter.drop_user(names.user_name(slug))
             with ctx.session() as s:
                 s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
             info["detail"] = "dropped the partial database of an interrupted attempt; "
-        adapter.create_database(database)
+            adapter.create_database(database)
         state["created"] = True  # only now: cleanup must never drop a database it did not create
         user = names.user_name(slug)
         password = adapter.create_user(user, database)
@@ -246,7 +251,7 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             schema = read_schema()
             with engine.connect() as conn:
                 rows = row_counts(conn, list(schema["tables"]))
-            snap = store_snapshot(ctx, tenant_id, schema, rows, "provision")
+            snap = store_snapshot(ctx, tenant_id, schema, rows, "provision", slug)
             info["detail"] = f"schema {snap['hash'][:12]}: {snap['tables']} tables"
 
     with tl.step("compliance") as info:

@@ -48,6 +48,11 @@ def capture_tenant(adapter: Adapter, database: str) -> tuple[dict[str, Any], dic
         return schema, row_counts(conn, list(schema["tables"]))
 
 
+def _read_definitions(adapter: Adapter, database: str) -> dict[str, Any]:
+    with adapter.definitions_engine(database).connect() as conn:
+        return _capture_on(conn, adapter, database)
+
+
 def capture_schema(adapter: Adapter, database: str) -> dict[str, Any]:
     """The tenant's canonical schema alone, on a connection of its own."""
     with adapter.engine(database).connect() as conn:
@@ -64,7 +69,7 @@ def schema_read_ahead(adapter: Adapter, database: str) -> Iterator[Callable[[], 
         yield lambda: capture_schema(adapter, database)
         return
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="schema-read")
-    reading = pool.submit(capture_schema, adapter, database)
+    reading = pool.submit(_read_definitions, adapter, database)
     try:
         yield reading.result
     finally:
@@ -98,7 +103,9 @@ def snapshot_json(snap: m.Snapshot, *, with_schema: bool = False) -> dict[str, A
 
 
 def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: dict[str, int] | None,
-                   source: str) -> dict[str, Any]:
+                   source: str, slug: str | None = None) -> dict[str, Any]:
+    """Store a captured schema as the tenant's latest snapshot; ``slug``, when the caller
+    knows it, saves looking it up for the returned document."""
     if source not in SOURCES:
         raise ValidationError(f"snapshot source {source!r} is unknown")
     digest = schema_hash(schema)
@@ -112,7 +119,8 @@ def store_snapshot(ctx: Context, tenant_id: int, schema: dict[str, Any], rows: d
         key = conn.execute(SNAPSHOTS.insert().values(**values)).inserted_primary_key
         assert key is not None  # a single-row INSERT always reports its primary key
         conn.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(schema_hash=digest))
-        slug = conn.execute(sa.select(TENANTS.c.slug).where(TENANTS.c.id == tenant_id)).scalar_one()
+        if slug is None:
+            slug = conn.execute(sa.select(TENANTS.c.slug).where(TENANTS.c.id == tenant_id)).scalar_one()
         doc = {"id": key[0], "hash": digest, "source": source, "tables": sizes["tables"],
                "columns": sizes["columns"], "indexes": sizes["indexes"], "created_at": iso(created),
                "created_by": ctx.operator, "pinned": source in PINNED_SOURCES}
@@ -132,7 +140,7 @@ def take_snapshot(ctx: Context, slug: str, *, source: str = "manual") -> dict[st
         schema, rows = capture_tenant(adapter, tenant_database(tenant))
     finally:
         adapter.dispose()
-    return store_snapshot(ctx, tenant.id, schema, rows, source)
+    return store_snapshot(ctx, tenant.id, schema, rows, source, tenant.slug)
 
 
 @mutating("snapshot", "admin", target="slug")

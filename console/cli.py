@@ -67,6 +67,23 @@ def open_context(args: argparse.Namespace):
                         require_operator=not getattr(args, "runs_for_requesters", False))
 
 
+# Set by run(), the installed command: the collector is off while the start-up imports
+# load, and what they made is frozen once they are done (see _loaded). Not for main()
+# called in-process (tests), where the collector is the caller's business.
+_START_UP = False
+
+
+def _loaded() -> None:
+    """The command's modules and the store are loaded: the objects they made (SQLAlchemy's,
+    the models, rich ...) live as long as the process. Frozen, no later collection walks
+    them again; the command's own work runs with the collector on."""
+    global _START_UP
+    if _START_UP:
+        _START_UP = False
+        gc.freeze()
+        gc.enable()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -77,8 +94,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             from .app import run_console
 
+            _loaded()
             return run_console(args)
         if getattr(args, "without_store", False):
+            _loaded()
             return int(args.handler(parser, args) or 0)
         if getattr(args, "before_open", None):
             args.before_open(args)
@@ -88,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         except OSError as exc:  # the home directory (or the config) cannot be made or read
             where = exc.filename if exc.filename is not None else (args.home or "the home directory")
             raise TenantopsError(f"cannot use {where}: {exc.strerror or exc} (check --home / $TENANTOPS_HOME)") from None
+        _loaded()
         return int(args.handler(ctx, args) or 0)
     except TenantopsError as exc:
         if debug:
@@ -117,6 +137,13 @@ def _safe(exc: Exception) -> str:
 def run() -> NoReturn:
     """The installed `tenantops` command: main(), then exit without the interpreter's final
     garbage collection."""
+    global _START_UP
+    # Start-up allocates ~300,000 objects that live until exit; with the collector on,
+    # every collection while they load walked the ones already there: ~50 ms of a read
+    # command's ~650 here, and a command doing more work paid full collections more often
+    # (bench/bench_cli.py, bench_provision.py). Off until they are loaded (_loaded).
+    gc.disable()
+    _START_UP = True
     status = main()
     # Python's last collection walks every object the imports made (SQLAlchemy's alone are
     # ~50 ms here, a whole command ~100 ms: bench/bench_cli.py); the process is ending and

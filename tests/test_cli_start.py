@@ -160,3 +160,33 @@ def test_a_stored_catalog_is_used_only_when_it_is_ours_and_whole(tmp_path, monke
     manifest.write_text(manifest.read_text().replace('"name": "', '"name": "Edited ', 1))
     assert read_fresh().templates["community_group"].name.startswith("Edited ")
     ctx.close()
+
+
+def test_the_installed_command_works_with_the_collector_on_and_its_start_up_frozen() -> None:
+    """`tenantops` (cli.run) loads its modules with the collector off, then freezes what
+    they made: the command's own work (a worker may run for hours) collects as usual, and
+    no collection walks the start-up's objects again."""
+    code = ("import gc, json, sys; from tenantops.engine import identity; "
+            "identity.process_operator = lambda service_account='': 'alice'\n"
+            "from tenantops.console import cli\nfrom tenantops.console.commands import tenancy\n"
+            "def probe(ctx, args):\n"
+            "    print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}), file=sys.stderr)\n"
+            "    return 0\n"
+            "tenancy.cmd_tenants_list = probe\nsys.argv[1:] = ['tenants', 'list']\ncli.run()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stderr.strip().splitlines()[-1])
+    assert seen["enabled"] and seen["frozen"] > 100_000, seen
+
+
+def test_main_called_in_process_leaves_the_collector_alone(monkeypatch) -> None:
+    import gc
+
+    from tenantops.console import cli
+    from tenantops.console.commands import tenancy
+
+    seen: list[tuple[bool, int]] = []
+    monkeypatch.setattr(tenancy, "cmd_tenants_list", lambda ctx, args: seen.append((gc.isenabled(), gc.get_freeze_count())))
+    frozen = gc.get_freeze_count()
+    assert cli.main(["tenants", "list"]) == 0
+    assert seen == [(True, frozen)]

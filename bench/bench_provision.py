@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,7 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--peer-runs", type=int, default=5)
-    parser.add_argument("--cli-runs", type=int, default=7)
+    # each process's wall time moves by +-20% on a shared 2-core machine: a median of the
+    # difference of two such processes needs a few dozen pairs to settle
+    parser.add_argument("--cli-runs", type=int, default=31)
     args = parser.parse_args()
     compile_bytecode()
 
@@ -131,6 +134,12 @@ def main() -> None:
     print(ratio_line("alembic CLI loop (peer) vs full pipeline", median(peer), median(full), ">= 3x"))
     print(ratio_line("provision end to end (CLI wall - read command) vs raw-DDL floor (mariadb client)",
                      median(cli) - median(read), median(ddl), "<= 5x"))
+    pairs = sorted(c - r for c, r in zip(cli, read))
+    quartiles = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else pairs * 3
+    print(f"spread: the {len(pairs)} runs' own differences (provision - the read right after it) "
+          f"p25 {quartiles[0] * 1000:.1f} · median {quartiles[1] * 1000:.1f} · p75 {quartiles[2] * 1000:.1f} ms; "
+          f"read command alone p25-p75 {statistics.quantiles(read, n=4)[0] * 1000:.0f}-"
+          f"{statistics.quantiles(read, n=4)[2] * 1000:.0f} ms" if len(read) > 1 else "")
     print(f"medians: CLI provision {median(cli) * 1000:.1f} ms · read command {median(read) * 1000:.1f} ms · "
           f"final schema through the mariadb client {median(ddl) * 1000:.1f} ms")
     # where the CLI's extra time goes: the job's own steps (its timeline), the rest is the

@@ -2,6 +2,8 @@
 CREATE TABLE, and what comes out must be the very tables Alembic's own run makes."""
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -137,3 +139,75 @@ def test_a_batched_revision_does_what_one_statement_at_a_time_does(mariadb: Mari
     assert error is not None and "r2" in error and "already exists" in error
     assert set(tables) == {"a", "b", "c"}
     assert rest == ["100%", "semi;colon %d", "p"]
+
+
+def _rev(unit: str, revision: str, sql: list[str]) -> PlannedRevision:
+    return PlannedRevision(unit=unit, kind="module", revision=revision, path=Path("x.py"), checksum="0",
+                           message=revision, sql=tuple(sql), version_sql=())
+
+
+def _scratch(dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> sa.Engine:
+    if dialect == "sqlite":
+        return make_engine(sa.URL.create("sqlite", database=str(tmp_path / "ahead.db")))
+    from tenantops.engine import mysql_driver
+
+    mariadb: MariaDB = request.getfixturevalue("mariadb")
+    mariadb.execute("DROP DATABASE IF EXISTS `ahead`", "CREATE DATABASE `ahead`")
+    request.addfinalizer(lambda: mariadb.execute("DROP DATABASE IF EXISTS `ahead`"))
+    url = sa.URL.create("mysql+pymysql", username=mariadb.admin_user, password=mariadb.admin_password,
+                        host="127.0.0.1", port=mariadb.port, database="ahead")
+    return sa.create_engine(url, connect_args={"ssl_disabled": True, "client_flag": mysql_driver.MULTI_STATEMENTS},
+                            poolclass=sa.pool.NullPool)
+
+
+def _tables(engine: sa.Engine) -> set[str]:
+    return set(sa.inspect(engine).get_table_names())
+
+
+def test_replay_ahead_hands_each_unit_its_own_results_and_stops_at_a_failure(
+        dialect: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """Ahead of its caller (a thread on MariaDB) or when asked (SQLite): each unit gets
+    exactly its revisions' results, in order, with the time each ended; a failing revision
+    raises in its own unit after the ones before it were handed over, and nothing after it
+    runs."""
+    engine = _scratch(dialect, tmp_path, request)
+    planned = [_rev("b", "b1", ["CREATE TABLE b1 (id INT)"]),
+               _rev("a", "a1", ["CREATE TABLE a1 (id INT)"]), _rev("a", "a2", ["CREATE TABLE a2 (id INT)"]),
+               _rev("b", "b2", ["CREATE TABLE a1 (id INT)"]),
+               _rev("c", "c1", ["CREATE TABLE c1 (id INT)"])]
+    got: dict[str, list] = {"a": [], "b": []}
+    try:
+        with plans.replay_ahead(engine, planned, ["a", "b", "c"], threaded=dialect != "sqlite") as unit_done:
+            unit_done("a", got["a"].append)
+            with pytest.raises(MigrationFailed, match="b2"):
+                unit_done("b", got["b"].append)
+        assert [(r.revision, r.outcome) for r in got["a"]] == [("a1", "ok"), ("a2", "ok")]
+        assert [(r.revision, r.outcome) for r in got["b"]] == [("b1", "ok"), ("b2", "failed")]
+        ended = [r.ended_at for r in got["a"] + got["b"]]
+        assert None not in ended and ended == sorted(ended)
+        assert _tables(engine) == {"a1", "a2", "b1"}
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.mariadb
+def test_leaving_replay_ahead_early_waits_for_the_revision_in_flight_and_sends_no_more(
+        tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    """A caller that fails before taking the results (the user could not be created, say)
+    leaves only once the revision the server is running has ended, and no later revision
+    is sent: the cleanup that follows may drop the database without a DDL running in it."""
+    engine = _scratch("mariadb", tmp_path, request)
+    planned = [_rev("a", "slow", ["CREATE TABLE slow (id INT)", "DO SLEEP(0.4)"]),
+               _rev("b", "later", ["CREATE TABLE later (id INT)"])]
+    started = time.monotonic()
+    try:
+        with pytest.raises(RuntimeError):
+            with plans.replay_ahead(engine, planned, ["a", "b"], threaded=True):
+                time.sleep(0.1)  # the slow revision is on the server now
+                raise RuntimeError("the caller's own step failed")
+        assert time.monotonic() - started >= 0.4
+        assert not [t for t in threading.enumerate() if t.name == "replay-ahead"]
+        time.sleep(0.2)
+        assert _tables(engine) == {"slow"}
+    finally:
+        engine.dispose()

@@ -49,7 +49,7 @@ def revision_rows(ctx: Context, tl: Timeline | None, tenant_id: int, batch: int,
     now = utcnow()
     rows: list[Any] = []
     for result in results:
-        started = now - timedelta(seconds=result.duration_s)
+        started = (result.ended_at or now) - timedelta(seconds=result.duration_s)
         rows.append(m.MigrationHistory(tenant_id=tenant_id, batch=batch, layer=result.kind, unit=result.unit,
                                      revision=result.revision, action=action, checksum=result.checksum,
                                      operator=ctx.operator, started_at=started,

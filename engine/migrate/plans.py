@@ -22,9 +22,13 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import queue
 import re
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -158,17 +162,86 @@ def replay(connection: sa.Connection, planned: Sequence[PlannedRevision],
             error = _error(exc)
             result = RevisionResult(unit=p.unit, kind=p.kind, revision=p.revision, checksum=p.checksum,
                                     duration_s=time.perf_counter() - started, outcome="failed", error=error,
-                                    statements=tuple(p.sql), path=p.path)
+                                    statements=tuple(p.sql), path=p.path, ended_at=_now())
             if on_revision:
                 on_revision(result)
             raise MigrationFailed(p.unit, p.revision, error) from None
         result = RevisionResult(unit=p.unit, kind=p.kind, revision=p.revision, checksum=p.checksum,
                                 duration_s=time.perf_counter() - started, outcome="ok",
-                                statements=tuple(p.sql), path=p.path)
+                                statements=tuple(p.sql), path=p.path, ended_at=_now())
         results.append(result)
         if on_revision:
             on_revision(result)
     return results
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)  # naive UTC, as the landlord stores it
+
+
+class _Stopped(Exception):
+    """The caller of ``replay_ahead`` left early: no further revision is sent."""
+
+
+@contextmanager
+def replay_ahead(engine: sa.Engine, planned: Sequence[PlannedRevision], units: Sequence[str], *,
+                 threaded: bool) -> Iterator[Callable[[str, Callable[[RevisionResult], None]], None]]:
+    """Replay ``planned`` unit by unit (in the order of ``units``) on a connection of
+    ``engine`` ahead of the caller: yields ``unit_done(unit, on_revision)``, to be called
+    for each unit in that order, which hands over the unit's results as ``replay`` would
+    (``on_revision`` per revision, MigrationFailed on the failing one) once they are in.
+
+    Threaded (a server database), one thread sends every revision back to back while the
+    caller records the ones already done (history rows, timeline): the server builds the
+    schema on its own core meanwhile, where one after the other it waited for the
+    caller's bookkeeping and the caller for the server's DDL. Leaving the block, early or
+    failed, stops the thread after its current revision and waits for it, so a cleanup
+    that drops the database never runs under it. Unthreaded (SQLite, in this process),
+    each unit is replayed when asked, on one connection."""
+    by_unit = {u: [p for p in planned if p.unit == u] for u in units}
+    if not threaded:
+        with engine.connect() as conn:
+
+            def replay_unit(unit: str, on_revision: Callable[[RevisionResult], None]) -> None:
+                replay(conn, by_unit[unit], on_revision=on_revision)
+
+            yield replay_unit
+        return
+    results: queue.SimpleQueue[RevisionResult | BaseException] = queue.SimpleQueue()
+    stop = threading.Event()
+
+    def send(result: RevisionResult) -> None:
+        results.put(result)
+        if stop.is_set():
+            raise _Stopped
+
+    def run() -> None:
+        try:
+            with engine.connect() as conn:
+                replay(conn, [p for u in units for p in by_unit[u]], on_revision=send)
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the caller, raised where it waits
+            results.put(exc)
+
+    thread = threading.Thread(target=run, name="replay-ahead", daemon=True)
+    thread.start()
+
+    def unit_done(unit: str, on_revision: Callable[[RevisionResult], None]) -> None:
+        for _ in by_unit[unit]:
+            got = results.get()
+            if isinstance(got, BaseException):
+                raise got
+            on_revision(got)
+            if got.outcome == "failed":  # replay raises right after handing it over
+                failed = results.get()
+                raise failed if isinstance(failed, BaseException) else MigrationFailed(unit, got.revision, "")
+
+    try:
+        yield unit_done
+    finally:
+        stop.set()
+        thread.join()
 
 
 class DriverError(Exception):

@@ -4,6 +4,7 @@ not import it (Alembic's import is about 0.1 s of CPU)."""
 from __future__ import annotations
 
 import hashlib
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, NamedTuple
 
@@ -40,6 +41,8 @@ class RevisionResult(NamedTuple):
     error: str | None = None
     statements: tuple[str, ...] = ()
     path: Path | None = None
+    # when it ended (naive UTC), where the caller records it later than that (plans.replay_ahead)
+    ended_at: datetime | None = None
 
 
 class PlannedRevision(NamedTuple):

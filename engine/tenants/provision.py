@@ -9,6 +9,7 @@ or crashed new tenant leaves no orphan database or user behind (unless
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -181,42 +182,47 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             adapter = state["adapter"] = adapter_for(server)
             info["detail"] = f"server {server_name} ({server.dialect}), database {database}"
 
-    with tl.step("create database") as info:
-        try:
-            adapter.create_database(database)
-        except DatabaseExists:
-            # our own partial database from an interrupted or failed attempt of a tenant
-            # that never went live: start clean, since MySQL DDL is not transactional and
-            # a half-applied revision can't be resumed. A database we did not create is
-            # never touched: the refusal stands. (Created first, looked at only when taken:
-            # a new tenant's database costs no lookup.)
-            if not (job.attempt > 1 or _created_by_us(ctx, slug, job.id)):
-                raise
-            adapter.drop_database(database)
-            adapter.drop_user(names.user_name(slug))
-            with ctx.session() as s:
-                s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
-            info["detail"] = "dropped the partial database of an interrupted attempt; "
-            adapter.create_database(database)
-        state["created"] = True  # only now: cleanup must never drop a database it did not create
-        user = names.user_name(slug)
-        password = adapter.create_user(user, database)
-        if password is not None:
-            secrets.set_secret(secrets.tenant_user_key(server_name, database), password)
-            with ctx.engine.begin() as conn:
-                conn.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(db_user=user))
-        info["detail"] = (info.get("detail") or "") + f"created {database}" + (f" and user {user}" if password else "")
-
-    engine = adapter.engine(database)
     plan_all = plans.compiled(resolution.units, "sqlite" if adapter.dialect == "sqlite" else "mysql",
                               plans.cache_dir(ctx))
+    with ExitStack() as layers:
+        with tl.step("create database") as info:
+            try:
+                adapter.create_database(database)
+            except DatabaseExists:
+                # our own partial database from an interrupted or failed attempt of a tenant
+                # that never went live: start clean, since MySQL DDL is not transactional and
+                # a half-applied revision can't be resumed. A database we did not create is
+                # never touched: the refusal stands. (Created first, looked at only when taken:
+                # a new tenant's database costs no lookup.)
+                if not (job.attempt > 1 or _created_by_us(ctx, slug, job.id)):
+                    raise
+                adapter.drop_database(database)
+                adapter.drop_user(names.user_name(slug))
+                with ctx.session() as s:
+                    s.execute(sa.delete(m.TenantModule).where(m.TenantModule.tenant_id == tenant_id))
+                info["detail"] = "dropped the partial database of an interrupted attempt; "
+                adapter.create_database(database)
+            state["created"] = True  # only now: cleanup must never drop a database it did not create
+            # the server builds the schema from here on, while this thread adds the user,
+            # stores its password and records each layer as it is done (plans.replay_ahead)
+            unit_done = layers.enter_context(plans.replay_ahead(
+                adapter.engine(database), plan_all, [u.slug for u in resolution.units],
+                threaded=adapter.dialect != "sqlite"))
+            user = names.user_name(slug)
+            password = adapter.create_user(user, database)
+            if password is not None:
+                secrets.set_secret(secrets.tenant_user_key(server_name, database), password)
+                with ctx.engine.begin() as conn:
+                    conn.execute(TENANTS.update().where(TENANTS.c.id == tenant_id).values(db_user=user))
+            info["detail"] = (info.get("detail") or "") + f"created {database}" + (f" and user {user}" if password else "")
+        # loaded while the server is still busy with the schema
+        from tenantops.engine.tenants.snapshots import row_counts, schema_read_ahead, store_snapshot
 
-    with engine.connect() as conn:  # one connection for every layer
         for i, unit in enumerate(resolution.units):
             with tl.step(f"{unit.kind} {unit.slug}") as info:
                 results: list[Any] = []
                 try:
-                    plans.replay(conn, [p for p in plan_all if p.unit == unit.slug], on_revision=results.append)
+                    unit_done(unit.slug, results.append)
                 finally:
                     info["rows"] += revision_rows(ctx, tl, tenant_id, batch, results)
                 info["detail"] = f"{unit.slug} {unit.version}: {len(unit.revisions)} revision(s)"
@@ -225,11 +231,10 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
                     info["rows"].append(m.TenantModule(tenant_id=tenant_id, module=unit.slug,
                                                        version=str(unit.version), position=i,
                                                        required=bool(reason), reason=reason))
+    engine = adapter.engine(database)
 
     with tl.step("custom") as info:
         info["detail"] = "no approved custom migrations for a new tenant"
-
-    from tenantops.engine.tenants.snapshots import row_counts, schema_read_ahead, store_snapshot
 
     # the schema is final: the seeds and the admin user only add rows
     token = None

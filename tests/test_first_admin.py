@@ -1,11 +1,13 @@
 """The tenant's first admin: made once, with the tenant_admin role, or not at all."""
 from __future__ import annotations
 
+import base64
+
 import sqlalchemy as sa
 
 from conftest import make_engine
 from tenantops.engine.errors import ValidationError
-from tenantops.engine.tenants.first_admin import ensure_admin, verify_secret
+from tenantops.engine.tenants.first_admin import ensure_admin, new_setup_token, verify_secret
 
 
 def _tables(conn: sa.Connection, *, with_role: bool) -> None:
@@ -52,3 +54,16 @@ def test_without_the_role_no_admin_is_left_behind(db_url: sa.URL) -> None:
         assert conn.execute(sa.text("SELECT COUNT(*) FROM tenant_users")).scalar() == 0
         assert conn.execute(sa.text("SELECT COUNT(*) FROM user_roles")).scalar() == 0
     engine.dispose()
+
+
+def test_the_setup_token_is_random_enough_that_its_hash_cost_does_not_matter() -> None:
+    """The scrypt cost of the setup token is low on purpose (engine/tenants/first_admin.py):
+    that holds only while the token carries at least 128 random bits and each hash has
+    its own salt and records its own parameters, so a verifier reads them from the hash."""
+    tokens = [new_setup_token() for _ in range(50)]
+    assert len({t for t, _ in tokens}) == 50 and len({h for _, h in tokens}) == 50
+    for token, hashed in tokens:
+        assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8 >= 128
+        scheme, n, r, p, salt, _ = hashed.split("$")
+        assert scheme == "scrypt" and int(n) >= 2**10 and verify_secret(token, hashed)
+        assert not verify_secret(token[:-1] + ("A" if token[-1] != "A" else "B"), hashed)

@@ -2,6 +2,7 @@
 CREATE TABLE, and what comes out must be the very tables Alembic's own run makes."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from pathlib import Path
@@ -211,3 +212,22 @@ def test_leaving_replay_ahead_early_waits_for_the_revision_in_flight_and_sends_n
         assert _tables(engine) == {"slow"}
     finally:
         engine.dispose()
+
+
+def test_prompt_helpers_shortens_switching_only_while_some_block_runs() -> None:
+    """Nested and overlapping blocks (two jobs in one worker process) keep the short
+    interval until the last one ends, and the interpreter's own comes back then."""
+    from tenantops.engine.switching import HELPER_INTERVAL_S, prompt_helpers
+
+    before = sys.getswitchinterval()
+    first, second = prompt_helpers(), prompt_helpers()
+    first.__enter__()
+    assert sys.getswitchinterval() == pytest.approx(min(before, HELPER_INTERVAL_S))
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert sys.getswitchinterval() == pytest.approx(min(before, HELPER_INTERVAL_S))
+    second.__exit__(None, None, None)
+    assert sys.getswitchinterval() == pytest.approx(before)
+    with pytest.raises(RuntimeError), prompt_helpers():
+        raise RuntimeError("a failed step")
+    assert sys.getswitchinterval() == pytest.approx(before)

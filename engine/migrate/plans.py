@@ -38,6 +38,7 @@ from tenantops.engine import mysql_driver, private
 from tenantops.engine.catalog import Unit
 from tenantops.engine.context import Context
 from tenantops.engine.migrate.results import MigrationFailed, PlannedRevision, RevisionResult, revision_checksum
+from tenantops.engine.switching import prompt_helpers
 
 _CACHE: dict[tuple, list[PlannedRevision]] = {}
 # bumped when the file layout below, or what a plan holds, changes
@@ -225,7 +226,6 @@ def replay_ahead(engine: sa.Engine, planned: Sequence[PlannedRevision], units: S
             results.put(exc)
 
     thread = threading.Thread(target=run, name="replay-ahead", daemon=True)
-    thread.start()
 
     def unit_done(unit: str, on_revision: Callable[[RevisionResult], None]) -> None:
         for _ in by_unit[unit]:
@@ -237,11 +237,15 @@ def replay_ahead(engine: sa.Engine, planned: Sequence[PlannedRevision], units: S
                 failed = results.get()
                 raise failed if isinstance(failed, BaseException) else MigrationFailed(unit, got.revision, "")
 
-    try:
-        yield unit_done
-    finally:
-        stop.set()
-        thread.join()
+    # the thread needs the interpreter for a moment between two revisions, while this
+    # one is busy: the server would idle for up to a switch interval each time
+    with prompt_helpers():
+        thread.start()
+        try:
+            yield unit_done
+        finally:
+            stop.set()
+            thread.join()
 
 
 class DriverError(Exception):

@@ -143,9 +143,8 @@ def _pipeline(ctx: Context, job: m.Job, tl: Timeline, slug: str, requested: str 
             return _finish_after_activation(ctx, tl, slug)
     from tenantops.engine.tenants.first_admin import ensure_admin, new_setup_token
 
-    # the first admin's setup token hash (scrypt: ~45 ms, slow on purpose) is computed on
-    # the other core from the start, while this thread prepares and the server builds the
-    # schema (scrypt releases the GIL); started with the layers, the admin step waited on it
+    # the first admin's setup token hash is computed on another thread from the start
+    # (scrypt releases the GIL), while this one prepares and the server builds the schema
     hashing = ThreadPoolExecutor(max_workers=1, thread_name_prefix="setup-token")
     setup = hashing.submit(new_setup_token)
     hashing.shutdown(wait=False)

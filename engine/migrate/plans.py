@@ -276,6 +276,11 @@ def send_batched(connection: sa.Connection, statements: Sequence[str]) -> None:
         while cursor.nextset():
             pass
     except connection.dialect.loaded_dbapi.Error as exc:
+        if connection.dialect.is_disconnect(exc, dbapi, cursor):
+            # as SQLAlchemy does for its own statements: a connection the server dropped
+            # is discarded, not rolled back on its way to the pool (that failed again and
+            # logged a traceback on stderr)
+            connection.invalidate(exc)
         raise DriverError(exc) from None
     finally:
         cursor.close()

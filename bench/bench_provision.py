@@ -140,6 +140,9 @@ def main() -> None:
           f"p25 {quartiles[0] * 1000:.1f} · median {quartiles[1] * 1000:.1f} · p75 {quartiles[2] * 1000:.1f} ms; "
           f"read command alone p25-p75 {statistics.quantiles(read, n=4)[0] * 1000:.0f}-"
           f"{statistics.quantiles(read, n=4)[2] * 1000:.0f} ms" if len(read) > 1 else "")
+    # the difference of two medians of ~0.5 s processes swings by tens of ms between runs
+    # of the same code; the median of each pair's own difference is the steadier estimate
+    print(ratio_line("  the same on the median of the pairs' own differences", quartiles[1], median(ddl), "<= 5x"))
     print(f"medians: CLI provision {median(cli) * 1000:.1f} ms · read command {median(read) * 1000:.1f} ms · "
           f"final schema through the mariadb client {median(ddl) * 1000:.1f} ms")
     # where the CLI's extra time goes: the job's own steps (its timeline), the rest is the

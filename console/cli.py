@@ -135,8 +135,9 @@ def _safe(exc: Exception) -> str:
 
 
 def run() -> NoReturn:
-    """The installed `tenantops` command: main(), then exit without the interpreter's final
-    garbage collection."""
+    """The installed `tenantops` command (through console/launch.py, which turns the
+    collector off before this module loads): main(), then exit without the interpreter's
+    final garbage collection."""
     global _START_UP
     # Start-up allocates ~300,000 objects that live until exit; with the collector on,
     # every collection while they load walked the ones already there: ~50 ms of a read
@@ -144,12 +145,16 @@ def run() -> NoReturn:
     # (bench/bench_cli.py, bench_provision.py). Off until they are loaded (_loaded).
     gc.disable()
     _START_UP = True
-    status = main()
-    # Python's last collection walks every object the imports made (SQLAlchemy's alone are
-    # ~50 ms here, a whole command ~100 ms: bench/bench_cli.py); the process is ending and
-    # everything that holds a resource was closed by main() (the context, the connections,
-    # the files), so it would only free memory the OS takes back anyway. atexit still runs.
-    gc.freeze()
+    try:
+        status = main()
+    finally:
+        # Python's last collection walks every object the imports made (SQLAlchemy's alone
+        # are ~50 ms here, a whole command ~100 ms: bench/bench_cli.py); the process is
+        # ending and everything that holds a resource was closed by main() (the context,
+        # the connections, the files), so it would only free memory the OS takes back
+        # anyway. atexit still runs. Also when argparse ends the process (--help, a usage
+        # error: SystemExit from main): ~5 ms of `--help`.
+        gc.freeze()
     sys.exit(status)
 
 

@@ -179,6 +179,29 @@ def test_the_installed_command_works_with_the_collector_on_and_its_start_up_froz
     assert seen["enabled"] and seen["frozen"] > 100_000, seen
 
 
+def test_the_installed_command_starts_without_a_single_collection() -> None:
+    """The installed script's entry point turns the collector off before the command's
+    modules load (console/launch.py): imported with it on, they ran ~24 collections. And
+    `--help`, ended by argparse, leaves its start-up frozen for the interpreter's exit."""
+    from importlib.metadata import entry_points
+
+    (script,) = entry_points(group="console_scripts", name="tenantops")
+    assert script.value == "tenantops.console.launch:run"
+    code = ("import gc, sys, atexit\n"
+            f"from {script.module} import {script.attr}\n"  # what the script imports first; tiny
+            "started = []\n"
+            "gc.callbacks.append(lambda phase, info: started.append(info['generation']) if phase == 'start' else None)\n"
+            # atexit runs before the interpreter's own last collection: frozen, it walks nothing
+            "atexit.register(lambda: print('frozen', gc.get_freeze_count() > 10_000, 'collections', len(started),"
+            " file=sys.stderr))\n"
+            "sys.argv[1:] = ['--help']\n"
+            f"sys.exit({script.attr}())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "usage: tenantops" in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "frozen True collections 0"
+
+
 def test_main_called_in_process_leaves_the_collector_alone(monkeypatch) -> None:
     import gc
 

@@ -142,7 +142,8 @@ def run() -> NoReturn:
     # Start-up allocates ~300,000 objects that live until exit; with the collector on,
     # every collection while they load walked the ones already there: ~50 ms of a read
     # command's ~650 here, and a command doing more work paid full collections more often
-    # (bench/bench_cli.py, bench_provision.py). Off until they are loaded (_loaded).
+    # (bench/bench_cli.py, bench_provision.py). Off until they are loaded (_loaded);
+    # launch.run has turned it off already, this covers running this module directly.
     gc.disable()
     _START_UP = True
     try:

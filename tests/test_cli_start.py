@@ -163,16 +163,16 @@ def test_a_stored_catalog_is_used_only_when_it_is_ours_and_whole(tmp_path, monke
 
 
 def test_the_installed_command_works_with_the_collector_on_and_its_start_up_frozen() -> None:
-    """`tenantops` (cli.run) loads its modules with the collector off, then freezes what
-    they made: the command's own work (a worker may run for hours) collects as usual, and
-    no collection walks the start-up's objects again."""
+    """`tenantops` (launch.run, then cli.run) loads its modules with the collector off,
+    then freezes what they made: the command's own work (a worker may run for hours)
+    collects as usual, and no collection walks the start-up's objects again."""
     code = ("import gc, json, sys; from tenantops.engine import identity; "
             "identity.process_operator = lambda service_account='': 'alice'\n"
-            "from tenantops.console import cli\nfrom tenantops.console.commands import tenancy\n"
+            "from tenantops.console import launch\nfrom tenantops.console.commands import tenancy\n"
             "def probe(ctx, args):\n"
             "    print(json.dumps({'enabled': gc.isenabled(), 'frozen': gc.get_freeze_count()}), file=sys.stderr)\n"
             "    return 0\n"
-            "tenancy.cmd_tenants_list = probe\nsys.argv[1:] = ['tenants', 'list']\ncli.run()\n")
+            "tenancy.cmd_tenants_list = probe\nsys.argv[1:] = ['tenants', 'list']\nlaunch.run()\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stderr.strip().splitlines()[-1])

@@ -55,9 +55,7 @@ def notifications(app: Any) -> list[str]:
     return [n.message for n in app._notifications]
 
 
-pytestmark = pytest.mark.asyncio
-
-
+@pytest.mark.asyncio
 async def test_a_halted_rollout_shows_each_stage_and_resumes_pauses_and_cancels_from_the_screen(
         fleet: list[str]) -> None:
     ctx = Context.open()
@@ -176,6 +174,7 @@ def fixed_ctx(rollouts_store: Path, tenantops_env: Path, monkeypatch: pytest.Mon
         yield context
 
 
+@pytest.mark.asyncio
 async def test_a_support_operator_sees_rollouts_but_cannot_pause_resume_or_cancel(fixed_ctx: Context) -> None:
     bob = viewer_context(fixed_ctx)
     running = rollouts.summaries(fixed_ctx)[0]
@@ -226,6 +225,7 @@ def test_halted_rollout(fixed_ctx: Context, snap_compare: Any) -> None:
     assert snap_compare(make_app(fixed_ctx), terminal_size=(80, 24), run_before=_open("j", "tab", "j"))
 
 
+@pytest.mark.asyncio
 async def test_the_servers_screen_shows_the_load_throttle(server: str, dialect: str) -> None:
     """`servers limit NAME --threads-running 0`: on MariaDB the session itself is a running
     thread, so the server is over its limit; SQLite has no Threads_running (never throttled)."""
@@ -255,6 +255,7 @@ async def test_the_servers_screen_shows_the_load_throttle(server: str, dialect: 
     ctx.close()
 
 
+@pytest.mark.asyncio
 async def test_a_refused_resume_says_why_and_changes_nothing(fixed_ctx: Context) -> None:
     """The driver is `tenantops rollouts resume` run as this machine's account, which this
     store does not know: it refuses, and the screen shows its one line."""

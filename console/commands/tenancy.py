@@ -96,8 +96,9 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
     """Run the job in this process as a claimed worker and show its timeline on stderr.
 
     No second interpreter: the job is claimed like any worker claims it (lease, heartbeat,
-    tenant lock), so a killed CLI leaves a job whose lease expires and that any
-    `tenantops worker` resumes. If another worker claimed it first, follow that one."""
+    tenant lock, and the server's job and load limits: it waits its turn, saying why), so a
+    killed CLI leaves a job whose lease expires and that any `tenantops worker` resumes. If
+    another worker claimed it first, follow that one."""
     on_event: Callable[[StepDoc], None] = (lambda ev: None) if quiet else print_event
     # the steps are shown as the job writes them, and the document is made from what this
     # process wrote: nothing is read back from the landlord
@@ -113,7 +114,10 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
             except Exception:  # noqa: BLE001 - a closed terminal stops the display, never the job
                 showing = False
 
-    job = worker.run_here(ctx, job_id, on_event=seen)
+    def waiting(why: str) -> None:
+        output.note_parts([(why, "yellow"), ("; interrupted, it stays queued for `tenantops worker`", "")])
+
+    job = worker.run_here(ctx, job_id, on_event=seen, on_wait=waiting)
     if job is None:
         return jobs.follow(ctx, job_id, on_event)
     return {**jobs.job_json(job), "steps": list(steps.values())}

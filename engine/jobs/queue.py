@@ -29,6 +29,7 @@ ACTIVE: tuple[JobStatus, ...] = ACTIVE_JOB_STATUSES
 _JOBS = cast(sa.Table, m.Job.__table__)
 _AUDIT = cast(sa.Table, m.AuditEntry.__table__)
 _LOCKS = cast(sa.Table, m.TenantLock.__table__)
+_SERVERS = cast(sa.Table, m.Server.__table__)
 
 
 class JobStranded(TenantopsError):
@@ -85,6 +86,11 @@ def enqueue_in(s: Session, ctx: Context, kind: str, tenant: str | None, params: 
         job.heartbeat_at, job.lease_until, job.started_at = now, now + timedelta(seconds=lease), now
     s.add(job)
     s.flush()
+    if job.status == "running" and not _room_for_new(s, ctx, job):
+        # its server runs its share already: queued, and the requester claims it in turn
+        job.status, job.claimed_by, job.attempt = "queued", None, 0
+        job.heartbeat_at = job.lease_until = job.started_at = None
+        s.flush()
     if lock_operation and tenant and scheduled is None:
         _expire_lapsed(s, tenant, job.id)
         hold = lease if job.status == "running" else max(lease, ctx.settings.jobs.queued_hold * 60)
@@ -94,6 +100,43 @@ def enqueue_in(s: Session, ctx: Context, kind: str, tenant: str | None, params: 
         # only a committed claim: a rolled-back id may be given to another job later
         sa.event.listen(s, "after_commit", lambda _s: _CLAIMED_HERE.__setitem__(job.id, job), once=True)
     return job.id
+
+
+def _room_for_new(s: Session, ctx: Context, job: m.Job) -> bool:
+    """May a job its requester runs itself start claimed (it is inserted so, not yet
+    committed)? Its server must have room under ``concurrency_per_server``, counted as
+    ``claim`` counts: under the server row's lock (MariaDB/MySQL, with the transaction in
+    ``read_committed``; SQLite holds the write lock since the insert). A server with a
+    load limit is left to ``claim``, which samples it: sampling here would open a second
+    landlord transaction inside this one."""
+    mysql = ctx.engine.dialect.name in ("mysql", "mariadb")
+    if not mysql:
+        # the usual case in one Core statement (each ORM query costs a first compile in a
+        # CLI process): fewer live jobs than one server's share, and no load limits
+        others, limited = s.execute(sa.select(
+            sa.select(sa.func.count()).select_from(_JOBS)
+            .where(_JOBS.c.status == "running", _JOBS.c.lease_until >= utcnow(), _JOBS.c.id != job.id)
+            .scalar_subquery(),
+            sa.exists().where(_SERVERS.c.max_threads_running.is_not(None)))).one()
+        if others < ctx.settings.concurrency_per_server and not limited:
+            return True
+    server_id = job_server(s, job)
+    if server_id is None:
+        return True
+    query = sa.select(m.Server.max_threads_running).where(m.Server.id == server_id)
+    if mysql:
+        query = query.with_for_update()
+    if s.scalar(query) is not None:
+        return False
+    return _room_on(s, server_id, job.id, utcnow(), ctx, lock=False)
+
+
+def read_committed(ctx: Context, s: Session) -> None:
+    """MariaDB/MySQL: this transaction's reads see what other transactions committed
+    meanwhile (a count of a server's running jobs, taken under the server row's lock, must);
+    called before the transaction's first statement."""
+    if ctx.engine.dialect.name in ("mysql", "mariadb"):
+        s.connection(execution_options={"isolation_level": "READ COMMITTED"})
 
 
 def take_claimed(job_id: int) -> m.Job | None:
@@ -129,10 +172,15 @@ def worker_id() -> str:
     return f"{os.environ.get(WORKER_NAME_ENV) or socket.gethostname()}:{os.getpid()}"
 
 
-def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = None) -> m.Job | None:
+def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = None,
+          held_to_limits: bool = False) -> m.Job | None:
     """Claim one queued job (or one whose lease expired) for this process, and its
     tenant's lock with it; a job whose tenant another operation holds is left queued
     (with ``job_id``: None is returned).
+
+    Servers running ``concurrency_per_server`` jobs, or over their load limit, give no
+    job; a claim of one given job (``job_id``) is held to that only with
+    ``held_to_limits`` (the CLI running its own job: ``claim_in_turn``).
 
     MariaDB/MySQL: ``FOR UPDATE SKIP LOCKED`` so workers on several machines never wait
     on or take the same row. SQLite has no row locks; its writers are serialised by the
@@ -146,9 +194,9 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
                        sa.and_(m.Job.status == "running", m.Job.lease_until < now))
     query = sa.select(m.Job.id).where(claimable).order_by(m.Job.id).limit(1)
     # servers over their load limit (servers/load.py) take no new job, like full ones
-    # (a claim of one given job, by the process that follows it, is not held to either)
-    busy = sorted(set(_busy_servers(ctx, now)) | load.throttled(ctx)) if job_id is None else []
-    if busy and job_id is None:
+    limited = job_id is None or held_to_limits
+    busy = sorted(set(_busy_servers(ctx, now)) | load.throttled(ctx)) if limited else []
+    if busy:
         # one busy server never gets more than its share: skip its tenants' jobs for now
         on_busy = sa.select(m.Tenant.slug).where(m.Tenant.server_id.in_(busy))
         query = query.where(sa.or_(m.Job.tenant.is_(None), m.Job.tenant.not_in(on_busy)))
@@ -162,10 +210,10 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
     for _ in range(20):
         candidates = query.where(m.Job.id.not_in(skipped)) if skipped else query
         with ctx.session() as s:
+            # the count of a server's running jobs below must see the claims other
+            # workers committed while this one waited for the server row
+            read_committed(ctx, s)
             if mysql:
-                # READ COMMITTED: the count of a server's running jobs below must see the
-                # claims other workers committed while this one waited for the server row
-                s.connection(execution_options={"isolation_level": "READ COMMITTED"})
                 candidate = s.scalar(candidates.with_for_update(skip_locked=True))
             else:
                 candidate = s.scalar(candidates)
@@ -180,7 +228,7 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
             if won == 1:
                 job = s.get_one(m.Job, candidate)
                 server_id = job_server(s, job)
-                if server_id is not None and job_id is None and \
+                if server_id is not None and limited and \
                         (server_id in full or not _room_on(s, server_id, job.id, now, ctx, lock=mysql)):
                     # the server already runs its share: this job waits for the next claim
                     s.rollback()
@@ -204,6 +252,52 @@ def claim(ctx: Context, *, job_id: int | None = None, kinds: list[str] | None = 
         if job_id is not None:
             return None
     return None
+
+
+def claim_in_turn(ctx: Context, job_id: int, on_wait: Callable[[str], None] | None = None,
+                  poll: float = 0.5) -> m.Job | None:
+    """Claim the given job as soon as its server has room (``concurrency_per_server``, load
+    limit) and its tenant is free, saying through ``on_wait`` (once per reason) why it
+    waits. None: it is no longer waiting for a claim (another worker took it, or it ended)."""
+    said = None
+    while True:
+        job = claim(ctx, job_id=job_id, held_to_limits=True)
+        if job is not None:
+            return job
+        why = waiting_for(ctx, job_id)
+        if why is None:
+            return None
+        if why and why != said and on_wait is not None:
+            on_wait(why)
+            said = why
+        time.sleep(poll)
+
+
+def waiting_for(ctx: Context, job_id: int) -> str | None:
+    """Why a claimable job is not claimed now ("" when nothing holds it any more); None
+    when it is not claimable (running under a live lease, ended, or scheduled later)."""
+    now = utcnow()
+    with ctx.session() as s:
+        job = s.get(m.Job, job_id)
+        if job is None:
+            return None
+        due = job.not_before is None or job.not_before <= now
+        if not ((job.status == "queued" and due) or
+                (job.status == "running" and job.lease_until is not None and job.lease_until < now)):
+            return None
+        server_id = job_server(s, job)
+        server = s.get(m.Server, server_id) if server_id is not None else None
+        if server is not None and load.is_over(server):
+            return (f"job {job_id} waits: server {server.name} is over its load limit "
+                    f"(Threads_running {server.threads_running} > {server.max_threads_running})")
+        if server is not None and not _room_on(s, server.id, job.id, now, ctx, lock=False):
+            limit = ctx.settings.concurrency_per_server
+            return (f"job {job_id} waits: server {server.name} already runs {limit} "
+                    f"job{'s' if limit != 1 else ''} (concurrency_per_server = {limit})")
+        lock = s.get(m.TenantLock, job.tenant) if job.tenant else None
+        if lock is not None and lock.job_id != job.id and locks._valid(s, lock):
+            return f"job {job_id} waits: {locks.describe(lock)}"
+    return ""
 
 
 def job_server(s: Session, job: m.Job) -> int | None:

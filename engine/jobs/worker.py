@@ -23,7 +23,7 @@ from tenantops.engine.context import Context
 from tenantops.engine.documents import StepDoc
 from tenantops.engine.errors import TenantopsError
 from tenantops.engine.jobs.kinds import JobKind, Registry
-from tenantops.engine.jobs.queue import WORKER_NAME_ENV, claim, finish, heartbeat, take_claimed
+from tenantops.engine.jobs.queue import WORKER_NAME_ENV, claim, claim_in_turn, finish, heartbeat, take_claimed
 from tenantops.engine.jobs.timeline import Timeline, format_error
 from tenantops.engine.landlord import models as m
 from tenantops.engine.landlord.models import utcnow
@@ -115,13 +115,15 @@ def _ended(job: m.Job, at: datetime, status: str, error: str | None, result: dic
         job.result = result
 
 
-def run_here(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None) -> m.Job | None:
+def run_here(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] | None = None,
+             on_wait: Callable[[str], None] | None = None) -> m.Job | None:
     """Claim one job for this process and run it here, exactly as a worker process would
-    (lease, heartbeat, tenant lock, timeline): a CLI that follows its own job needs no
-    second interpreter, and if it is killed the lease expires and any worker resumes the
-    job. Returns the job as it ended, or None when it could not be claimed (another
-    worker has it, or it ended)."""
-    job = take_claimed(job_id) or claim(ctx, job_id=job_id)
+    (lease, heartbeat, tenant lock, timeline, and the per-server job and load limits: it
+    waits its turn, saying why through ``on_wait``): a CLI that follows its own job needs
+    no second interpreter, and if it is killed the lease expires (or the job stays
+    queued) and any worker resumes it. Returns the job as it ended, or None when it could
+    not be claimed (another worker has it, or it ended)."""
+    job = take_claimed(job_id) or claim_in_turn(ctx, job_id, on_wait)
     if job is None:
         return None
     run_job(ctx, job, on_event=on_event)
@@ -136,11 +138,13 @@ def run_claimed(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None] |
 
 def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sleep: float = 0.5,
          max_jobs: int | None = None) -> int:
-    """Claim and run jobs. ``once``: stop when the queue is empty. Returns jobs run."""
+    """Claim and run jobs. ``once``: stop when the queue is empty. Returns jobs run.
+    With ``job_id`` (a worker started for one job) the job waits its turn under the
+    server's limits, as any claim does."""
     kinds = registry()
     done = 0
     while True:
-        job = claim(ctx, job_id=job_id)
+        job = claim(ctx) if job_id is None else claim_in_turn(ctx, job_id, _log_wait)
         if job is None:
             if once or job_id is not None:
                 return done
@@ -150,6 +154,10 @@ def work(ctx: Context, *, once: bool = False, job_id: int | None = None, idle_sl
         done += 1
         if job_id is not None or (max_jobs is not None and done >= max_jobs):
             return done
+
+
+def _log_wait(why: str) -> None:
+    print(f"{utcnow().isoformat(timespec='seconds')}Z {why}", file=sys.stderr, flush=True)
 
 
 def spawn(ctx: Context, *, job_id: int | None = None, once: bool = True) -> subprocess.Popen:

@@ -84,6 +84,8 @@ def request_provision(ctx: Context, *, slug: str, server: str | None = None, con
     same way, moving its application from failed back to provisioning. ``run_here``: the
     caller runs the job itself next (``worker.run_here``): it is queued already claimed."""
     with ctx.session() as s:
+        if run_here:
+            jobs.read_committed(ctx, s)  # the job starts claimed only if its server has room
         app = find_application(s, slug)
         slug = app.slug
         if server and s.scalar(sa.select(m.Server.id).where(m.Server.name == server)) is None:

@@ -108,6 +108,7 @@ class _JobBase(TypedDict):
 
 class JobDoc(_JobBase, total=False):
     steps: list[StepDoc]      # with the timeline (jobs show, jobs list)
+    waiting: str | None       # jobs show: why a queued job is not claimed (its server is full, ...)
 
 
 class BackupDoc(TypedDict):

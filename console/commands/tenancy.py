@@ -205,10 +205,12 @@ def cmd_jobs_list(ctx: Context, args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_show(ctx: Context, args: argparse.Namespace) -> int:
-    doc = jobs.get_job(ctx, args.id)
+    doc = jobs.show_job(ctx, args.id)
 
     def render(d: dict) -> None:
         output.note(f"job {d['id']} {d['kind']} {d['tenant'] or ''}: {d['status']} (attempt {d['attempt']})")
+        if d["waiting"]:
+            output.note_parts([("waits: ", "yellow"), (d["waiting"], "")])
         for ev in d["steps"]:
             print_event(ev)
     output.show(args, doc, render)

@@ -211,7 +211,7 @@ class TimelineScreen(RetryFlow, BaseScreen):
     def load(self) -> None:
         from tenantops.engine.jobs import queue as jobs
 
-        self.deliver("job", lambda: jobs.get_job(self.ctx, self.job_id))
+        self.deliver("job", lambda: jobs.show_job(self.ctx, self.job_id))
 
     def failed_job(self, error: str) -> None:
         self.query_one("#tl-bar", Static).update(tone_markup(f"✗ {error}", "bad"))
@@ -245,6 +245,8 @@ class TimelineScreen(RetryFlow, BaseScreen):
         label, tone = status(job["status"])
         parts = [f"[b]job {job['id']}[/] {escape(job['kind'])} {escape(job['tenant'] or '')}",
                  tone_markup(label, tone, bold=True)]
+        if job.get("waiting"):
+            parts.append(tone_markup(f"waits: {job['waiting']}", "warn"))
         if job["attempt"] and job["attempt"] > 1:
             parts.append(f"attempt {job['attempt']}")
         if job["started_at"]:

@@ -268,14 +268,15 @@ def claim_in_turn(ctx: Context, job_id: int, on_wait: Callable[[str], None] | No
         if why is None:
             return None
         if why and why != said and on_wait is not None:
-            on_wait(why)
+            on_wait(f"job {job_id} waits: {why}")
             said = why
         time.sleep(poll)
 
 
 def waiting_for(ctx: Context, job_id: int) -> str | None:
-    """Why a claimable job is not claimed now ("" when nothing holds it any more); None
-    when it is not claimable (running under a live lease, ended, or scheduled later)."""
+    """Why a claimable job is not claimed now: its server is full or over its load limit,
+    or another operation holds its tenant ("" when nothing holds it: the next claim takes
+    it); None when it is not claimable (running under a live lease, ended, or scheduled)."""
     now = utcnow()
     with ctx.session() as s:
         job = s.get(m.Job, job_id)
@@ -288,15 +289,15 @@ def waiting_for(ctx: Context, job_id: int) -> str | None:
         server_id = job_server(s, job)
         server = s.get(m.Server, server_id) if server_id is not None else None
         if server is not None and load.is_over(server):
-            return (f"job {job_id} waits: server {server.name} is over its load limit "
+            return (f"server {server.name} is over its load limit "
                     f"(Threads_running {server.threads_running} > {server.max_threads_running})")
         if server is not None and not _room_on(s, server.id, job.id, now, ctx, lock=False):
             limit = ctx.settings.concurrency_per_server
-            return (f"job {job_id} waits: server {server.name} already runs {limit} "
+            return (f"server {server.name} already runs {limit} "
                     f"job{'s' if limit != 1 else ''} (concurrency_per_server = {limit})")
         lock = s.get(m.TenantLock, job.tenant) if job.tenant else None
         if lock is not None and lock.job_id != job.id and locks._valid(s, lock):
-            return f"job {job_id} waits: {locks.describe(lock)}"
+            return locks.describe(lock)
     return ""
 
 
@@ -399,6 +400,14 @@ def get_job(ctx: Context, job_id: int) -> JobDoc:
             raise NotFoundError(f"job {job_id} does not exist")
         events = list(s.scalars(sa.select(m.JobEvent).where(m.JobEvent.job_id == job_id).order_by(m.JobEvent.id)))
         return job_json(job, events)
+
+
+def show_job(ctx: Context, job_id: int) -> JobDoc:
+    """``get_job`` with ``waiting``: why a queued job is not claimed yet (None: nothing
+    holds it, or it is not queued)."""
+    doc = get_job(ctx, job_id)
+    doc["waiting"] = (waiting_for(ctx, job_id) or None) if doc["status"] == "queued" else None
+    return doc
 
 
 def follow(ctx: Context, job_id: int, on_event: Callable[[StepDoc], None], *,

@@ -1,6 +1,7 @@
-"""A job the CLI runs itself (or a worker started for one job) is held to the server's
-``concurrency_per_server`` like any worker's claim: it waits its turn, says why on
-stderr, and starts when the server has room. On a SQLite and a MariaDB landlord."""
+"""A job the CLI runs itself (or a worker started for one job, the console's way) is held
+to the server's ``concurrency_per_server`` and load limit like any worker's claim: it
+waits its turn, says why (CLI stderr, `jobs show`, the console's timeline), and starts
+when the server has room. On a SQLite and a MariaDB landlord."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from cli import run
 from conftest import drop_tenants
 from helpers import approved
 from test_hardening_concurrency import landlord  # noqa: F401 - the SQLite/MariaDB landlord fixture
@@ -83,6 +85,11 @@ def test_cli_provision_waits_for_room_on_a_full_server(landlord: str) -> None:  
         assert cli.poll() is None
         assert queue.get_job(ctx, second.id)["status"] == "queued"
         assert queue.get_job(ctx, first.id)["status"] == "running"
+        why = "server local already runs 1 job (concurrency_per_server = 1)"
+        assert run("jobs", "show", str(second.id), "--json").json()["waiting"] == why
+        shown = run("jobs", "show", str(second.id))
+        assert shown.code == 0 and f"waits: {why}" in shown.err.splitlines(), shown.err
+        assert run("jobs", "show", str(first.id), "--json").json()["waiting"] is None
         # the server has room again once the first job ends
         assert worker.run_job(ctx, first) == "succeeded"
         out, err = cli.communicate(timeout=120)
@@ -94,6 +101,7 @@ def test_cli_provision_waits_for_room_on_a_full_server(landlord: str) -> None:  
     done = {j["id"]: j for j in queue.list_jobs(ctx)}
     assert done[second.id]["status"] == "succeeded" and done[second.id]["attempt"] == 1
     assert done[second.id]["started_at"] >= done[first.id]["finished_at"]
+    assert run("jobs", "show", str(second.id), "--json").json()["waiting"] is None
     ctx.close()
 
 
@@ -114,6 +122,35 @@ def test_a_worker_started_for_one_job_waits_its_turn(landlord: str) -> None:  # 
     assert proc.returncode == 0, err
     assert f"job {second} waits: server local already runs 1 job" in err
     assert queue.get_job(ctx, second)["status"] == "succeeded"
+    ctx.close()
+
+
+@pytest.mark.asyncio
+async def test_the_console_timeline_says_why_its_job_waits() -> None:
+    """A job queued from the console, on a full server: its timeline names the limit while
+    the worker started for it waits, then shows it done once the server has room."""
+    from test_console_support import make_app, wait_for
+    from textual.widgets import Static
+    from tenantops.console.screens.timeline import TimelineScreen
+
+    ctx = _one_job_per_server()
+    first = _run_first_holding_the_server(ctx, "first-org")
+    approved(ctx, "second-org", template="community_group")
+    second = provisioner.request_provision(ctx, slug="second-org", server="local").job
+    proc = worker.spawn(ctx, job_id=second)
+    with _killed_at_exit(proc):
+        async with make_app(ctx).run_test(size=(120, 30)) as pilot:
+            pilot.app.push_screen(TimelineScreen(second))
+            timeline = pilot.app.screen
+            await pilot.pause()
+            bar = timeline.query_one("#tl-bar", Static)
+            assert await wait_for(pilot, lambda: "waits: server local already runs 1 job" in str(bar.render()),
+                                  timeout=30), str(bar.render())
+            assert worker.run_job(ctx, first) == "succeeded"
+            assert await wait_for(pilot, lambda: timeline.job is not None and timeline.job["status"] == "succeeded",
+                                  timeout=60), timeline.job
+            assert "waits" not in str(bar.render())
+        proc.wait(timeout=60)
     ctx.close()
 
 
@@ -139,7 +176,6 @@ def test_three_clis_at_once_take_the_one_slot_in_turn(landlord: str) -> None:  #
 def test_cli_provision_waits_while_its_server_is_over_its_load_limit(mariadb) -> None:
     """A limit below the server's Threads_running makes it busy: the CLI's job waits,
     naming the limit, and starts once the limit is lifted."""
-    from cli import run
     from tenantops.engine.servers import registry as servers
 
     ctx = Context.open()

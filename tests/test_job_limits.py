@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -102,6 +103,32 @@ def test_cli_provision_waits_for_room_on_a_full_server(landlord: str) -> None:  
     assert done[second.id]["status"] == "succeeded" and done[second.id]["attempt"] == 1
     assert done[second.id]["started_at"] >= done[first.id]["finished_at"]
     assert run("jobs", "show", str(second.id), "--json").json()["waiting"] is None
+    ctx.close()
+
+
+def test_an_interrupted_waiting_cli_leaves_its_job_queued_for_a_worker() -> None:
+    """Ctrl-C while the CLI waits for room: exit 130, the job stays queued (its tenant
+    still reserved for it), and a `tenantops worker` runs it once the server has room."""
+    ctx = _one_job_per_server()
+    first = _run_first_holding_the_server(ctx, "first-org")
+    approved(ctx, "second-org", template="community_group")
+    cli = _cli("provision", "second-org", "--server", "local")
+    with _killed_at_exit(cli):
+        second = _wait_for("the CLI's job", lambda: _jobs_of(ctx, "second-org"))[0]
+        _wait_for("the CLI to say it waits", lambda: queue.show_job(ctx, second.id)["waiting"])
+        time.sleep(0.5)
+        cli.send_signal(signal.SIGINT)
+        _, err = cli.communicate(timeout=60)
+    assert cli.returncode == 130, err
+    assert err.splitlines()[-1] == "tenantops: interrupted", err
+    assert queue.get_job(ctx, second.id)["status"] == "queued"
+    refused = run("provision", "second-org", "--server", "local")
+    assert refused.code == 1 and f"job {second.id}" in refused.err, refused.err
+    assert worker.run_job(ctx, first) == "succeeded"
+    done = run("worker", "--once")
+    assert done.code == 0, done.err
+    assert queue.get_job(ctx, second.id)["status"] == "succeeded"
+    assert run("tenants", "show", "second-org", "--json").json()["status"] == "active"
     ctx.close()
 
 

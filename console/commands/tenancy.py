@@ -118,10 +118,8 @@ def run_job_to_end(ctx: Context, job_id: int, quiet: bool = False) -> JobDoc:
         output.note_parts([(why, "yellow"), ("; interrupted, it stays queued for `tenantops worker`", "")])
 
     job = worker.run_here(ctx, job_id, on_event=seen, on_wait=waiting)
-    # the document `jobs show` prints; an ended job waits for nothing
-    if job is None:
-        return {**jobs.follow(ctx, job_id, on_event), "waiting": None}
-    return {**jobs.job_json(job), "steps": list(steps.values()), "waiting": None}
+    doc = jobs.follow(ctx, job_id, on_event) if job is None else {**jobs.job_json(job), "steps": list(steps.values())}
+    return {**doc, "waiting": None}  # the document `jobs show` prints; an ended job waits for nothing
 
 
 def cmd_provision(ctx: Context, args: argparse.Namespace) -> int:

@@ -116,8 +116,8 @@ def _room_for_new(s: Session, ctx: Context, job: m.Job) -> bool:
     landlord transaction inside this one."""
     mysql = ctx.engine.dialect.name in ("mysql", "mariadb")
     if not mysql:
-        # the usual case in one Core statement (each ORM query costs a first compile in a
-        # CLI process): fewer live jobs than one server's share, and no load limits
+        # the usual case in one statement: fewer live jobs than one server's share, and no
+        # load limits (the write lock held since the insert serialises this count)
         others, limited = s.execute(_LIVE_AND_LIMITED, {"now": utcnow(), "job": job.id}).one()
         if others < ctx.settings.concurrency_per_server and not limited:
             return True
